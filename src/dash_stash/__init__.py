@@ -1,0 +1,44 @@
+"""dash-stash: a drop-in `dcc.Store` whose data lives on the server.
+
+    import dash_stash
+    dash_stash.init(app)
+    app.layout = html.Div([..., dash_stash.Store(id="user_data", data={})])
+
+Callbacks stay as they are: they read the real value and return a new one (or a `Patch`);
+concurrent writes merge on the server instead of overwriting each other.
+"""
+
+from .backends import Backend, Record, Retention, StoreKey, open_backend
+from .component import Store
+from .errors import (
+    BackendError,
+    ConflictError,
+    CorruptRecordError,
+    EncodeError,
+    PatchError,
+    StashError,
+    TokenError,
+    ValueTooLargeError,
+)
+from .integration import Stash, init
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "ConflictError",
+    "CorruptRecordError",
+    "EncodeError",
+    "PatchError",
+    "Record",
+    "Retention",
+    "Stash",
+    "StashError",
+    "Store",
+    "StoreKey",
+    "TokenError",
+    "ValueTooLargeError",
+    "init",
+    "open_backend",
+]

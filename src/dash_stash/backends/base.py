@@ -1,0 +1,100 @@
+"""What a backend is: the record it keeps and the few operations the engine needs.
+
+A backend stores bytes; it never decodes a value. Its one hard duty is `commit`: read the
+latest record, ask `update` for the new encoded value, and write it as version + 1, all as one
+atomic step with respect to every other writer of that key (threads, processes, hosts).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..codec import Encoded
+
+
+@dataclass(frozen=True, order=True)
+class StoreKey:
+    """Where a value lives: app namespace, browser session, scope instance, store id."""
+
+    namespace: str
+    session: str
+    scope: str
+    store_id: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.session}/{self.scope}/{self.store_id}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One committed version of a value, with who wrote it and when it expires."""
+
+    key: StoreKey
+    value: Encoded
+    version: int
+    created: float
+    updated: float
+    expires: float
+    writer: str = ""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much history a key keeps: at most `versions` old versions and `max_bytes` of them."""
+
+    versions: int = 20
+    max_bytes: int = 16 * 1024 * 1024
+
+
+# Given the latest record (None if the key has none), return the value to commit.
+# Raising aborts the commit and leaves the key as it was.
+Update = Callable[[Record | None], Encoded]
+
+
+class Backend(ABC):
+    """The storage protocol every backend implements (one file per backend)."""
+
+    url: str = ""
+
+    @abstractmethod
+    def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
+        """Return the latest record (None if absent or expired); refresh its expiry to now+ttl."""
+
+    @abstractmethod
+    def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
+        """Atomically replace the latest version with `update(latest)` as version + 1."""
+
+    @abstractmethod
+    def delete(self, key: StoreKey) -> bool:
+        """Remove the key and its history; True if it existed."""
+
+    @abstractmethod
+    def touch(self, key: StoreKey, ttl: float) -> bool:
+        """Push the key's expiry to now + ttl; True if it exists."""
+
+    @abstractmethod
+    def keys(self, namespace: str, session: str | None = None) -> list[StoreKey]:
+        """Live keys of a namespace (optionally of one session), for the inspector."""
+
+    @abstractmethod
+    def history(self, key: StoreKey) -> list[Record]:
+        """Older versions of a key, newest first (the latest itself is `read`)."""
+
+    @abstractmethod
+    def sweep(self, now: float | None = None) -> int:
+        """Delete expired keys; return how many. Never removes a key whose expiry is ahead."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
+        """Release connections."""
+
+
+def history_kept(sizes_newest_first: list[int], retention: Retention) -> int:
+    """How many of the newest old versions to keep: the one rule every backend applies."""
+    total = 0
+    for n, size in enumerate(sizes_newest_first[: retention.versions]):
+        total += size
+        if total > retention.max_bytes:
+            return n
+    return min(len(sizes_newest_first), retention.versions)

@@ -1,0 +1,107 @@
+"""The `Store` component: a `dcc.Store` whose browser-side `data` is a token.
+
+The value given as `data=` (any storable value: a dict, a DataFrame...) stays in Python; when
+Dash serializes the layout, `to_plotly_json` asks the app's stash for a token and sends that.
+Each `Store` also records its options in `registry`, which the callback wrapper consults to
+know which component ids are stash stores and how to treat them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dash import dcc
+from dash._utils import stringify_id
+
+from .scopes import DEFAULT_TTL, check_scope
+
+ConflictPolicy = str | Callable[[Any, Any, Any], Any]
+
+
+@dataclass
+class StoreSpec:
+    """What the server knows of a store id: its scope, lifetime, conflict policy, layout data."""
+
+    scope: str
+    ttl: float
+    on_conflict: ConflictPolicy
+    seed: str = ""  # content hash of the latest layout data minted for this id
+    raw_id: Any = field(default=None, repr=False)
+
+
+class StoreRegistry:
+    """Every stash `Store` id this process has seen, by Dash's string form of the id."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, StoreSpec] = {}
+        self._lock = threading.Lock()
+        self.generation = 0  # bumped on every new id, so the wrapper knows to look again
+
+    def add(self, component_id: Any, spec: StoreSpec) -> None:
+        key = stringify_id(component_id)
+        with self._lock:
+            known = self._specs.get(key)
+            if known is None:
+                self.generation += 1
+            elif spec.seed == "":
+                spec.seed = known.seed
+            self._specs[key] = spec
+
+    def get(self, component_id: Any) -> StoreSpec | None:
+        return self._specs.get(stringify_id(component_id))
+
+    def matches(self, pattern: Any) -> bool:
+        """Does a callback's id (maybe with MATCH/ALL wildcards) name any stash store?"""
+        if not isinstance(pattern, dict):
+            return stringify_id(pattern) in self._specs
+        specs = list(self._specs.values())
+        return any(
+            isinstance(s.raw_id, dict)
+            and s.raw_id.keys() == pattern.keys()
+            and all(_is_wildcard(v) or s.raw_id[k] == v for k, v in pattern.items())
+            for s in specs
+        )
+
+
+def _is_wildcard(value: Any) -> bool:
+    return type(value).__name__ == "Wildcard"
+
+
+registry = StoreRegistry()
+
+
+class Store(dcc.Store):
+    """A drop-in `dcc.Store` whose data lives on the server.
+
+    Takes every `dcc.Store` prop. Adds `on_conflict` ("last-writer-wins", "raise", or a
+    function `(base, ours, theirs) -> merged`) for concurrent full-value writes, and `ttl`,
+    the idle lifetime on the server in seconds (default by scope).
+    """
+
+    def __init__(
+        self,
+        id: Any = None,  # noqa: A002 - Dash's own name for it
+        data: Any = None,
+        storage_type: str = "memory",
+        *,
+        on_conflict: ConflictPolicy = "last-writer-wins",
+        ttl: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if id is None:
+            raise ValueError("dash_stash.Store needs an id: callbacks find it by id")
+        scope = check_scope(storage_type)
+        super().__init__(id=id, storage_type=scope, **kwargs)
+        self._stash_initial = data
+        self._stash_seed: tuple[str, Any] | None = None  # (hash, encoded) once computed
+        registry.add(id, StoreSpec(scope, ttl or DEFAULT_TTL[scope], on_conflict, raw_id=id))
+
+    def to_plotly_json(self) -> dict:
+        from .integration import current_stash
+
+        out = super().to_plotly_json()
+        out["props"]["data"] = current_stash(f"the layout of Store {self.id!r}").mint(self)
+        return out

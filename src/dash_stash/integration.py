@@ -1,0 +1,467 @@
+"""Wiring dash-stash into a Dash app: the session cookie, token minting, and callback wrapping.
+
+Dash has no public hook around a callback's arguments and return value, so we wrap two
+places of every server callback, checked at each request so that callbacks registered late
+are covered too:
+
+- the dispatch entry (`callback_map[id]["callback"]`): it sees the request's flat input and
+  state values in order, so it swaps each store token for the stored value, and removes the
+  hidden `State(store, "data")` we add to callbacks that write a store without reading it
+  (the browser must send us the token so we know which tab's value to write);
+- the user function inside it (the `func` cell of Dash's `add_context` closure): it sees the
+  returned value before Dash serializes it, so it commits store outputs and returns tokens.
+
+If a Dash release changes either place, `init` fails loudly instead of storing nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import hashlib
+import inspect
+import logging
+import os
+import secrets
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import flask
+from dash import Dash
+from dash._callback import NoUpdate
+from dash._grouping import flatten_grouping, map_grouping
+from dash._utils import inputs_to_dict, stringify_id
+
+from . import codec, scopes
+from .backends import Retention, StoreKey, open_backend
+from .component import Store, StoreSpec, registry
+from .engine import Merge, PatchWrite, Replace, StashEngine
+from .engine.patch import is_patch, patch_operations
+from .errors import BackendError, StashError, TokenError
+from .tokens import Signer, Token
+
+log = logging.getLogger("dash_stash")
+
+COOKIE = "dash_stash_session"
+DEFAULT_DIR = ".dash_stash"
+_CALL: contextvars.ContextVar[CallbackCall | None] = contextvars.ContextVar(
+    "dash_stash_call", default=None
+)
+
+
+def default_backend_url() -> str:
+    """`DASH_STASH_BACKEND`, else a SQLite file under ./.dash_stash/."""
+    return os.environ.get("DASH_STASH_BACKEND") or f"sqlite:///{DEFAULT_DIR}/stash.db"
+
+
+def init(
+    app: Dash,
+    backend: str | None = None,
+    secret: str | bytes | None = None,
+    *,
+    namespace: str | None = None,
+    max_value_bytes: int = 512 * 1024 * 1024,
+    retention: Retention | None = None,
+    cookie_name: str = COOKIE,
+) -> Stash:
+    """Give `app` server-side stores. Call once per app, before it serves requests.
+
+    `backend` is a URL (`memory://`, `sqlite:///path.db`, `redis://host:port/0`); without it,
+    `DASH_STASH_BACKEND`, else SQLite under `./.dash_stash/`. `secret` signs tokens: else
+    `DASH_STASH_SECRET`, else the Flask `secret_key`, else one generated once and kept in
+    the backend so that every worker agrees.
+    """
+    stash = Stash(app, backend or default_backend_url(), secret, namespace=namespace,
+                  max_value_bytes=max_value_bytes, retention=retention, cookie_name=cookie_name)
+    app._dash_stash = stash  # type: ignore[attr-defined]
+    return stash
+
+
+def current_stash(what: str) -> Stash | None:
+    """The stash of the app serving this request; None outside a request."""
+    if not flask.has_request_context():
+        return None
+    stash = flask.g.get("dash_stash")
+    if stash is None:
+        raise StashError(
+            f"{what}: this app has no dash-stash; call dash_stash.init(app) after creating it"
+        )
+    return stash
+
+
+@dataclass
+class Located:
+    """Where one store's value lives for this request, and what the browser sent for it."""
+
+    spec: StoreSpec
+    key: StoreKey
+    token: Token | None  # None: no valid token, so `key` is a fresh instance
+    seed: str
+
+
+@dataclass
+class Loaded:
+    """A store value a callback read, kept so that its write can merge from it."""
+
+    located: Located
+    version: int
+    encoded: codec.Encoded | None  # None: read the layout data (never written)
+
+
+class Stash:
+    """dash-stash for one app: its engine, its signer, and its callback wiring."""
+
+    def __init__(self, app: Dash, backend_url: str, secret: str | bytes | None, *,
+                 namespace: str | None, max_value_bytes: int, retention: Retention | None,
+                 cookie_name: str) -> None:
+        self.app = app
+        self.namespace = namespace or _default_namespace(app)
+        self.cookie_name = cookie_name
+        self.engine = StashEngine(open_backend(backend_url, retention),
+                                  max_value_bytes=max_value_bytes)
+        self.signer = Signer(self._secret(secret), self.namespace)
+        self._seeded: set[str] = set()
+        self._wrapped_state = (-1, -1)
+        self._wrap_lock = threading.Lock()
+        server = app.server
+        server.before_request(self._before_request)
+        server.after_request(self._after_request)
+        self._check_dash_internals()
+
+    # -- secret and session ------------------------------------------------------------
+
+    def _secret(self, secret: str | bytes | None) -> str | bytes:
+        secret = secret or os.environ.get("DASH_STASH_SECRET") or self.app.server.secret_key
+        if secret:
+            return secret
+        key = StoreKey(self.namespace, "", "app", "secret")
+        fresh = codec.encode(secrets.token_hex(32))
+        record = self.engine.backend.commit(
+            key, lambda latest: latest.value if latest else fresh, ttl=100 * 365 * 86400.0
+        )
+        return str(codec.decode(record.value))
+
+    def session_id(self) -> str:
+        return flask.g.dash_stash_session
+
+    def _before_request(self) -> None:
+        flask.g.dash_stash = self
+        sid = flask.request.cookies.get(self.cookie_name, "")
+        if len(sid) != 32 or not sid.isalnum():
+            sid = secrets.token_hex(16)
+            flask.g.dash_stash_new_session = True
+        flask.g.dash_stash_session = sid
+        self.wrap_callbacks()
+
+    def _after_request(self, response: flask.Response) -> flask.Response:
+        if flask.g.get("dash_stash_new_session"):
+            response.set_cookie(self.cookie_name, flask.g.dash_stash_session,
+                                max_age=400 * 86400, httponly=True, samesite="Lax",
+                                secure=flask.request.is_secure)
+        return response
+
+    # -- tokens ------------------------------------------------------------------------
+
+    def mint(self, store: Store) -> str:
+        """The token a layout's `Store` sends to the browser; stores its data as the seed."""
+        spec = registry.get(store.id)
+        assert spec is not None  # every Store registers itself on construction
+        if store._stash_seed is None:
+            seed = ""
+            if store._stash_initial is not None:
+                encoded = self.engine.encode(store._stash_initial, stringify_id(store.id))
+                seed = hashlib.blake2b(encoded.codec.encode() + b"\0" + encoded.data,
+                                       digest_size=16).hexdigest()
+                store._stash_seed = (seed, encoded)
+            else:
+                store._stash_seed = ("", None)
+        seed, encoded = store._stash_seed
+        spec.seed = seed
+        if seed and seed not in self._seeded:
+            self.engine.backend.commit(self._seed_key(seed), lambda latest: encoded,
+                                       ttl=scopes.SEED_TTL, writer="layout")
+            self._seeded.add(seed)
+        token = Token(stringify_id(store.id), spec.scope, scopes.new_instance(spec.scope), 0, seed)
+        return self.signer.sign(token, self.session_id())
+
+    def _seed_key(self, seed: str) -> StoreKey:
+        return StoreKey(self.namespace, "", "seed", seed)
+
+    def seed_value(self, seed: str) -> Any:
+        """The layout data a store starts from (None when the layout gave none)."""
+        if not seed:
+            return None
+        record = self.engine.backend.read(self._seed_key(seed), scopes.SEED_TTL)
+        return codec.decode(record.value) if record else None
+
+    def locate(self, component_id: Any, sent: Any, spec: StoreSpec) -> Located:
+        """Check what the browser sent for a store and say where its value lives."""
+        store_id = stringify_id(component_id)
+        token = None
+        if sent is not None:
+            try:
+                token = self.signer.verify(sent, self.session_id())
+                if token.store_id != store_id or token.scope != spec.scope:
+                    raise TokenError("token of another store")
+            except TokenError as exc:
+                log.warning("dash-stash: store %s: ignoring the token the browser sent (%s); "
+                            "the store starts from its layout data", store_id, exc)
+                token = None
+        if token is not None:
+            instance = token.instance
+        elif sent is None:
+            instance = scopes.unbound_instance(spec.scope)
+        else:  # a bad token: a fresh instance, so it can reach nothing that exists
+            instance = scopes.new_instance(spec.scope)
+        key = StoreKey(self.namespace, self.session_id(), instance, store_id)
+        return Located(spec, key, token, token.seed if token else spec.seed)
+
+    # -- callback wiring ---------------------------------------------------------------
+
+    def _check_dash_internals(self) -> None:
+        """Fail at init, not silently at the first click, if Dash's internals moved."""
+        from dash import Input, Output
+        from dash._callback import register_callback
+
+        callback_map: dict = {}
+        register_callback([], callback_map, False, Output("probe", "children"),
+                          Input("probe-in", "value"))(lambda value: value)
+        cb = next(iter(callback_map.values()))
+        _func_cell(cb["callback"])
+        for name in ("state", "inputs", "output", "outputs_indices"):
+            if name not in cb:
+                raise StashError(f"dash-stash does not support this Dash version: its callback "
+                                 f"map has no {name!r}; please report it with your Dash version")
+
+    def wrap_callbacks(self) -> None:
+        """Wrap callbacks registered since last time, and add hidden States to writers."""
+        state = (len(self.app.callback_map), registry.generation)
+        if state == self._wrapped_state:
+            return
+        with self._wrap_lock:
+            for callback_id, cb in list(self.app.callback_map.items()):
+                if cb.get("background"):
+                    continue
+                if "_dash_stash" not in cb:
+                    cb["_dash_stash"] = {"user_states": len(cb["state"]), "hidden": []}
+                    _wrap(self, callback_id, cb)
+                self._add_hidden_states(callback_id, cb)
+            self._wrapped_state = state
+
+    def _add_hidden_states(self, callback_id: str, cb: dict) -> None:
+        outputs = cb["output"] if isinstance(cb["output"], (list, tuple)) else [cb["output"]]
+        read = {(d["id"], d["property"]) for d in cb["inputs"] + cb["state"]}
+        for out in outputs:
+            prop = out.component_property.split("@")[0]
+            dep = {"id": out.component_id_str(), "property": "data"}
+            if prop in ("data", "clear_data") and (dep["id"], "data") not in read \
+                    and registry.matches(out.component_id):
+                cb["state"].append(dep)
+                for spec in self.app._callback_list:  # the copy the browser downloads
+                    if spec["output"] == callback_id and spec["state"] is not cb["state"]:
+                        spec["state"].append(dep)
+                cb["_dash_stash"]["hidden"].append(dep)
+                read.add((dep["id"], "data"))
+
+
+@dataclass
+class CallbackCall:
+    """One run of one callback: the stores it read, and where its writes go."""
+
+    stash: Stash
+    name: str
+    outputs_indices: Any
+    located: dict[str, Located] = field(default_factory=dict)
+    loaded: dict[str, Loaded] = field(default_factory=dict)
+
+    def read(self, dep: dict) -> Any:
+        """The value of one Input/State entry of the request (stores: the stored value)."""
+        spec = registry.get(dep["id"])
+        if spec is None or dep["property"] != "data" or dep.get("value") is None:
+            return dep.get("value")  # not a store, or a cleared one: None, as in dcc.Store
+        store_id = stringify_id(dep["id"])
+        with self.errors(store_id):
+            located = self.locate(dep)
+            value, record = self.stash.engine.read(
+                located.key, ttl=spec.ttl, initial=lambda: self.stash.seed_value(located.seed),
+                label=store_id,
+            )
+            self.loaded[store_id] = Loaded(located, record.version if record else 0,
+                                           record.value if record else None)
+            return value
+
+    def locate(self, dep: dict) -> Located:
+        store_id = stringify_id(dep["id"])
+        if store_id not in self.located:
+            spec = registry.get(dep["id"])
+            assert spec is not None
+            self.located[store_id] = self.stash.locate(dep["id"], dep.get("value"), spec)
+        return self.located[store_id]
+
+    def write(self, out: dict, value: Any) -> Any:
+        """Commit one `data`/`clear_data` output; return what the browser receives."""
+        prop = out["property"].split("@")[0]
+        spec = registry.get(out["id"])
+        if spec is None or prop not in ("data", "clear_data") or isinstance(value, NoUpdate):
+            return value
+        store_id = stringify_id(out["id"])
+        with self.errors(store_id):
+            located = self.locate({"id": out["id"], "value": None}) \
+                if store_id not in self.located else self.located[store_id]
+            if prop == "clear_data":
+                if value and located.token:
+                    self.stash.engine.delete(located.key)
+                return value
+            loaded = self.loaded.get(store_id)
+            if is_patch(value):
+                write = PatchWrite(patch_operations(value))
+            elif loaded is not None:
+                write = Merge(lambda: self._base(loaded), loaded.version, value, spec.on_conflict)
+            else:
+                write = Replace(value)
+            record = self.stash.engine.commit(
+                located.key, write, ttl=spec.ttl, writer=self.name, label=store_id,
+                initial=lambda: self.stash.seed_value(located.seed),
+            )
+            token = Token(store_id, spec.scope, located.key.scope, record.version, located.seed)
+            return self.stash.signer.sign(token, self.stash.session_id())
+
+    def _base(self, loaded: Loaded) -> Any:
+        """A fresh copy of what the callback read (it may have changed the one it got)."""
+        if loaded.encoded is not None:
+            return codec.decode(loaded.encoded)
+        return self.stash.seed_value(loaded.located.seed)
+
+    def write_outputs(self, result: Any, outputs_list: Any) -> Any:
+        """Commit every store output of `result`; return `result` with tokens in their place."""
+        if isinstance(outputs_list, dict):  # a single Output
+            return self._write_one(outputs_list, result)
+        if isinstance(result, NoUpdate) or not outputs_list:
+            return result
+        flat = flatten_grouping(result, self.outputs_indices)
+        done = [self._write_one(out, value) for out, value in zip(outputs_list, flat)]
+        grouped = map_grouping(lambda i: done[i], self.outputs_indices)
+        return tuple(grouped) if isinstance(result, tuple) else grouped
+
+    def _write_one(self, out: Any, value: Any) -> Any:
+        if isinstance(out, list):  # ALL / ALLSMALLER: one value per matched component
+            if isinstance(value, NoUpdate):
+                return value
+            return [self.write(o, v) for o, v in zip(out, value)]
+        return self.write(out, value)
+
+    def errors(self, store_id: str) -> _ErrorContext:
+        return _ErrorContext(store_id, self.name)
+
+
+class _ErrorContext:
+    """Says which store and which callback an error is about, and turns I/O errors into ours."""
+
+    def __init__(self, store_id: str, callback: str) -> None:
+        self.where = f"callback {callback!r}, store {store_id!r}"
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, StashError):
+            exc.args = (f"{self.where}: {exc.args[0] if exc.args else exc}",)
+            return False
+        if isinstance(exc, (OSError, ConnectionError)) or "sqlite3" in type(exc).__module__ \
+                or "redis" in type(exc).__module__:
+            raise BackendError(
+                f"{self.where}: the dash-stash backend failed ({type(exc).__name__}: {exc}); "
+                "the stored value is unchanged. Check that the backend is up and reachable."
+            ) from exc
+        return False
+
+
+def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
+    """Install the two wrappers described at the top of this module."""
+    dispatch = cb["callback"]
+    cell = _func_cell(dispatch)
+    func = cell.cell_contents
+    name = getattr(func, "__name__", callback_id)
+    user_states = cb["_dash_stash"]["user_states"]
+
+    def before(args: tuple, kwargs: dict) -> tuple:
+        """Swap tokens for values and take our hidden States out of Dash's sight."""
+        g = kwargs.get("callback_context")
+        if g is None:
+            return args
+        hidden = g.states_list[user_states:]
+        if hidden:
+            g.states_list = g.states_list[:user_states]
+            g.state_values = inputs_to_dict(g.states_list)
+            args = args[: len(args) - len(hidden)]
+        call = CallbackCall(stash, name, cb.get("outputs_indices"))
+        args = tuple(_read_dep(call, dep, arg)
+                     for dep, arg in zip(g.inputs_list + g.states_list, args))
+        for dep in hidden:
+            if isinstance(dep, dict) and registry.get(dep["id"]) is not None:
+                call.locate(dep)
+        _CALL.set(call)
+        return args
+
+    def commit(result: Any) -> Any:
+        call = _CALL.get()
+        if call is None:
+            return result
+        from dash import callback_context
+
+        return call.write_outputs(result, callback_context.outputs_list)
+
+    if inspect.iscoroutinefunction(func):
+        @functools.wraps(func)
+        async def inner_async(*a: Any, **kw: Any) -> Any:
+            return commit(await func(*a, **kw))
+
+        @functools.wraps(dispatch)
+        async def outer_async(*args: Any, **kwargs: Any) -> Any:
+            return await dispatch(*before(args, kwargs), **kwargs)
+
+        cell.cell_contents, cb["callback"] = inner_async, outer_async
+    else:
+        @functools.wraps(func)
+        def inner(*a: Any, **kw: Any) -> Any:
+            return commit(func(*a, **kw))
+
+        @functools.wraps(dispatch)
+        def outer(*args: Any, **kwargs: Any) -> Any:
+            return dispatch(*before(args, kwargs), **kwargs)
+
+        cell.cell_contents, cb["callback"] = inner, outer
+
+
+def _read_dep(call: CallbackCall, dep: Any, arg: Any) -> Any:
+    if isinstance(dep, list):  # ALL / ALLSMALLER: a list of entries
+        return [call.read(d) for d in dep]
+    if isinstance(dep, dict) and "id" in dep:
+        return call.read(dep)
+    return arg
+
+
+def _func_cell(dispatch: Callable) -> Any:
+    """The closure cell of Dash's `add_context` that holds the user's function."""
+    func = getattr(dispatch, "__wrapped__", None)
+    names = getattr(getattr(dispatch, "__code__", None), "co_freevars", ())
+    for name, cell in zip(names, dispatch.__closure__ or ()):
+        if name == "func" and cell.cell_contents is func:
+            return cell
+    raise StashError(
+        "dash-stash cannot find the user function inside Dash's callback wrapper; this Dash "
+        "version is not supported yet (dash-stash supports Dash 3.x and 4.x). Please report it."
+    )
+
+
+def _default_namespace(app: Dash) -> str:
+    name = app.config.get("name") or "app"
+    if name == "__main__":
+        name = Path(sys.argv[0]).stem or "app"
+    return f"{name}{app.config.get('requests_pathname_prefix') or '/'}"

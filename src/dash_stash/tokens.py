@@ -1,0 +1,68 @@
+"""Tokens: what the browser holds instead of a store's value.
+
+A token names a store and its scope instance and is HMAC-signed together with the app
+namespace and the browser's session id. A token copied into another browser, edited or forged
+fails `verify` and reads nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import orjson
+
+from .errors import TokenError
+
+PREFIX = "ds1."
+
+
+@dataclass(frozen=True)
+class Token:
+    """The signed content of a token."""
+
+    store_id: str  # Dash's string form of the component id
+    scope: str  # "memory" | "session" | "local"
+    instance: str  # which page load / tab / browser the value belongs to
+    version: int  # the version this token was minted for; reads still see the latest
+    seed: str = ""  # content hash of the layout's initial data ("" when there is none)
+
+
+class Signer:
+    """Signs and checks tokens for one app namespace with one secret."""
+
+    def __init__(self, secret: bytes | str, namespace: str) -> None:
+        self._secret = secret.encode() if isinstance(secret, str) else secret
+        self._namespace = namespace.encode()
+
+    def sign(self, token: Token, session: str) -> str:
+        payload = _b64(orjson.dumps([token.store_id, token.scope, token.instance,
+                                     token.version, token.seed]))
+        return f"{PREFIX}{payload}.{self._mac(payload, session)}"
+
+    def verify(self, text: object, session: str) -> Token:
+        """The token `text` stands for; `TokenError` if it is not one this app gave `session`."""
+        if not isinstance(text, str) or not text.startswith(PREFIX):
+            raise TokenError("not a dash-stash token")
+        payload, _, mac = text[len(PREFIX):].partition(".")
+        if not hmac.compare_digest(mac, self._mac(payload, session)):
+            raise TokenError("bad signature: forged, edited, or minted for another browser")
+        try:
+            store_id, scope, instance, version, seed = orjson.loads(_unb64(payload))
+            return Token(str(store_id), str(scope), str(instance), int(version), str(seed))
+        except (ValueError, TypeError) as exc:
+            raise TokenError(f"malformed token payload: {exc}") from None
+
+    def _mac(self, payload: str, session: str) -> str:
+        message = b"\0".join((self._namespace, session.encode(), payload.encode()))
+        return _b64(hmac.new(self._secret, message, hashlib.sha256).digest()[:18])
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

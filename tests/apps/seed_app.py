@@ -1,0 +1,74 @@
+"""The seed article's app for the tests: `load_data` returns names that carry the click count,
+so every click is checked. STORE=dcc runs the original `dcc.Store` version for comparison."""
+
+import os
+import time
+
+from dash import Dash, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+import dash_stash
+
+DELAY = float(os.environ.get("SEED_DELAY", "0.05"))
+USE_DCC = os.environ.get("STORE") == "dcc"
+
+
+def make_app(backend: str | None = None, use_dcc: bool = USE_DCC) -> Dash:
+    app = Dash(__name__)
+    store_cls = dcc.Store if use_dcc else dash_stash.Store
+    if not use_dcc:
+        dash_stash.init(app, backend)
+    app.layout = html.Div([
+        dcc.Input(id="first_name"),
+        dcc.Input(id="last_name"),
+        html.Button("load data", id="load_data"),
+        store_cls(id="user_data", data={}),
+        html.Pre(id="show"),
+    ])
+
+    @app.callback(
+        Output("user_data", "data", allow_duplicate=True),
+        Input("first_name", "value"),
+        State("user_data", "data"),
+        prevent_initial_call=True,
+    )
+    def update_first_name(first_name, user_data):
+        if first_name:
+            time.sleep(DELAY)
+            user_data["first_name"] = first_name
+            return user_data
+        raise PreventUpdate
+
+    @app.callback(
+        Output("user_data", "data", allow_duplicate=True),
+        Input("last_name", "value"),
+        State("user_data", "data"),
+        prevent_initial_call=True,
+    )
+    def update_last_name(last_name, user_data):
+        if last_name:
+            time.sleep(DELAY)
+            user_data["last_name"] = last_name
+            return user_data
+        raise PreventUpdate
+
+    @app.callback(
+        Output("first_name", "value"),
+        Output("last_name", "value"),
+        Input("load_data", "n_clicks"),
+    )
+    def load_data(n_clicks):
+        if n_clicks:
+            return f"Mickael{n_clicks}", f"Jackson{n_clicks}"
+        raise PreventUpdate
+
+    @app.callback(Output("show", "children"), Input("user_data", "data"))
+    def show(user_data):
+        return f"{(user_data or {}).get('first_name')} {(user_data or {}).get('last_name')}"
+
+    return app
+
+
+# For gunicorn: `seed_app:server` (backend from DASH_STASH_BACKEND).
+app = make_app()
+server = app.server

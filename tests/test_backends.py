@@ -1,0 +1,120 @@
+"""The backend protocol, on every embedded backend: versions, history, expiry, atomicity."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dash_stash.backends import Retention, StoreKey, open_backend
+from dash_stash.codec import Encoded, decode, encode
+
+KEY = StoreKey("ns", "s1", "local", "user_data")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def backend(request, tmp_path):
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/stash.db"
+    b = open_backend(url, Retention(versions=3, max_bytes=1000))
+    yield b
+    b.close()
+
+
+def put(backend, key, value, ttl=60.0, writer="w"):
+    return backend.commit(key, lambda latest: encode(value), ttl=ttl, writer=writer)
+
+
+def test_versions_start_at_one_and_increase_by_one(backend):
+    assert backend.read(KEY) is None
+    assert [put(backend, KEY, i).version for i in range(4)] == [1, 2, 3, 4]
+    record = backend.read(KEY)
+    assert (decode(record.value), record.version, record.writer) == (3, 4, "w")
+
+
+def test_commit_sees_latest_and_passes_it_to_update(backend):
+    put(backend, KEY, {"n": 1})
+    seen = []
+    backend.commit(KEY, lambda latest: seen.append(latest.version) or encode(2), ttl=60)
+    assert seen == [1]
+
+
+def test_failed_update_leaves_value_and_version(backend):
+    put(backend, KEY, "kept")
+
+    def boom(latest):
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        backend.commit(KEY, boom, ttl=60)
+    record = backend.read(KEY)
+    assert (decode(record.value), record.version) == ("kept", 1)
+    assert backend.history(KEY) == []
+
+
+def test_history_is_bounded_by_count_and_bytes(backend):
+    for i in range(6):
+        put(backend, KEY, i)
+    assert [decode(r.value) for r in backend.history(KEY)] == [4, 3, 2]  # 3 versions kept
+    for c in "xyz":
+        put(backend, KEY, c * 600)
+    # Newest first: "y"*600 fits in 1000 bytes, "x"*600 would pass them: only one is kept.
+    assert [decode(r.value) for r in backend.history(KEY)] == ["y" * 600]
+
+
+def test_expiry_read_refreshes_and_sweep_spares_live(backend):
+    live = StoreKey("ns", "s1", "local", "live")
+    dead = StoreKey("ns", "s1", "local", "dead")
+    put(backend, live, 1, ttl=0.5)
+    put(backend, dead, 2, ttl=0.5)
+    time.sleep(0.3)
+    assert backend.read(live, ttl=0.5) is not None  # refreshed until now+0.5
+    time.sleep(0.3)
+    assert backend.sweep() == 1
+    assert backend.read(dead) is None
+    assert decode(backend.read(live).value) == 1
+
+
+def test_expired_record_is_gone_before_sweep_and_restarts(backend):
+    put(backend, KEY, 1, ttl=0.2)
+    time.sleep(0.3)
+    assert backend.read(KEY) is None
+    assert put(backend, KEY, 2).version == 1
+
+
+def test_keys_delete_and_touch(backend):
+    other = StoreKey("ns", "s2", "local", "user_data")
+    put(backend, KEY, 1)
+    put(backend, other, 2)
+    put(backend, StoreKey("other-app", "s1", "local", "x"), 3)
+    assert backend.keys("ns") == [KEY, other]
+    assert backend.keys("ns", "s2") == [other]
+    assert backend.touch(KEY, 60) and not backend.touch(StoreKey("ns", "s9", "x", "y"), 60)
+    assert backend.delete(KEY) and not backend.delete(KEY)
+    assert backend.read(KEY) is None and backend.history(KEY) == []
+
+
+def test_values_are_bytes_as_given(backend):
+    blob = Encoded("json", b'{"a":[1,2,3]}')
+    backend.commit(KEY, lambda latest: blob, ttl=60)
+    assert backend.read(KEY).value == blob
+
+
+def test_sqlite_urls(tmp_path, monkeypatch):
+    from dash_stash.backends.sqlite import path_from_url
+
+    assert str(path_from_url("sqlite:///rel/x.db")) == "rel/x.db"
+    assert str(path_from_url("sqlite:////abs/x.db")) == "/abs/x.db"
+    monkeypatch.chdir(tmp_path)
+    b = open_backend("sqlite:///sub/dir/s.db")
+    put(b, KEY, 1)
+    assert (tmp_path / "sub" / "dir" / "s.db").exists()
+
+
+def test_bad_urls_say_what_to_write(tmp_path):
+    from dash_stash.errors import BackendError
+
+    with pytest.raises(BackendError, match="unknown backend URL 'postgres://x'"):
+        open_backend("postgres://x")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(BackendError, match="cannot open the SQLite backend"):
+        open_backend(f"sqlite:///{tmp_path}/file/inside.db")
