@@ -148,7 +148,9 @@ def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
               cwd: Path = ROOT, port: int | None = None) -> ProcessServer:
         port = port or free_port()
         argv = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", "4",
-                "-b", f"127.0.0.1:{port}", "--timeout", "120", target]
+                "-b", f"127.0.0.1:{port}", "--timeout", "120",
+                # no keep-alive: every request may land on another worker, as behind a balancer
+                "--keep-alive", "0", target]
         full_env = {**os.environ, "PYTHONPATH": f"{ROOT / 'tests' / 'apps'}:{ROOT / 'examples'}",
                     **(env or {})}
         s = ProcessServer(argv, port, full_env, cwd)

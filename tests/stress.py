@@ -35,7 +35,7 @@ def _merge_worker(engine: StashEngine, n: int, name: str) -> None:
         version = record.version if record else 0
         ours = dict(base)
         ours[name] = i + 1
-        engine.commit(KEY, Merge(lambda: dict(base), version, ours), ttl=TTL, writer=name,
+        engine.commit(KEY, Merge(lambda base=base: dict(base), version, ours), ttl=TTL, writer=name,
                       initial=lambda: {})
 
 

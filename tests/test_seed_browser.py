@@ -60,3 +60,11 @@ def test_dcc_store_loses_updates_in_the_same_test(serve, page):
     """The same harness on the original app: proves the test can see a lost update."""
     server = serve(seed_app.make_app(use_dcc=True))
     assert run_clicks(page, server.url, 10) >= 5
+
+
+def test_seed_app_under_gunicorn_with_4_workers(gunicorn, page, tmp_path):
+    server = gunicorn("seed_app:create_server()", workers=4,
+                      env={"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db"})
+    assert run_clicks(page, server.url, 25) == 0
+    workers = page.text_content("#pids").split()
+    assert len(workers) > 1, f"all callbacks went to one worker: {workers}"

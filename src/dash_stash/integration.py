@@ -244,7 +244,10 @@ class Stash:
             return
         with self._wrap_lock:
             for callback_id, cb in list(self.app.callback_map.items()):
+                if "callback" not in cb:  # clientside callbacks have no server part
+                    continue
                 if cb.get("background"):
+                    _refuse_stores_in_background(cb)
                     continue
                 if "_dash_stash" not in cb:
                     cb["_dash_stash"] = {"user_states": len(cb["state"]), "hidden": []}
@@ -343,7 +346,7 @@ class CallbackCall:
         if isinstance(result, NoUpdate) or not outputs_list:
             return result
         flat = flatten_grouping(result, self.outputs_indices)
-        done = [self._write_one(out, value) for out, value in zip(outputs_list, flat)]
+        done = [self._write_one(out, value) for out, value in zip(outputs_list, flat, strict=True)]
         grouped = map_grouping(lambda i: done[i], self.outputs_indices)
         return tuple(grouped) if isinstance(result, tuple) else grouped
 
@@ -351,7 +354,7 @@ class CallbackCall:
         if isinstance(out, list):  # ALL / ALLSMALLER: one value per matched component
             if isinstance(value, NoUpdate):
                 return value
-            return [self.write(o, v) for o, v in zip(out, value)]
+            return [self.write(o, v) for o, v in zip(out, value, strict=True)]
         return self.write(out, value)
 
     def errors(self, store_id: str) -> _ErrorContext:
@@ -402,7 +405,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
             args = args[: len(args) - len(hidden)]
         call = CallbackCall(stash, name, cb.get("outputs_indices"))
         args = tuple(_read_dep(call, dep, arg)
-                     for dep, arg in zip(g.inputs_list + g.states_list, args))
+                     for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True))
         for dep in hidden:
             if isinstance(dep, dict) and registry.get(dep["id"]) is not None:
                 call.locate(dep)
@@ -439,6 +442,34 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         cell.cell_contents, cb["callback"] = inner, outer
 
 
+def _refuse_stores_in_background(cb: dict) -> None:
+    """Background callbacks run in another process with no request: say so, don't pass tokens."""
+    if cb.get("_dash_stash_refuses"):
+        return
+    dispatch = cb["callback"]
+
+    @functools.wraps(dispatch)
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        g = kwargs.get("callback_context")
+        deps = [] if g is None else g.inputs_list + g.states_list + _as_list(g.outputs_list)
+        for dep in deps:
+            for d in dep if isinstance(dep, list) else [dep]:
+                if isinstance(d, dict) and registry.get(d.get("id")) is not None:
+                    raise StashError(
+                        f"background callback {getattr(dispatch, '__name__', '')!r} uses "
+                        f"dash-stash store {stringify_id(d['id'])!r}; background callbacks "
+                        "cannot use stores yet. Read the store in a normal callback and pass "
+                        "what the background job needs through another component."
+                    )
+        return dispatch(*args, **kwargs)
+
+    cb["callback"], cb["_dash_stash_refuses"] = refuse, True
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 def _read_dep(call: CallbackCall, dep: Any, arg: Any) -> Any:
     if isinstance(dep, list):  # ALL / ALLSMALLER: a list of entries
         return [call.read(d) for d in dep]
@@ -451,7 +482,7 @@ def _func_cell(dispatch: Callable) -> Any:
     """The closure cell of Dash's `add_context` that holds the user's function."""
     func = getattr(dispatch, "__wrapped__", None)
     names = getattr(getattr(dispatch, "__code__", None), "co_freevars", ())
-    for name, cell in zip(names, dispatch.__closure__ or ()):
+    for name, cell in zip(names, dispatch.__closure__ or (), strict=False):
         if name == "func" and cell.cell_contents is func:
             return cell
     raise StashError(

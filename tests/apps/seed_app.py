@@ -13,17 +13,19 @@ DELAY = float(os.environ.get("SEED_DELAY", "0.05"))
 USE_DCC = os.environ.get("STORE") == "dcc"
 
 
-def make_app(backend: str | None = None, use_dcc: bool = USE_DCC) -> Dash:
-    app = Dash(__name__)
+def make_app(backend: str | None = None, use_dcc: bool = USE_DCC, name: str = __name__,
+             **init_options) -> Dash:
+    app = Dash(name)
     store_cls = dcc.Store if use_dcc else dash_stash.Store
     if not use_dcc:
-        dash_stash.init(app, backend)
+        dash_stash.init(app, backend, **init_options)
     app.layout = html.Div([
         dcc.Input(id="first_name"),
         dcc.Input(id="last_name"),
         html.Button("load data", id="load_data"),
         store_cls(id="user_data", data={}),
         html.Pre(id="show"),
+        html.Pre(id="pids"),
     ])
 
     @app.callback(
@@ -62,13 +64,17 @@ def make_app(backend: str | None = None, use_dcc: bool = USE_DCC) -> Dash:
             return f"Mickael{n_clicks}", f"Jackson{n_clicks}"
         raise PreventUpdate
 
-    @app.callback(Output("show", "children"), Input("user_data", "data"))
-    def show(user_data):
-        return f"{(user_data or {}).get('first_name')} {(user_data or {}).get('last_name')}"
+    @app.callback(Output("show", "children"), Output("pids", "children"),
+                  Input("user_data", "data"), State("pids", "children"))
+    def show(user_data, pids):
+        # pids: which worker processes served this page's callbacks (for the gunicorn test)
+        pids = sorted(set((pids or "").split()) | {str(os.getpid())})
+        names = f"{(user_data or {}).get('first_name')} {(user_data or {}).get('last_name')}"
+        return names, " ".join(pids)
 
     return app
 
 
-# For gunicorn: `seed_app:server` (backend from DASH_STASH_BACKEND).
-app = make_app()
-server = app.server
+def create_server():
+    """For gunicorn: `seed_app:create_server()` (backend from DASH_STASH_BACKEND)."""
+    return make_app().server

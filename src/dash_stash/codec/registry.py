@@ -1,29 +1,44 @@
-"""The one place that turns a stored value into bytes and back.
+"""The one place that turns a stored value into bytes and back. Never pickle.
 
-Plain JSON values go through orjson (codec ``"json"``). Anything else must have a typed codec
-registered here; there is no fallback to pickle, so an unknown object is an error that names
-where in the value it sits.
+Two codecs, named in `Encoded.codec`:
+
+- ``"json"``: orjson bytes, read back with ``orjson.loads``. A value takes this path when orjson
+  can write it without help, which costs nothing extra: orjson calls our ``default=`` hook only
+  for an object it has no type for (and, thanks to the ``OPT_PASSTHROUGH_*`` options, for
+  datetimes, dataclasses and subclasses of str/int/dict/list), and the hook just gives up.
+  On this path JSON's own conversions apply, exactly as a ``dcc.Store`` would do them: a tuple
+  becomes a list, a UUID its string, an Enum member its value, NaN and infinities ``null``.
+  Keeping those exact would need a Python walk over every plain value on every commit.
+- ``"typed"`` (see `typed` and `arrow`): as soon as orjson meets anything it cannot write
+  alone (a datetime, a DataFrame, a numpy value, a set, an int over 64 bits, a non-string
+  key...), the whole value is walked and stored exactly: then tuples, UUIDs, Enum members,
+  NaN and integer keys round trip too. numpy scalars come back as the same numpy scalar type
+  (``np.float64(1.5)`` stays ``np.float64``), pandas Timestamps as Timestamps.
+
+An object neither codec supports raises `EncodeError` naming the store, the path inside the
+value (``user_data["model"]``) and what to do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from ..errors import CorruptRecordError, EncodeError
+from ..errors import CorruptRecordError
+from . import arrow, typed
 
 JSON = "json"
+TYPED = typed.TYPED
 
-# orjson would silently turn these into strings; we want them to reach `_refuse` instead.
+# Without OPT_NON_STR_KEYS a dict with an int key is refused, so it goes typed and keeps its keys.
 _OPTIONS = (
-    orjson.OPT_NON_STR_KEYS
-    | orjson.OPT_PASSTHROUGH_DATETIME
+    orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
-_SUPPORTED = "dict, list, tuple, str, int, float, bool and None"
 
 
 @dataclass(frozen=True)
@@ -41,65 +56,61 @@ class Encoded:
 def encode(value: Any, *, store: str = "") -> Encoded:
     """Encode `value`; raise `EncodeError` naming the path of the first part we cannot store."""
     try:
-        return Encoded(JSON, orjson.dumps(value, option=_OPTIONS, default=_refuse))
-    except orjson.JSONEncodeError as exc:
-        path, bad = _find_unstorable(value, store or "value")
-        if bad is None:  # orjson refused for another reason (e.g. an int over 64 bits)
-            raise EncodeError(f"{store or 'value'}: {exc}", store=store) from None
-        raise EncodeError(
-            f"{path}: object of type {type(bad).__name__} is not storable; "
-            f"supported types: {_SUPPORTED}. Convert it (for example to a dict or a list) "
-            "before returning it.",
-            store=store,
-            path=path,
-        ) from None
+        return Encoded(JSON, orjson.dumps(value, option=_OPTIONS, default=_not_plain))
+    except orjson.JSONEncodeError:
+        pass  # something orjson cannot write alone: store the whole value typed
+    return Encoded(*typed.dump(value, store))
 
 
 def decode(encoded: Encoded) -> Any:
     """Decode a stored value; a record we cannot read raises `CorruptRecordError`."""
-    if encoded.codec != JSON:
-        raise CorruptRecordError(f"unknown codec {encoded.codec!r}")
-    try:
-        return orjson.loads(encoded.data)
-    except orjson.JSONDecodeError as exc:
-        raise CorruptRecordError(f"stored bytes are not valid JSON: {exc}") from None
+    if encoded.codec == JSON:
+        try:
+            return orjson.loads(encoded.data)
+        except orjson.JSONDecodeError as exc:
+            raise CorruptRecordError(f"stored bytes are not valid JSON: {exc}") from None
+    if encoded.codec == TYPED:
+        return typed.load(encoded.data)
+    raise CorruptRecordError(f"unknown codec {encoded.codec!r}")
 
 
-def equal(a: Any, b: Any) -> bool:
-    """Value equality as the merge sees it (typed values compare by content)."""
-    return type(a) is type(b) and a == b or (_is_number(a) and _is_number(b) and a == b)
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _refuse(obj: Any) -> Any:
+def _not_plain(obj: Any) -> Any:
     raise TypeError
 
 
-def _find_unstorable(value: Any, path: str) -> tuple[str, Any]:
-    """Walk `value` to the first object orjson refused; only runs on the error path."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, (str, int, float, bool)) and k is not None:
-                return f"{_sub(path, k)} (a key)", k
-            found = _find_unstorable(v, _sub(path, k))
-            if found[1] is not None:
-                return found
-        return path, None
-    if isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            found = _find_unstorable(v, _sub(path, i))
-            if found[1] is not None:
-                return found
-        return path, None
-    if value is None or type(value) in (str, int, float, bool):
-        return path, None
-    return path, value
+# ---- equality for the three-way merge -------------------------------------------------------
+
+_NUMBERS = (int, float)
+_ATOMS = frozenset({str, int, bool, type(None), bytes})
 
 
-def _sub(path: str, key: Any) -> str:
-    """`user_data["when"]`, `rows[3]`: how a path into a value reads in an error message."""
-    shown = orjson.dumps(key).decode() if isinstance(key, str) else repr(key)
-    return f"{path}[{shown}]"
+def equal(a: Any, b: Any) -> bool:
+    """Value equality as the merge sees it.
+
+    Types must match, except that ``1 == 1.0`` (and ``True != 1``); NaN equals NaN; dicts,
+    lists and tuples compare item by item with these rules; DataFrames, Series and arrays are
+    single leaves compared by content, dtypes, index and names.
+    """
+    if a is b:
+        return True
+    ta, tb = type(a), type(b)
+    if ta is not tb:
+        return ta in _NUMBERS and tb in _NUMBERS and a == b
+    if ta in _ATOMS:
+        return a == b
+    if ta is float:
+        return a == b or (a != a and b != b)
+    if ta is dict:
+        return len(a) == len(b) and all(k in b and equal(x, b[k]) for k, x in a.items())
+    if ta is list or ta is tuple:
+        return len(a) == len(b) and all(map(equal, a, b))
+    if ta is Decimal:  # NaN equals NaN here too; sNaN must not be compared with ==
+        return str(a) == str(b) or (not a.is_nan() and not b.is_nan() and a == b)
+    same = arrow.equal(a, b)
+    if same is not None:
+        return same
+    try:
+        result = a == b
+        return result if isinstance(result, bool) else bool(result)
+    except Exception:  # e.g. pd.NA, whose truth value is ambiguous
+        return False

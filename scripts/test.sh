@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run the whole test suite, installing first whatever this machine lacks:
+#   Debian: chromium, chromium-driver, redis-server (with apt-get, as root or through sudo)
+#   Python: a .venv with dash-stash and its test extras (newest Dash 4.x), and a second venv
+#           with the oldest Dash we claim (3.0.0) for the integration tests.
+# Extra arguments go to pytest (for example: bash scripts/test.sh -k seed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OLDEST_DASH="3.0.0"
+PYTHON="${PYTHON:-python3}"
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing Debian packages: ${missing[*]}"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+venv() {  # venv DIR PIP-ARGS...: create DIR if needed and install into it
+    local dir="$1"; shift
+    [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$dir/bin/python" -m pip install -q "$@"
+}
+
+run_pytest() {  # pytest exits 5 when it ran no test: that must fail, not pass
+    local rc=0
+    "$@" || rc=$?
+    if [ "$rc" -eq 5 ]; then echo "pytest ran no test: failing"; return 1; fi
+    return "$rc"
+}
+
+echo "== Python environment (newest Dash 4.x)"
+venv .venv -e ".[test,pandas,polars,numpy,redis,compression]" "dash>=4,<5"
+.venv/bin/ruff check src tests examples benchmarks
+
+echo "== whole suite on Dash $(.venv/bin/python -c 'import dash; print(dash.__version__)')"
+run_pytest .venv/bin/python -m pytest "$@"
+
+if [ $# -eq 0 ]; then
+    echo "== integration tests on the oldest Dash we claim ($OLDEST_DASH)"
+    venv ".venv-dash-$OLDEST_DASH" -e ".[test,pandas,polars,numpy,redis]" "dash==$OLDEST_DASH"
+    run_pytest ".venv-dash-$OLDEST_DASH/bin/python" -m pytest -m integration
+fi

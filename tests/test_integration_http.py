@@ -1,0 +1,172 @@
+"""Dash wiring at the protocol level: real servers, requests posted as dash-renderer posts them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from dash import Dash, Input, Output, State, ctx, html
+from dash_client import DashClient
+
+import dash_stash
+
+sys.path.insert(0, str(Path(__file__).parent / "apps"))
+import seed_app  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+FIRST = ("first_name", "value")
+LAST = ("last_name", "value")
+STORE = ("user_data", "data")
+
+
+@pytest.fixture
+def seed(serve, tmp_path, monkeypatch):
+    monkeypatch.setattr(seed_app, "DELAY", 0.0)
+    return serve(seed_app.make_app(f"sqlite:///{tmp_path}/stash.db"))
+
+
+def token_of(response) -> str:
+    response.raise_for_status()
+    return response.json()["response"]["user_data"]["data"]
+
+
+def shown(client: DashClient, token: str) -> str:
+    r = client.call(client.callback("..show.children"), {STORE: token})
+    r.raise_for_status()
+    return r.json()["response"]["show"]["children"]  # pids: not sent, so none are shown
+
+
+def test_two_writers_from_one_base_both_count_and_old_tokens_read_latest(seed):
+    c = DashClient(seed.url)
+    t0 = c.prop("user_data", "data")
+    first, last = c.callback("user_data.data", ["first_name"]), c.callback("user_data.data",
+                                                                           ["last_name"])
+    t1 = token_of(c.call(first, {FIRST: "Mickael", STORE: t0}))
+    t2 = token_of(c.call(last, {LAST: "Jackson", STORE: t0}))  # read the same base as t1
+    assert t1 != t2
+    # The browser may apply t2 then t1: any token reads the latest committed value.
+    assert shown(c, t1) == shown(c, t2) == shown(c, t0) == "Mickael Jackson"
+
+
+def test_concurrent_first_writes_to_a_never_written_store_both_count(serve, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setattr(seed_app, "DELAY", 0.2)  # both callbacks hold the same base at once
+    server = serve(seed_app.make_app(f"sqlite:///{tmp_path}/stash.db"))
+    for _ in range(3):
+        c = DashClient(server.url)
+        t0 = c.prop("user_data", "data")
+        first = c.callback("user_data.data", ["first_name"])
+        last = c.callback("user_data.data", ["last_name"])
+        results = {}
+
+        def run(name, cb, values, c=c, results=results):
+            results[name] = c.call(cb, values)
+
+        threads = [threading.Thread(target=run, args=("a", first, {FIRST: "M", STORE: t0})),
+                   threading.Thread(target=run, args=("b", last, {LAST: "J", STORE: t0}))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert shown(c, token_of(results["a"])) == "M J"
+
+
+def test_forged_and_foreign_tokens_read_layout_data_and_warn(seed, caplog):
+    alice, bob = DashClient(seed.url), DashClient(seed.url)
+    first = alice.callback("user_data.data", ["first_name"])
+    t_alice = token_of(alice.call(first, {FIRST: "Alice", STORE: alice.prop("user_data",
+                                                                             "data")}))
+    assert shown(alice, t_alice) == "Alice None"
+    with caplog.at_level(logging.WARNING, logger="dash_stash"):
+        assert shown(bob, t_alice) == "None None"  # Alice's token in Bob's browser
+        assert shown(bob, t_alice[:-3] + "xyz") == "None None"  # edited
+        assert shown(bob, "ds1.W10.AAAA") == "None None"  # forged
+    assert caplog.text.count("ignoring the token the browser sent") == 3
+    # Bob writing through Alice's token creates his own value, never touches hers.
+    t_bob = token_of(bob.call(first, {FIRST: "Bob", STORE: t_alice}))
+    assert shown(bob, t_bob) == "Bob None"
+    assert shown(alice, t_alice) == "Alice None"
+
+
+def test_two_apps_on_one_backend_with_the_same_store_id_are_isolated(serve, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setattr(seed_app, "DELAY", 0.0)
+    url = f"sqlite:///{tmp_path}/shared.db"
+    one = serve(seed_app.make_app(url, name="app_one"))
+    two = serve(seed_app.make_app(url, name="app_two"))
+    c1 = DashClient(one.url)
+    c2 = DashClient(two.url)
+    c2.http.cookies = c1.http.cookies  # one origin: both apps see the same cookie
+    t1 = token_of(c1.call(c1.callback("user_data.data", ["first_name"]),
+                          {FIRST: "One", STORE: c1.prop("user_data", "data")}))
+    assert shown(c1, t1) == "One None"
+    assert shown(c2, t1) == "None None"  # app two cannot read app one's token
+
+
+def test_workers_without_a_secret_agree_on_one(tmp_path):
+    url = f"sqlite:///{tmp_path}/stash.db"
+    a = dash_stash.init(Dash("worker_a"), url, namespace="same")
+    b = dash_stash.init(Dash("worker_b"), url, namespace="same")
+    from dash_stash.tokens import Token
+
+    token = a.signer.sign(Token("x", "local", "local", 1), "session-1")
+    assert b.signer.verify(token, "session-1").version == 1
+
+
+def test_explicit_and_env_secrets(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/stash.db"
+    from dash_stash.errors import TokenError
+    from dash_stash.tokens import Token
+
+    monkeypatch.setenv("DASH_STASH_SECRET", "from-env")
+    env = dash_stash.init(Dash("e"), url, namespace="n")
+    explicit = dash_stash.init(Dash("x"), url, secret="given", namespace="n")
+    token = env.signer.sign(Token("x", "local", "local", 1), "s")
+    with pytest.raises(TokenError):
+        explicit.signer.verify(token, "s")
+    assert dash_stash.init(Dash("e2"), url, namespace="n").signer.verify(token, "s")
+
+
+def test_callbacks_registered_before_init_and_hidden_state_stays_hidden(serve, tmp_path):
+    app = Dash("early")
+    app.layout = html.Div([dash_stash.Store(id="early", data={"n": 0}),
+                           html.Button(id="go"), html.Div(id="out")])
+
+    @app.callback(Output("early", "data"), Input("go", "n_clicks"), prevent_initial_call=True)
+    def write(n):  # registered before init, writes without reading
+        return {"n": n, "states_seen": len(ctx.states_list)}
+
+    dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
+
+    @app.callback(Output("out", "children"), Input("early", "data"), State("go", "n_clicks"))
+    def read(data, _):
+        return f"{data['n']}:{data.get('states_seen')}"
+
+    server = serve(app)
+    c = DashClient(server.url)
+    writer = c.callback("early.data")
+    assert writer["state"] == [{"id": "early", "property": "data"}]  # hidden, for the token
+    r = c.call(writer, {("go", "n_clicks"): 3, ("early", "data"): c.prop("early", "data")})
+    token = r.json()["response"]["early"]["data"]
+    r = c.call(c.callback("out.children"), {("early", "data"): token})
+    assert r.json()["response"]["out"]["children"] == "3:0"
+
+
+def test_backend_that_cannot_be_opened_names_the_url(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(dash_stash.BackendError, match="cannot open the SQLite backend"):
+        dash_stash.init(Dash("bad"), f"sqlite:///{tmp_path}/file/x.db")
+
+
+def test_default_backend_is_sqlite_under_dot_dash_stash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DASH_STASH_BACKEND", raising=False)
+    stash = dash_stash.init(Dash("default"))
+    assert stash.engine.backend.url == "sqlite:///.dash_stash/stash.db"
+    assert (tmp_path / ".dash_stash" / "stash.db").exists()
+    monkeypatch.setenv("DASH_STASH_BACKEND", "memory://")
+    assert dash_stash.init(Dash("env")).engine.backend.url == "memory://"

@@ -1,0 +1,35 @@
+"""Stores inside `dash.register_page` pages, static and layout functions, across navigation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+sys.path.insert(0, str(Path(__file__).parent / "apps"))
+import pages_app  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def test_stores_in_pages_survive_navigation_as_their_scope_says(serve, page, tmp_path):
+    server = serve(pages_app.make_app(f"sqlite:///{tmp_path}/stash.db"))
+    page.goto(server.url)
+    expect(page.locator("#a-show")).to_have_text("a=0")
+    page.click("#a-inc")
+    page.click("#a-inc")
+    expect(page.locator("#a-show")).to_have_text("a=2")
+    page.click("#to-b")
+    expect(page.locator("#b-show")).to_have_text("b=[]")
+    page.click("#b-add")
+    expect(page.locator("#b-show")).to_have_text("b=[1]")
+    page.click("#b-add")
+    expect(page.locator("#b-show")).to_have_text("b=[1, 2]")
+    page.click("#to-a")  # session scope: the tab's value is back
+    expect(page.locator("#a-show")).to_have_text("a=2")
+    page.click("#a-inc")
+    expect(page.locator("#a-show")).to_have_text("a=3")
+    page.click("#to-b")  # local scope: the browser's value is back
+    expect(page.locator("#b-show")).to_have_text("b=[1, 2]")
