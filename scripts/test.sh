@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Run the whole test suite, installing first whatever this machine lacks:
 #   Debian: chromium, chromium-driver, redis-server (with apt-get, as root or through sudo)
-#   Python: a .venv with dash-stash and its test extras (newest Dash 4.x), and a second venv
-#           with the oldest Dash we claim (3.0.0) for the integration tests.
+#   Python: a .venv with dash-stash and its test extras (newest Dash 4.x), and one venv per
+#           older Dash we test the integration with: the oldest we claim (3.0.0) and the
+#           newest 3.x (3.4.0).
 # Extra arguments go to pytest (for example: bash scripts/test.sh -k seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OLDEST_DASH="3.0.0"
+OLDER_DASHES="3.0.0 3.4.0"
 PYTHON="${PYTHON:-python3}"
 
 missing=()
@@ -43,7 +44,9 @@ echo "== whole suite on Dash $(.venv/bin/python -c 'import dash; print(dash.__ve
 run_pytest .venv/bin/python -m pytest "$@"
 
 if [ $# -eq 0 ]; then
-    echo "== integration tests on the oldest Dash we claim ($OLDEST_DASH)"
-    venv ".venv-dash-$OLDEST_DASH" -e ".[test,pandas,polars,numpy,redis]" "dash==$OLDEST_DASH"
-    run_pytest ".venv-dash-$OLDEST_DASH/bin/python" -m pytest -m integration
+    for version in $OLDER_DASHES; do
+        echo "== integration tests on Dash $version"
+        venv ".venv-dash-$version" -e ".[test,pandas,polars,numpy,redis]" "dash==$version"
+        run_pytest ".venv-dash-$version/bin/python" -m pytest -m integration
+    done
 fi

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dash import dcc
+from dash import MATCH, dcc
 from dash._utils import stringify_id
 
 from .scopes import DEFAULT_TTL, check_scope
@@ -67,7 +67,7 @@ class StoreRegistry:
 
 
 def _is_wildcard(value: Any) -> bool:
-    return type(value).__name__ == "Wildcard"
+    return isinstance(value, type(MATCH))  # MATCH, ALL, ALLSMALLER share one class
 
 
 registry = StoreRegistry()
