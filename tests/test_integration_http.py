@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+import dash
 import pytest
 from dash import Dash, Input, Output, State, ctx, html
 from dash_client import DashClient
@@ -170,3 +171,33 @@ def test_default_backend_is_sqlite_under_dot_dash_stash(tmp_path, monkeypatch):
     assert (tmp_path / ".dash_stash" / "stash.db").exists()
     monkeypatch.setenv("DASH_STASH_BACKEND", "memory://")
     assert dash_stash.init(Dash("env")).engine.backend.url == "memory://"
+
+
+@pytest.mark.skipif(tuple(map(int, dash.__version__.split(".")[:2])) < (3, 1),
+                    reason="Dash added async callbacks in 3.1")
+def test_async_callbacks_read_and_write_stores(serve, tmp_path):
+    import asyncio
+
+    app = Dash("async_app", use_async=True)
+    dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
+    app.layout = html.Div([dash_stash.Store(id="box", data={"items": []}),
+                           html.Button(id="add"), html.Div(id="out")])
+
+    @app.callback(Output("box", "data"), Input("add", "n_clicks"), State("box", "data"),
+                  prevent_initial_call=True)
+    async def add(n, box):
+        await asyncio.sleep(0.01)
+        box["items"].append(n)
+        return box
+
+    @app.callback(Output("out", "children"), Input("box", "data"))
+    async def out(box):
+        return ",".join(map(str, box["items"]))
+
+    c = DashClient(serve(app).url)
+    token = c.prop("box", "data")
+    for n in (1, 2):
+        r = c.call(c.callback("box.data"), {("add", "n_clicks"): n, ("box", "data"): token})
+        token = r.json()["response"]["box"]["data"]
+    r = c.call(c.callback("out.children"), {("box", "data"): token})
+    assert r.json()["response"]["out"]["children"] == "1,2"
