@@ -2,8 +2,9 @@
 
 The value given as `data=` (any storable value: a dict, a DataFrame...) stays in Python; when
 Dash serializes the layout, `to_plotly_json` asks the app's stash for a token and sends that.
-Each `Store` also records its options in `registry`, which the callback wrapper consults to
-know which component ids are stash stores and how to treat them.
+Each app's stash keeps a `StoreRegistry` of the stores it has seen in its layouts and minted
+tokens for: that is how the callback wrapper knows which ids are stash stores *of this app*
+(another app in the same process may use the same id for a plain `dcc.Store`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class StoreSpec:
 
 
 class StoreRegistry:
-    """Every stash `Store` id this process has seen, by Dash's string form of the id."""
+    """The stash `Store` ids of one app, by Dash's string form of the id."""
 
     def __init__(self) -> None:
         self._specs: dict[str, StoreSpec] = {}
@@ -70,9 +71,6 @@ def _is_wildcard(value: Any) -> bool:
     return isinstance(value, type(MATCH))  # MATCH, ALL, ALLSMALLER share one class
 
 
-registry = StoreRegistry()
-
-
 class Store(dcc.Store):
     """A drop-in `dcc.Store` whose data lives on the server.
 
@@ -97,7 +95,7 @@ class Store(dcc.Store):
         super().__init__(id=id, storage_type=scope, **kwargs)
         self._stash_initial = data
         self._stash_seed: tuple[str, Any] | None = None  # (hash, encoded) once computed
-        registry.add(id, StoreSpec(scope, ttl or DEFAULT_TTL[scope], on_conflict, raw_id=id))
+        self._stash_spec = StoreSpec(scope, ttl or DEFAULT_TTL[scope], on_conflict, raw_id=id)
 
     def to_plotly_json(self) -> dict:
         from .integration import current_stash

@@ -38,7 +38,7 @@ from dash._utils import inputs_to_dict, stringify_id
 
 from . import codec, scopes
 from .backends import Retention, StoreKey, open_backend
-from .component import Store, StoreSpec, registry
+from .component import Store, StoreRegistry, StoreSpec
 from .engine import Merge, PatchWrite, Replace, StashEngine
 from .engine.patch import is_patch, patch_operations
 from .errors import BackendError, StashError, TokenError
@@ -124,8 +124,9 @@ class Stash:
         self.engine = StashEngine(open_backend(backend_url, retention),
                                   max_value_bytes=max_value_bytes)
         self.signer = Signer(self._secret(secret), self.namespace)
+        self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
         self._seeded: set[str] = set()
-        self._wrapped_state = (-1, -1)
+        self._wrapped_state: tuple[int, int] | None = None
         self._wrap_lock = threading.Lock()
         server = app.server
         server.before_request(self._before_request)
@@ -168,8 +169,7 @@ class Stash:
 
     def mint(self, store: Store) -> str:
         """The token a layout's `Store` sends to the browser; stores its data as the seed."""
-        spec = registry.get(store.id)
-        assert spec is not None  # every Store registers itself on construction
+        spec = self.own(store)
         if store._stash_seed is None:
             seed = ""
             if store._stash_initial is not None:
@@ -187,6 +187,30 @@ class Stash:
             self._seeded.add(seed)
         token = Token(stringify_id(store.id), spec.scope, scopes.new_instance(spec.scope), 0, seed)
         return self.signer.sign(token, self.session_id())
+
+    def own(self, store: Store) -> StoreSpec:
+        """Record `store` as one of this app's stores; return its spec."""
+        self.stores.add(store.id, store._stash_spec)
+        return store._stash_spec
+
+    def _own_layouts(self) -> None:
+        """Find the stores of the app's layout and of its static page layouts."""
+        import dash
+
+        layouts = [self.app._layout_value()]  # Dash itself calls it at startup, too
+        layouts += [page.get("layout") for page in dash.page_registry.values()]
+        for layout in layouts:
+            if callable(layout) or layout is None:
+                continue  # a page's layout function: its stores are owned when minted
+            nodes = [layout] if isinstance(layout, Store) else []
+            if hasattr(layout, "_traverse"):
+                nodes += list(layout._traverse())
+            elif isinstance(layout, (list, tuple)):
+                for item in layout:
+                    nodes += [item, *getattr(item, "_traverse", lambda: [])()]
+            for node in nodes:
+                if isinstance(node, Store):
+                    self.own(node)
 
     def _seed_key(self, seed: str) -> StoreKey:
         return StoreKey(self.namespace, "", "seed", seed)
@@ -239,15 +263,17 @@ class Stash:
 
     def wrap_callbacks(self) -> None:
         """Wrap callbacks registered since last time, and add hidden States to writers."""
-        state = (len(self.app.callback_map), registry.generation)
+        state = (len(self.app.callback_map), self.stores.generation)
         if state == self._wrapped_state:
             return
         with self._wrap_lock:
+            if self._wrapped_state is None:  # first request: Dash has set itself up
+                self._own_layouts()
             for callback_id, cb in list(self.app.callback_map.items()):
                 if "callback" not in cb:  # clientside callbacks have no server part
                     continue
                 if cb.get("background"):
-                    _refuse_stores_in_background(cb)
+                    _refuse_stores_in_background(cb, self.stores)
                     continue
                 if "_dash_stash" not in cb:
                     cb["_dash_stash"] = {"user_states": len(cb["state"]), "hidden": []}
@@ -262,7 +288,7 @@ class Stash:
             prop = out.component_property.split("@")[0]
             dep = {"id": out.component_id_str(), "property": "data"}
             if prop in ("data", "clear_data") and (dep["id"], "data") not in read \
-                    and registry.matches(out.component_id):
+                    and self.stores.matches(out.component_id):
                 cb["state"].append(dep)
                 for spec in self.app._callback_list:  # the copy the browser downloads
                     if spec["output"] == callback_id and spec["state"] is not cb["state"]:
@@ -283,7 +309,7 @@ class CallbackCall:
 
     def read(self, dep: dict) -> Any:
         """The value of one Input/State entry of the request (stores: the stored value)."""
-        spec = registry.get(dep["id"])
+        spec = self.stash.stores.get(dep["id"])
         if spec is None or dep["property"] != "data" or dep.get("value") is None:
             return dep.get("value")  # not a store, or a cleared one: None, as in dcc.Store
         store_id = stringify_id(dep["id"])
@@ -300,7 +326,7 @@ class CallbackCall:
     def locate(self, dep: dict) -> Located:
         store_id = stringify_id(dep["id"])
         if store_id not in self.located:
-            spec = registry.get(dep["id"])
+            spec = self.stash.stores.get(dep["id"])
             assert spec is not None
             self.located[store_id] = self.stash.locate(dep["id"], dep.get("value"), spec)
         return self.located[store_id]
@@ -308,7 +334,7 @@ class CallbackCall:
     def write(self, out: dict, value: Any) -> Any:
         """Commit one `data`/`clear_data` output; return what the browser receives."""
         prop = out["property"].split("@")[0]
-        spec = registry.get(out["id"])
+        spec = self.stash.stores.get(out["id"])
         if spec is None or prop not in ("data", "clear_data") or isinstance(value, NoUpdate):
             return value
         store_id = stringify_id(out["id"])
@@ -407,7 +433,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         args = tuple(_read_dep(call, dep, arg)
                      for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True))
         for dep in hidden:
-            if isinstance(dep, dict) and registry.get(dep["id"]) is not None:
+            if isinstance(dep, dict) and stash.stores.get(dep["id"]) is not None:
                 call.locate(dep)
         _CALL.set(call)
         return args
@@ -442,7 +468,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         cell.cell_contents, cb["callback"] = inner, outer
 
 
-def _refuse_stores_in_background(cb: dict) -> None:
+def _refuse_stores_in_background(cb: dict, stores: StoreRegistry) -> None:
     """Background callbacks run in another process with no request: say so, don't pass tokens."""
     if cb.get("_dash_stash_refuses"):
         return
@@ -454,7 +480,7 @@ def _refuse_stores_in_background(cb: dict) -> None:
         deps = [] if g is None else g.inputs_list + g.states_list + _as_list(g.outputs_list)
         for dep in deps:
             for d in dep if isinstance(dep, list) else [dep]:
-                if isinstance(d, dict) and registry.get(d.get("id")) is not None:
+                if isinstance(d, dict) and stores.get(d.get("id")) is not None:
                     raise StashError(
                         f"background callback {getattr(dispatch, '__name__', '')!r} uses "
                         f"dash-stash store {stringify_id(d['id'])!r}; background callbacks "

@@ -1,5 +1,10 @@
-"""Turning values into bytes and back: JSON through orjson, typed values tagged. Never pickle."""
+"""Turning values into bytes and back: JSON through orjson, typed values tagged. Never pickle.
 
+`registry` has the two codecs and the rules for choosing one, `typed` the exact encoding of
+non-JSON values, `envelope` its byte layout, `arrow` tables and arrays.
+"""
+
+from .arrow import configure as configure_compression
 from .registry import Encoded, decode, encode, equal
 
-__all__ = ["Encoded", "decode", "encode", "equal"]
+__all__ = ["Encoded", "configure_compression", "decode", "encode", "equal"]

@@ -90,7 +90,7 @@ class Reader:
         for span in self.spans:
             if not (isinstance(span, list) and len(span) == 2
                     and all(type(n) is int for n in span)
-                    and len(MAGIC) <= span[0] and 0 <= span[1] and span[0] + span[1] <= end - size):
+                    and len(MAGIC) <= span[0] and span[1] >= 0 and span[0] + span[1] <= end - size):
                 raise BadRecord(f"blob span {span!r} lies outside the record")
 
     def blob(self, index: Any) -> memoryview:

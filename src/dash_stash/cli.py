@@ -1,0 +1,280 @@
+"""The `dash-stash` command: run the demo, see what stores hold and who wrote it, sweep.
+
+    dash-stash demo [--host 127.0.0.1] [--port 8050] [--backend URL]
+    dash-stash inspect --namespace dash-stash-demo [--session ID] [--show KEY]
+    dash-stash sweep [--backend URL]
+
+`--backend` defaults to what `dash_stash.init` uses: DASH_STASH_BACKEND, else the SQLite file
+./.dash_stash/stash.db. A user mistake (bad URL, missing file, unknown key) prints one line
+on stderr and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from . import codec
+from .backends import Backend, StoreKey, open_backend
+from .demo import NAMESPACE as DEMO_NAMESPACE
+from .errors import StashError
+from .integration import default_backend_url
+
+MAX_LINES = 60  # of one value printed by `inspect --show`
+
+
+class UserError(Exception):
+    """A mistake on the command line: printed as one line, no traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `dash-stash` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (UserError, StashError, OSError, sqlite3.Error) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"dash-stash {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dash-stash",
+        description="dash-stash: a drop-in dcc.Store whose data lives on the server.",
+        epilog=f"example: dash-stash demo, then dash-stash inspect --namespace {DEMO_NAMESPACE}",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    backend_help = ("backend URL: memory://, sqlite:///path.db or redis://host:port/0 "
+                    "(default: $DASH_STASH_BACKEND, else sqlite:///.dash_stash/stash.db)")
+
+    demo = commands.add_parser("demo", help="serve the demo gallery")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8050)
+    demo.add_argument("--backend", help=backend_help)
+    demo.set_defaults(run=run_demo)
+
+    inspect = commands.add_parser(
+        "inspect", help="list what stores hold; --show KEY prints one value and its history",
+        epilog=f"example: dash-stash inspect --namespace {DEMO_NAMESPACE} --show todos",
+    )
+    inspect.add_argument("--backend", help=backend_help)
+    inspect.add_argument(
+        "--namespace", help="the app's namespace: what it gave dash_stash.init(namespace=...), "
+        f"else '<module name>/' (e.g. 'app/'); the demo's is {DEMO_NAMESPACE}")
+    inspect.add_argument("--session", help="only this browser session (its cookie id)")
+    inspect.add_argument(
+        "--show", metavar="KEY", help="print one value and its history; KEY is a listed key "
+        "(session/scope/store id) or a store id that only one listed key has")
+    inspect.set_defaults(run=run_inspect)
+
+    sweep = commands.add_parser("sweep", help="delete expired stores, print how many")
+    sweep.add_argument("--backend", help=backend_help)
+    sweep.set_defaults(run=run_sweep)
+    return parser
+
+
+# ---- demo ----------------------------------------------------------------------------------
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import make_app
+
+    backend = args.backend or default_backend_url()
+    app = make_app(backend)
+    print(f"dash-stash demo on http://{args.host}:{args.port}/ (stores in {_safe(backend)})")
+    print(f"see what they hold: dash-stash inspect --namespace {DEMO_NAMESPACE}", flush=True)
+    app.run(host=args.host, port=args.port, debug=False, threaded=True)
+    return 0
+
+
+# ---- inspect -------------------------------------------------------------------------------
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    backend = open_existing(args.backend)
+    try:
+        namespaces = [args.namespace] if args.namespace else list_namespaces(backend)
+        keys = [k for ns in namespaces for k in backend.keys(ns, args.session)]
+        if args.show:
+            show(backend, find_key(keys, args.show))
+        else:
+            print_listing(backend, keys)
+    finally:
+        backend.close()
+    return 0
+
+
+def list_namespaces(backend: Backend) -> list[str]:
+    """Every namespace, if the backend can tell; otherwise ask for --namespace."""
+    lister = getattr(backend, "namespaces", None)
+    if lister is None:
+        raise UserError(
+            "give --namespace: this backend cannot list namespaces. An app's namespace is what "
+            "it passed to dash_stash.init(namespace=...), else '<module name>/' (for "
+            f"app.py: 'app/'); the demo's is {DEMO_NAMESPACE}")
+    return list(lister())
+
+
+def print_listing(backend: Backend, keys: list[StoreKey]) -> None:
+    rows = []
+    for key in keys:
+        record = backend.read(key)  # no ttl: looking must not extend a store's life
+        if record is not None:
+            rows.append([key.namespace, key_text(key), str(record.version),
+                         size_text(record.value.size), when(record.updated), record.writer or "-",
+                         expires_text(record.expires)])
+    if not rows:
+        print("no stores")
+        return
+    header = ["NAMESPACE", "KEY (session/scope/store id)", "VERSION", "SIZE", "UPDATED",
+              "WRITER", "EXPIRES"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def find_key(keys: list[StoreKey], wanted: str) -> StoreKey:
+    """The key `wanted` names: a full listed key, or a store id only one listed key has."""
+    exact = [k for k in keys if key_text(k) == wanted]
+    if exact:
+        return exact[0]
+    by_id = [k for k in keys if k.store_id == wanted]
+    if len(by_id) == 1:
+        return by_id[0]
+    if by_id:
+        raise UserError(f"{len(by_id)} stores have the id {wanted!r}; give one of these keys: "
+                        + ", ".join(key_text(k) for k in by_id))
+    raise UserError(f"no live store {wanted!r} here; run without --show to list them (a store "
+                    "no callback wrote yet holds its layout data, listed as /seed/<hash>)")
+
+
+def show(backend: Backend, key: StoreKey) -> None:
+    record = backend.read(key)
+    if record is None:
+        raise UserError(f"{key_text(key)} expired or was deleted just now")
+    print(f"namespace  {key.namespace}\nkey        {key_text(key)}")
+    print(f"version    {record.version}, written by {record.writer or '-'} "
+          f"at {when(record.updated)}")
+    print(f"created    {when(record.created)}; expires {expires_text(record.expires)}")
+    print(f"stored     {size_text(record.value.size)} ({record.value.codec})\n")
+    if key.scope == "app" and key.store_id == "secret":
+        print("(the secret that signs this app's tokens: not shown)")
+    else:
+        lines = describe(codec.decode(record.value)).splitlines()
+        print("\n".join(lines[:MAX_LINES]))
+        if len(lines) > MAX_LINES:
+            print(f"... {len(lines) - MAX_LINES:,} more lines")
+    history = backend.history(key)
+    print(f"\nhistory: the latest and {len(history)} older versions kept")
+    for old in [record, *history]:
+        print(f"  v{old.version:<5} {when(old.updated)}  {old.writer or '-':<24} "
+              f"{size_text(old.value.size)}")
+
+
+def describe(value: Any) -> str:
+    """JSON, pretty; tables and arrays by type and shape; other typed values as text."""
+    top = _shape(value)
+    if top is not None and hasattr(value, "columns"):
+        dtypes = value.dtypes
+        if hasattr(dtypes, "items"):  # pandas: name -> dtype
+            columns = [f"  {name}: {dtype}" for name, dtype in dtypes.items()]
+        else:  # polars: a list in column order
+            columns = [f"  {n}: {d}" for n, d in zip(value.columns, dtypes, strict=True)]
+        return "\n".join([top, "columns:", *columns])
+    if top is not None:
+        return top
+    return orjson.dumps(value, default=_shape_or_text,
+                        option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _shape(value: Any) -> str | None:
+    shape = getattr(value, "shape", None)
+    if not isinstance(shape, tuple) or shape == ():  # () : a numpy scalar, printed as text
+        return None
+    kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
+    dtype = getattr(value, "dtype", None)
+    return f"<{kind} shape {shape}{f' dtype {dtype}' if dtype is not None else ''}>"
+
+
+def _shape_or_text(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value):,} bytes>"
+    return _shape(value) or str(value)
+
+
+# ---- sweep ---------------------------------------------------------------------------------
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    backend = open_existing(args.backend)
+    try:
+        removed = backend.sweep()
+    finally:
+        backend.close()
+    print(f"swept {removed} expired store{'' if removed == 1 else 's'}")
+    return 0
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def open_existing(url: str | None) -> Backend:
+    """Open a backend to look at; a SQLite file that is not there is an error, not created."""
+    url = url or default_backend_url()
+    if url.startswith("sqlite:"):
+        from .backends.sqlite import path_from_url
+
+        path = path_from_url(url)
+        if not path.is_file():
+            raise UserError(f"no SQLite file at {path} ({url}); give --backend, or set "
+                            "DASH_STASH_BACKEND as the app does")
+    elif url.startswith("memory:"):
+        raise UserError("memory:// lives inside the app's own process: there is nothing to "
+                        "inspect from outside; use a sqlite:/// or redis:// backend")
+    return open_backend(url)
+
+
+def key_text(key: StoreKey) -> str:
+    return f"{key.session}/{key.scope}/{key.store_id}"
+
+
+def when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def expires_text(expires: float) -> str:
+    left = expires - time.time()
+    if left <= 0:
+        return "expired"
+    for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
+        if left >= seconds:
+            return f"in {left / seconds:.0f}{unit}"
+    return f"in {left:.0f}s"
+
+
+def size_text(size: int) -> str:
+    for unit, factor in (("MB", 1e6), ("kB", 1e3)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}"
+    return f"{size} B"
+
+
+def _safe(url: str) -> str:
+    """The URL without a password."""
+    return re.sub(r"//[^/@]*@", "//***@", url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

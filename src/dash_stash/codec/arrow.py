@@ -1,0 +1,455 @@
+"""Tables and arrays as blobs: pandas and pyarrow through Arrow IPC, polars through its own
+Arrow IPC writer, numpy arrays as raw bytes with their dtype and shape. No pickle anywhere.
+
+pandas, polars, pyarrow and numpy are optional: nothing here imports them until a value of
+theirs is met (their modules are then loaded already), so the JSON path never pays for them.
+
+pandas: the body goes through ``pyarrow.Table.from_pandas(preserve_index=None)``, which keeps
+a RangeIndex as metadata and any other row index as columns, and the pandas metadata restores
+dtypes (categorical, tz-aware datetimes, nullable ints, strings...). The parts Arrow's pandas
+metadata gets wrong are kept by us: column labels go through a table of their own (so integer,
+bool, mixed and duplicate labels and a RangeIndex of columns come back as they were), index and
+column names go through the typed tree (non-string names stay), object-dtype string columns
+are turned back into object dtype, and a DatetimeIndex keeps its ``freq``. Cells that are lists
+come back as numpy arrays (Arrow's reading); object columns Arrow cannot type are an error.
+
+Placeholders (``b`` is a blob index, ``z`` the compression of an array blob, if any):
+
+    ndarray             dtype: numpy dtype string ("<f8", "<M8[ns]", "<U3"), shape, b, z
+    npscalar            dtype, v: the scalar's bytes in hex
+    pandas.DataFrame    b: the body, Arrow IPC stream with pandas metadata and positional
+                        column names; index: {names, objects, freq}; columns: the same for the
+                        column labels, which are in c (a one-index Arrow table) or in labels
+                        (a list, when Arrow cannot type them); objects: object-dtype columns
+    pandas.Series       b, index, objects as above; name: the Series name
+    polars.DataFrame, polars.Series, pyarrow.Table      b: Arrow IPC stream
+
+Compression (``COMPRESSION``, default lz4) is used for a table or array of at least
+``COMPRESS_ABOVE`` bytes (1 MiB), and only when a 256 KiB sample shrinks to 80 % or less, so
+random floats are not squeezed for nothing. Arrow and polars compress inside IPC; numpy arrays
+use the ``lz4``/``zstandard`` packages when installed (``dash-stash[compression]``).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import TYPE_CHECKING, Any
+
+from .envelope import TAG, BadRecord, Unstorable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .typed import _Dumper, _Loader
+
+COMPRESSION: str | None = "lz4"  # "lz4", "zstd" or None
+COMPRESS_ABOVE = 1 << 20
+_SAMPLE = 1 << 18
+_WORTH = 0.8
+_ARRAY_KINDS = "biufcmMUS"  # bool, ints, floats, complex, datetime64, timedelta64, fixed str
+_ARROW_ERRORS: tuple[type[BaseException], ...] = (TypeError, ValueError, NotImplementedError)
+
+
+def configure(*, compression: str | None = COMPRESSION, above: int = COMPRESS_ABOVE) -> None:
+    """Set the compression codec for large tables and arrays, and the size that triggers it."""
+    global COMPRESSION, COMPRESS_ABOVE
+    if compression not in ("lz4", "zstd", None):
+        raise ValueError(f"compression must be 'lz4', 'zstd' or None, not {compression!r}")
+    COMPRESSION, COMPRESS_ABOVE = compression, int(above)
+
+
+def dump(v: Any, d: _Dumper) -> dict | None:
+    """The placeholder for a numpy, pandas, polars or pyarrow value; None if not ours."""
+    root = type(v).__module__.partition(".")[0]
+    if root == "numpy":
+        return _dump_numpy(v, d)
+    if root == "pandas":
+        return _dump_pandas(v, d)
+    if root == "polars":
+        return _dump_polars(v, d)
+    if root == "pyarrow":
+        pa = _pyarrow(v, "pandas")
+        if isinstance(v, pa.Table):
+            return {TAG: "pyarrow.Table", "b": _write_table(v, d, pa)}
+    return None
+
+
+# ---- numpy ----------------------------------------------------------------------------------
+
+
+def _dump_numpy(v: Any, d: _Dumper) -> dict | None:
+    import numpy as np
+
+    if isinstance(v, np.generic):
+        if v.dtype.kind not in _ARRAY_KINDS:
+            raise Unstorable(v, f"a numpy scalar of dtype {v.dtype} is not storable; convert it "
+                                "to a Python value (.item()) first.")
+        return {TAG: "npscalar", "dtype": v.dtype.str, "v": v.tobytes().hex()}
+    if not isinstance(v, np.ndarray):
+        return None
+    if isinstance(v, np.ma.MaskedArray):
+        raise Unstorable(v, "a numpy masked array is not storable; store arr.filled(...) and "
+                            "arr.mask as two arrays, or use a DataFrame with nullable dtypes.")
+    if v.dtype.kind not in _ARRAY_KINDS or v.dtype.fields is not None:
+        raise Unstorable(v, f"a numpy array of dtype {v.dtype} is not storable (object and "
+                            "structured arrays would need pickle); convert it to a numeric, bool, "
+                            "datetime64, timedelta64 or string dtype, to a DataFrame, or to a "
+                            "list.")
+    a = v if type(v) is np.ndarray and v.flags.c_contiguous else np.array(v, order="C")
+    raw = memoryview(a.reshape(-1).view(np.uint8))
+    codec, data = _compress(raw)
+    node = {TAG: "ndarray", "dtype": a.dtype.str, "shape": list(a.shape),
+            "b": d.writer.add_bytes(data)}
+    if codec:
+        node["z"] = codec
+    return node
+
+
+def _load_ndarray(ld: _Loader, node: dict) -> Any:
+    import numpy as np
+
+    dtype = np.dtype(node["dtype"])
+    shape = tuple(node["shape"])
+    if dtype.kind not in _ARRAY_KINDS or not all(type(n) is int and n >= 0 for n in shape):
+        raise BadRecord(f"bad array dtype {node['dtype']!r} or shape {node['shape']!r}")
+    raw: Any = ld.blob(node["b"])
+    if node.get("z"):
+        raw = _decompress(node["z"], raw)
+    count = math.prod(shape)
+    if len(raw) != count * dtype.itemsize:
+        raise BadRecord(f"array data is {len(raw)} bytes, expected {count * dtype.itemsize}")
+    if not len(raw):
+        return np.zeros(shape, dtype)
+    a = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
+    return a if a.flags.writeable else a.copy()  # callbacks may change what they read
+
+
+def _load_npscalar(ld: _Loader, node: dict) -> Any:
+    import numpy as np
+
+    dtype = np.dtype(node["dtype"])
+    if dtype.kind not in _ARRAY_KINDS:
+        raise BadRecord(f"bad scalar dtype {node['dtype']!r}")
+    return np.frombuffer(bytes.fromhex(node["v"]), dtype=dtype)[0]
+
+
+def _compress(raw: memoryview) -> tuple[str | None, Any]:
+    """Compress a large byte string when a sample shows it pays; else leave it."""
+    if COMPRESSION is None or len(raw) < COMPRESS_ABOVE:
+        return None, raw
+    try:
+        if COMPRESSION == "lz4":
+            import lz4.frame
+
+            squeeze = lz4.frame.compress
+        else:
+            import zstandard
+
+            squeeze = zstandard.ZstdCompressor(level=3).compress
+    except ImportError:  # compression is an optional extra
+        return None, raw
+    if len(squeeze(raw[:_SAMPLE])) > _WORTH * _SAMPLE:
+        return None, raw
+    return COMPRESSION, squeeze(raw)
+
+
+def _decompress(codec: str, raw: memoryview) -> Any:
+    try:
+        if codec == "lz4":
+            import lz4.frame
+
+            return lz4.frame.decompress(raw, return_bytearray=True)
+        if codec == "zstd":
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompress(raw)
+    except ImportError:
+        raise BadRecord(f"the record is compressed with {codec}: pip install "
+                        "'dash-stash[compression]'") from None
+    raise BadRecord(f"unknown compression {codec!r}")
+
+
+# ---- Arrow IPC ------------------------------------------------------------------------------
+
+
+def _pyarrow(v: Any, extra: str) -> Any:
+    try:
+        import pyarrow as pa
+        import pyarrow.ipc  # noqa: F401
+    except ImportError:
+        raise Unstorable(v, f"storing a {type(v).__module__.partition('.')[0]} "
+                            f"{type(v).__name__} needs pyarrow: pip install "
+                            f"'dash-stash[{extra}]'") from None
+    return pa
+
+
+def _pyarrow_for_reading(extra: str) -> Any:
+    try:
+        import pyarrow as pa
+        import pyarrow.ipc  # noqa: F401
+    except ImportError:
+        raise BadRecord(f"reading this record needs pyarrow: pip install "
+                        f"'dash-stash[{extra}]'") from None
+    return pa
+
+
+def _write_table(table: Any, d: _Dumper, pa: Any) -> int:
+    options = pa.ipc.IpcWriteOptions(compression=_table_compression(table, pa))
+
+    def write(f: Any) -> None:
+        with pa.ipc.new_stream(f, table.schema, options=options) as writer:
+            if table.num_rows:
+                writer.write_table(table)
+            else:  # an empty table writes no batch, and so no dictionary: categories would go
+                writer.write_batch(pa.RecordBatch.from_arrays(
+                    [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in table.columns],
+                    schema=table.schema))
+
+    return d.writer.add(write)
+
+
+def _table_compression(table: Any, pa: Any) -> str | None:
+    if COMPRESSION is None or table.nbytes < COMPRESS_ABOVE:
+        return None
+    sample = table.slice(0, max(1, table.num_rows * _SAMPLE // table.nbytes))
+    sizes = []
+    for codec in (None, COMPRESSION):
+        sink = pa.MockOutputStream()
+        options = pa.ipc.IpcWriteOptions(compression=codec)
+        with pa.ipc.new_stream(sink, sample.schema, options=options) as writer:
+            writer.write_table(sample)
+        sizes.append(sink.size())
+    return COMPRESSION if sizes[1] <= _WORTH * sizes[0] else None
+
+
+def _read_table(ld: _Loader, index: Any, pa: Any) -> Any:
+    table = pa.ipc.open_stream(pa.py_buffer(ld.blob(index))).read_all()
+    table.validate(full=True)  # damaged offsets must not reach pandas (cheap: ms per 1M rows)
+    return table
+
+
+# ---- pandas ---------------------------------------------------------------------------------
+
+
+def _dump_pandas(v: Any, d: _Dumper) -> dict | None:
+    import pandas as pd
+
+    if isinstance(v, pd.DataFrame):
+        pa = _pyarrow(v, "pandas")
+        return {TAG: "pandas.DataFrame", **_frame(v, v, d, pa), **_columns(v, d, pa)}
+    if isinstance(v, pd.Series):
+        pa = _pyarrow(v, "pandas")
+        return {TAG: "pandas.Series", **_frame(v, v.to_frame(name="0"), d, pa),
+                "name": d.tree(v.name)}
+    return None
+
+
+def _frame(owner: Any, df: Any, d: _Dumper, pa: Any) -> dict:
+    """The body of a frame with positional column names; labels and names are kept apart."""
+    body = df.copy(deep=False)
+    body.columns = [str(i) for i in range(df.shape[1])]
+    body.index = df.index.set_names([None] * df.index.nlevels)
+    try:
+        table = pa.Table.from_pandas(body, preserve_index=None)
+    except _ARROW_ERRORS as exc:
+        raise Unstorable(owner, f"this {type(owner).__name__} cannot be stored: "
+                                f"{_column(exc, df)}. Convert that column to a supported dtype "
+                                "(numbers, bool, str, datetime, category...), for example with "
+                                ".astype(str).") from None
+    objects = [i for i, t in enumerate(df.dtypes) if _is_object_dtype(t)]
+    return {"b": _write_table(table, d, pa), "index": _index_info(df.index, d),
+            **({"objects": objects} if objects else {})}
+
+
+def _is_object_dtype(dtype: Any) -> bool:
+    from pandas.api.types import is_object_dtype as check
+
+    return bool(check(dtype))
+
+
+def _column(exc: BaseException, df: Any) -> str:
+    """Arrow's message, with our positional column name turned back into the user's label."""
+    message = str(exc.args[0]) if exc.args else str(exc)
+    for arg in exc.args[1:]:
+        text = str(arg)
+        if text.startswith("Conversion failed for column "):
+            position = text.removeprefix("Conversion failed for column ").split(" ", 1)[0]
+            if position.isdigit() and int(position) < df.shape[1]:
+                label = df.columns.tolist()[int(position)]
+                return f"column {label!r} (dtype {df.dtypes.iloc[int(position)]}): {message}"
+    return message
+
+
+def _columns(df: Any, d: _Dumper, pa: Any) -> dict:
+    import pandas as pd
+
+    cols = df.columns
+    try:
+        table = pa.Table.from_pandas(pd.DataFrame(index=cols.set_names([None] * cols.nlevels)),
+                                     preserve_index=None)
+    except _ARROW_ERRORS:  # labels of mixed types: keep them one by one, as an object Index
+        return {"labels": d.tree(list(cols)), "columns": _index_info(cols, d)}
+    return {"c": _write_table(table, d, pa), "columns": _index_info(cols, d)}
+
+
+def _index_info(index: Any, d: _Dumper) -> dict:
+    import pandas as pd
+
+    info: dict[str, Any] = {"names": d.tree(list(index.names))}
+    levels = index.levels if isinstance(index, pd.MultiIndex) else [index]
+    objects = [i for i, level in enumerate(levels) if _is_object_dtype(level.dtype)]
+    if objects:
+        info["objects"] = objects
+    if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)) and index.freq is not None:
+        info["freq"] = index.freqstr
+    return info
+
+
+def _restore_index(index: Any, info: dict, ld: _Loader) -> Any:
+    import pandas as pd
+
+    objects = info.get("objects", ())
+    if isinstance(index, pd.MultiIndex):
+        if objects:
+            index = index.set_levels([level.astype(object) if i in objects else level
+                                      for i, level in enumerate(index.levels)])
+    elif objects and not _is_object_dtype(index.dtype):
+        index = index.astype(object)
+    if info.get("freq"):
+        index = type(index)(index, freq=info["freq"])
+    return index.set_names(ld.value(info["names"]))
+
+
+def _load_pandas(ld: _Loader, node: dict) -> Any:
+    import pandas as pd
+
+    pa = _pyarrow_for_reading("pandas")
+    table = _read_table(ld, node["b"], pa)
+    df = table.to_pandas()
+    for i in node.get("objects", ()):
+        if not _is_object_dtype(df.dtypes.iloc[i]):  # strings come back as str dtype in pandas 3
+            df.isetitem(i, table.column(str(i)).to_numpy(zero_copy_only=False))
+    df.index = _restore_index(df.index, node["index"], ld)
+    if node[TAG] == "pandas.Series":
+        series = df.iloc[:, 0]
+        series.name = ld.value(node["name"])
+        return series
+    if "c" in node:
+        cols = _read_table(ld, node["c"], pa).to_pandas().index
+    else:
+        labels = ld.value(node["labels"])
+        cols = (pd.MultiIndex.from_tuples(labels) if labels and isinstance(labels[0], tuple)
+                and len(node["columns"]["names"]) > 1
+                else pd.Index(labels, dtype=object, tupleize_cols=False))
+    df.columns = _restore_index(cols, node["columns"], ld)
+    return df
+
+
+# ---- polars ---------------------------------------------------------------------------------
+
+
+def _dump_polars(v: Any, d: _Dumper) -> dict | None:
+    import polars as pl
+
+    if isinstance(v, pl.LazyFrame):
+        raise Unstorable(v, "a polars LazyFrame is a query, not data; call .collect() on it "
+                            "before returning it.")
+    if not isinstance(v, (pl.DataFrame, pl.Series)):
+        return None
+    frame = v if isinstance(v, pl.DataFrame) else v.to_frame()
+    bad = [name for name, dtype in frame.schema.items() if dtype == pl.Object]
+    if bad:
+        raise Unstorable(v, f"polars column {bad[0]!r} has dtype Object, which is not storable "
+                            "(it would need pickle); convert it to a supported dtype first.")
+    compression = _polars_compression(frame)
+    tag = "polars.DataFrame" if frame is v else "polars.Series"
+    return {TAG: tag, "b": d.writer.add(
+        lambda f: frame.write_ipc_stream(f, compression=compression))}
+
+
+def _polars_compression(frame: Any) -> str:
+    size = frame.estimated_size()
+    if COMPRESSION is None or size < COMPRESS_ABOVE or not frame.height:
+        return "uncompressed"
+    sample = frame.head(max(1, frame.height * _SAMPLE // size))
+    sizes = []
+    for codec in ("uncompressed", COMPRESSION):
+        buf = io.BytesIO()
+        sample.write_ipc_stream(buf, compression=codec)
+        sizes.append(buf.tell())
+    return COMPRESSION if sizes[1] <= _WORTH * sizes[0] else "uncompressed"
+
+
+def _load_polars(ld: _Loader, node: dict) -> Any:
+    import polars as pl
+
+    frame = pl.read_ipc_stream(io.BytesIO(ld.blob(node["b"])))
+    return frame.to_series(0) if node[TAG] == "polars.Series" else frame
+
+
+def _load_arrow_table(ld: _Loader, node: dict) -> Any:
+    return _read_table(ld, node["b"], _pyarrow_for_reading("pandas"))
+
+
+LOADERS: dict[str, Any] = {
+    "ndarray": _load_ndarray,
+    "npscalar": _load_npscalar,
+    "pandas.DataFrame": _load_pandas,
+    "pandas.Series": _load_pandas,
+    "polars.DataFrame": _load_polars,
+    "polars.Series": _load_polars,
+    "pyarrow.Table": _load_arrow_table,
+}
+
+
+# ---- equality -------------------------------------------------------------------------------
+
+
+def equal(a: Any, b: Any) -> bool | None:
+    """Content equality of two tables or arrays of one type (NaN equals NaN in the same place,
+    dtypes, index and names must match); None when `a` is not one of ours."""
+    root = type(a).__module__.partition(".")[0]
+    if root == "numpy":
+        import numpy as np
+
+        if isinstance(a, np.ndarray):
+            return (a.dtype == b.dtype and a.shape == b.shape
+                    and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")))
+        if isinstance(a, np.generic):
+            return a.dtype == b.dtype and bool(a == b or (a != a and b != b))
+    elif root == "pandas":
+        import pandas as pd
+
+        if isinstance(a, pd.DataFrame):
+            return (a.shape == b.shape and list(a.dtypes) == list(b.dtypes)
+                    and _same_index(a.index, b.index) and _same_index(a.columns, b.columns)
+                    and bool(a.equals(b)))
+        if isinstance(a, pd.Series):
+            return (len(a) == len(b) and a.dtype == b.dtype and _same_labels([a.name], [b.name])
+                    and _same_index(a.index, b.index) and bool(a.equals(b)))
+    elif root == "polars":
+        import polars as pl
+
+        if isinstance(a, pl.DataFrame):
+            return a.schema == b.schema and a.equals(b, null_equal=True)
+        if isinstance(a, pl.Series):
+            return a.equals(b, check_dtypes=True, check_names=True, null_equal=True)
+    elif root == "pyarrow":
+        return bool(a.equals(b))
+    return None
+
+
+def _same_index(x: Any, y: Any) -> bool:
+    """Index equality down to class, dtypes, names and freq (``Index.equals`` checks values)."""
+    return (type(x) is type(y) and _dtypes(x) == _dtypes(y) and _same_labels(x.names, y.names)
+            and getattr(x, "freq", None) == getattr(y, "freq", None) and bool(x.equals(y)))
+
+
+def _dtypes(index: Any) -> list:
+    return list(getattr(index, "dtypes", [index.dtype]))  # a MultiIndex has one per level
+
+
+def _same_labels(x: list, y: list) -> bool:
+    try:
+        return bool(list(x) == list(y))
+    except (TypeError, ValueError):
+        return False
