@@ -25,6 +25,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,7 +126,7 @@ class Stash:
                                   max_value_bytes=max_value_bytes)
         self.signer = Signer(self._secret(secret), self.namespace)
         self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
-        self._seeded: set[str] = set()
+        self._seeded: dict[str, float] = {}  # seed hash -> when this process last kept it
         self._wrapped_state: tuple[int, int] | None = None
         self._wrap_lock = threading.Lock()
         server = app.server
@@ -181,10 +182,12 @@ class Stash:
                 store._stash_seed = ("", None)
         seed, encoded = store._stash_seed
         spec.seed = seed
-        if seed and seed not in self._seeded:
-            self.engine.backend.commit(self._seed_key(seed), lambda latest: encoded,
-                                       ttl=scopes.SEED_TTL, writer="layout")
-            self._seeded.add(seed)
+        if seed and time.monotonic() - self._seeded.get(seed, -scopes.SEED_TTL) > 3600:
+            # At most hourly per process: keep the seed alive, write it only if it is absent.
+            if not self.engine.backend.touch(self._seed_key(seed), scopes.SEED_TTL):
+                self.engine.backend.commit(self._seed_key(seed), lambda latest: encoded,
+                                           ttl=scopes.SEED_TTL, writer="layout")
+            self._seeded[seed] = time.monotonic()
         token = Token(stringify_id(store.id), spec.scope, scopes.new_instance(spec.scope), 0, seed)
         return self.signer.sign(token, self.session_id())
 
