@@ -49,8 +49,14 @@ class Retention:
 
 
 # Given the latest record (None if the key has none), return the value to commit.
-# Raising aborts the commit and leaves the key as it was.
-Update = Callable[[Record | None], Encoded]
+# Raising aborts the commit and leaves the key as it was. A plain `Encoded` instead of a
+# function replaces the value whatever it was, so a backend need not load the latest one.
+Update = Callable[[Record | None], Encoded] | Encoded
+
+
+def new_value(update: Update, latest: Record | None) -> Encoded:
+    """The value a commit writes: `update(latest)`, or `update` itself when it is a value."""
+    return update if isinstance(update, Encoded) else update(latest)
 
 
 class Backend(ABC):
@@ -64,7 +70,7 @@ class Backend(ABC):
 
     @abstractmethod
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
-        """Atomically replace the latest version with `update(latest)` as version + 1."""
+        """Atomically make `new_value(update, latest)` the latest value, as version + 1."""
 
     @abstractmethod
     def delete(self, key: StoreKey) -> bool:

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import replace
 
-from .base import Backend, Record, Retention, StoreKey, Update, history_kept
+from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
 
 
 class MemoryBackend(Backend):
@@ -30,7 +30,7 @@ class MemoryBackend(Backend):
         with self._lock:
             now = time.time()
             latest = self._live(key, now)
-            value = update(latest)
+            value = new_value(update, latest)
             record = Record(
                 key=key,
                 value=value,

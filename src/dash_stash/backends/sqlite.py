@@ -7,33 +7,38 @@ timeout makes concurrent writers queue instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..codec import Encoded
 from ..errors import BackendError
-from .base import Backend, Record, Retention, StoreKey, Update, history_kept
+from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
 
+# `keys` holds one small row per store (its latest version and expiry), so refreshing expiry
+# on a read never rewrites a value; `versions` is append-only (the latest and its history), so
+# a commit never copies the old value, and old versions are pruned in place. `expires` has no
+# index on purpose: every read and commit moves it, while only the minutely sweep scans it.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
+CREATE TABLE IF NOT EXISTS keys (
     namespace TEXT NOT NULL, session TEXT NOT NULL, scope TEXT NOT NULL, store_id TEXT NOT NULL,
-    codec TEXT NOT NULL, value BLOB NOT NULL, version INTEGER NOT NULL,
-    created REAL NOT NULL, updated REAL NOT NULL, expires REAL NOT NULL, writer TEXT NOT NULL,
+    version INTEGER NOT NULL, created REAL NOT NULL, expires REAL NOT NULL,
     PRIMARY KEY (namespace, session, scope, store_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS records_expires ON records (expires);
-CREATE TABLE IF NOT EXISTS history (
+CREATE TABLE IF NOT EXISTS versions (
     namespace TEXT NOT NULL, session TEXT NOT NULL, scope TEXT NOT NULL, store_id TEXT NOT NULL,
-    version INTEGER NOT NULL, codec TEXT NOT NULL, value BLOB NOT NULL, size INTEGER NOT NULL,
-    created REAL NOT NULL, updated REAL NOT NULL, writer TEXT NOT NULL,
-    PRIMARY KEY (namespace, session, scope, store_id, version)
-) WITHOUT ROWID;
+    version INTEGER NOT NULL, size INTEGER NOT NULL, updated REAL NOT NULL, writer TEXT NOT NULL,
+    codec TEXT NOT NULL, value BLOB NOT NULL,
+    UNIQUE (namespace, session, scope, store_id, version)
+);
 """
 _KEY = "namespace = ? AND session = ? AND scope = ? AND store_id = ?"
-_COLUMNS = "codec, value, version, created, updated, expires, writer"
+_PRUNE_EVERY = 8  # versions; a large value prunes at once, so history stays within its bytes
+_PRUNE_SIZE = 64 * 1024
 
 
 def path_from_url(url: str) -> Path:
@@ -75,80 +80,86 @@ class SQLiteBackend(Backend):
         return conn
 
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
-        now = time.time()
-        if ttl is None:
-            row = self._conn().execute(
-                f"SELECT {_COLUMNS} FROM records WHERE {_KEY} AND expires > ?",
-                (*_params(key), now),
-            ).fetchone()
-        else:
-            row = self._conn().execute(
-                f"UPDATE records SET expires = ? WHERE {_KEY} AND expires > ? "
-                f"RETURNING {_COLUMNS}",
-                (now + ttl, *_params(key), now),
-            ).fetchone()
-        return _record(key, row)
+        conn = self._conn()
+        for _ in range(5):  # a commit may prune the version between our two statements
+            now = time.time()
+            if ttl is None:
+                head = conn.execute(f"SELECT version, created, expires FROM keys WHERE {_KEY} "
+                                    "AND expires > ?", (*_params(key), now)).fetchone()
+            else:
+                head = conn.execute(f"UPDATE keys SET expires = ? WHERE {_KEY} AND expires > ? "
+                                    "RETURNING version, created, expires",
+                                    (now + ttl, *_params(key), now)).fetchone()
+            if head is None:
+                return None
+            record = self._version(conn, key, *head)
+            if record is not None:
+                return record
+        raise BackendError(f"{key}: the latest version vanished five times while reading")
+
+    def _version(self, conn: sqlite3.Connection, key: StoreKey, version: int, created: float,
+                 expires: float) -> Record | None:
+        row = conn.execute(f"SELECT updated, writer, codec, value FROM versions WHERE {_KEY} "
+                           "AND version = ?", (*_params(key), version)).fetchone()
+        if row is None:
+            return None
+        updated, writer, codec, data = row
+        return Record(key, Encoded(codec, bytes(data)), version, created, updated, expires,
+                      writer)
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write() as conn:
             now = time.time()
-            latest = _record(key, conn.execute(
-                f"SELECT {_COLUMNS} FROM records WHERE {_KEY} AND expires > ?",
-                (*_params(key), now),
-            ).fetchone())
-            value = update(latest)
-            if latest is None:
-                conn.execute(f"DELETE FROM history WHERE {_KEY}", _params(key))
+            head = conn.execute(f"SELECT version, created, expires FROM keys WHERE {_KEY}",
+                                _params(key)).fetchone()
+            if head is not None and head[2] <= now:  # expired, not swept yet: start again
+                conn.execute(f"DELETE FROM keys WHERE {_KEY}", _params(key))
+                conn.execute(f"DELETE FROM versions WHERE {_KEY}", _params(key))
+                head = None
+            latest = None
+            if head is not None and not isinstance(update, Encoded):
+                latest = self._version(conn, key, *head)
+            value = new_value(update, latest)
+            version, created = (head[0] + 1, head[1]) if head else (1, now)
+            conn.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (*_params(key), version, value.size, now, writer, value.codec,
+                          value.data))
+            if head is None:
+                conn.execute("INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (*_params(key), version, created, now + ttl))
             else:
-                self._keep_history(conn, latest)
-            record = Record(key, value, (latest.version if latest else 0) + 1,
-                            latest.created if latest else now, now, now + ttl, writer)
-            conn.execute(
-                f"INSERT OR REPLACE INTO records (namespace, session, scope, store_id, {_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*_params(key), value.codec, value.data, record.version, record.created,
-                 record.updated, record.expires, writer),
-            )
-            conn.execute("COMMIT")
-            return record
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                conn.execute(f"UPDATE keys SET version = ?, expires = ? WHERE {_KEY}",
+                             (version, now + ttl, *_params(key)))
+            if version % _PRUNE_EVERY == 0 or value.size >= _PRUNE_SIZE or head is None:
+                self._prune(conn, key, version)
+            return Record(key, value, version, created, now, now + ttl, writer)
 
-    def _keep_history(self, conn: sqlite3.Connection, old: Record) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*_params(old.key), old.version, old.value.codec, old.value.data, old.value.size,
-             old.created, old.updated, old.writer),
-        )
+    def _prune(self, conn: sqlite3.Connection, key: StoreKey, latest: int) -> None:
+        """Drop old versions beyond what `history_kept` keeps."""
+        if self.retention.versions <= 0:
+            conn.execute(f"DELETE FROM versions WHERE {_KEY} AND version < ?",
+                         (*_params(key), latest))
+            return
         rows = conn.execute(
-            f"SELECT version, size FROM history WHERE {_KEY} ORDER BY version DESC",
-            _params(old.key),
+            f"SELECT version, size FROM versions WHERE {_KEY} AND version < ? "
+            "ORDER BY version DESC LIMIT ?",
+            (*_params(key), latest, self.retention.versions + _PRUNE_EVERY + 1),
         ).fetchall()
         kept = history_kept([size for _, size in rows], self.retention)
         if kept < len(rows):
-            conn.execute(f"DELETE FROM history WHERE {_KEY} AND version <= ?",
-                         (*_params(old.key), rows[kept][0]))
+            conn.execute(f"DELETE FROM versions WHERE {_KEY} AND version <= ?",
+                         (*_params(key), rows[kept][0]))
 
     def delete(self, key: StoreKey) -> bool:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(f"DELETE FROM history WHERE {_KEY}", _params(key))
-            gone = conn.execute(f"DELETE FROM records WHERE {_KEY}", _params(key)).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return gone > 0
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM versions WHERE {_KEY}", _params(key))
+            return conn.execute(f"DELETE FROM keys WHERE {_KEY}", _params(key)).rowcount > 0
 
     def touch(self, key: StoreKey, ttl: float) -> bool:
         return self.read(key, ttl) is not None
 
     def keys(self, namespace: str, session: str | None = None) -> list[StoreKey]:
-        sql = "SELECT namespace, session, scope, store_id FROM records WHERE namespace = ?"
+        sql = "SELECT namespace, session, scope, store_id FROM keys WHERE namespace = ?"
         params: list = [namespace]
         if session is not None:
             sql += " AND session = ?"
@@ -158,31 +169,42 @@ class SQLiteBackend(Backend):
         return [StoreKey(*row) for row in rows]
 
     def history(self, key: StoreKey) -> list[Record]:
-        rows = self._conn().execute(
-            "SELECT codec, value, version, created, updated, 0, writer FROM history "
-            f"WHERE {_KEY} ORDER BY version DESC",
-            _params(key),
-        ).fetchall()
-        return [r for r in (_record(key, row) for row in rows) if r is not None]
+        conn = self._conn()
+        head = conn.execute(f"SELECT version, created FROM keys WHERE {_KEY} AND expires > ?",
+                            (*_params(key), time.time())).fetchone()
+        if head is None:
+            return []
+        rows = conn.execute(
+            f"SELECT version, size FROM versions WHERE {_KEY} AND version < ? "
+            "ORDER BY version DESC", (*_params(key), head[0])).fetchall()
+        kept = history_kept([size for _, size in rows], self.retention)
+        older = (self._version(conn, key, version, head[1], 0.0) for version, _ in rows[:kept])
+        return [record for record in older if record is not None]
 
     def sweep(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
+        with self._write() as conn:
+            # Expiry is checked inside the write lock, so a key touched a moment ago survives.
+            gone = conn.execute("DELETE FROM keys WHERE expires <= ?", (now,)).rowcount
+            if gone:
+                conn.execute(
+                    "DELETE FROM versions WHERE NOT EXISTS (SELECT 1 FROM keys k WHERE "
+                    "k.namespace = versions.namespace AND k.session = versions.session AND "
+                    "k.scope = versions.scope AND k.store_id = versions.store_id)"
+                )
+            return gone
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the lock first (`BEGIN IMMEDIATE`)."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            # Expiry is checked inside the write lock, so a key touched a moment ago survives.
-            gone = conn.execute("DELETE FROM records WHERE expires <= ?", (now,)).rowcount
-            if gone:
-                conn.execute(
-                    "DELETE FROM history WHERE NOT EXISTS (SELECT 1 FROM records r WHERE "
-                    "r.namespace = history.namespace AND r.session = history.session AND "
-                    "r.scope = history.scope AND r.store_id = history.store_id)"
-                )
-            conn.execute("COMMIT")
+            yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return gone
+        conn.execute("COMMIT")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -193,10 +215,3 @@ class SQLiteBackend(Backend):
 
 def _params(key: StoreKey) -> tuple[str, str, str, str]:
     return (key.namespace, key.session, key.scope, key.store_id)
-
-
-def _record(key: StoreKey, row: tuple | None) -> Record | None:
-    if row is None:
-        return None
-    codec, data, version, created, updated, expires, writer = row
-    return Record(key, Encoded(codec, bytes(data)), version, created, updated, expires, writer)

@@ -88,9 +88,17 @@ def json_equal(a: Any, b: Any) -> bool:
 # ---- locations ---------------------------------------------------------------------------
 
 
-def _where(name: Any, location: Any) -> str:
-    steps = "".join(f'["{k}"]' if isinstance(k, str) else f"[{k!r}]" for k in location)
-    return f"Patch {name} at {steps or 'the top level'}"
+class _Where:
+    """Names an operation in error messages; formatted only when an error is raised."""
+
+    __slots__ = ("name", "location")
+
+    def __init__(self, name: Any, location: Any) -> None:
+        self.name, self.location = name, location
+
+    def __str__(self) -> str:
+        steps = "".join(f'["{k}"]' if isinstance(k, str) else f"[{k!r}]" for k in self.location)
+        return f"Patch {self.name} at {steps or 'the top level'}"
 
 
 def _kind(value: Any) -> str:
@@ -101,10 +109,14 @@ def _kind(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
+    if type(value) in (int, float):  # the common case, without the slow ABC check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _is_int(value: Any) -> bool:
+    if type(value) is int:
+        return True
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -325,7 +337,7 @@ def _apply_one(root: Any, op: Any) -> Any:
     if not isinstance(op, dict):
         raise PatchError(f"a Patch operation must be a dict, got {type(op).__name__}")
     name, location = op.get("operation"), op.get("location")
-    where = _where(name, location if isinstance(location, (list, tuple)) else ())
+    where: Any = _Where(name, location if isinstance(location, (list, tuple)) else ())
     if name not in OPERATIONS:
         raise PatchError(f"{where}: unknown operation; dash.Patch records {', '.join(OPERATIONS)}")
     path = _resolve(location, root, where)

@@ -94,8 +94,6 @@ class StashEngine:
             ours = self.encode(write.ours, label)  # fails early, outside the backend's lock
 
         def update(latest: Record | None) -> Encoded:
-            if ready is not None:
-                return ready
             if isinstance(write, Merge) and (latest.version if latest else 0) == write.base_version:
                 return ours  # nobody committed since the writer read: its value is the merge
             current = self.decode(latest, label) if latest else initial()
@@ -105,7 +103,7 @@ class StashEngine:
             merged = merge3(write.load_base(), write.ours, current, resolve, codec.equal)
             return self.encode(merged, label)
 
-        record = self.backend.commit(key, update, ttl=ttl, writer=writer)
+        record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
         self.maybe_sweep()
         return record
 
