@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import flask
 from dash import Dash
 from dash._callback import NoUpdate
 from dash._grouping import flatten_grouping, map_grouping
 from dash._utils import inputs_to_dict, stringify_id
 
-from . import codec, scopes
+from . import codec, scopes, web
 from .backends import Retention, StoreKey, open_backend
 from .component import Store, StoreRegistry, StoreSpec
 from .engine import Merge, PatchWrite, Replace, StashEngine
@@ -47,7 +46,6 @@ from .tokens import Signer, Token
 
 log = logging.getLogger("dash_stash")
 
-COOKIE = "dash_stash_session"
 DEFAULT_DIR = ".dash_stash"
 _CALL: contextvars.ContextVar[CallbackCall | None] = contextvars.ContextVar(
     "dash_stash_call", default=None
@@ -67,7 +65,7 @@ def init(
     namespace: str | None = None,
     max_value_bytes: int = 512 * 1024 * 1024,
     retention: Retention | None = None,
-    cookie_name: str = COOKIE,
+    cookie_name: str = web.COOKIE,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
@@ -84,9 +82,9 @@ def init(
 
 def current_stash(what: str) -> Stash | None:
     """The stash of the app serving this request; None outside a request."""
-    if not flask.has_request_context():
+    if not web.in_request():
         return None
-    stash = flask.g.get("dash_stash")
+    stash = web.current_owner()
     if stash is None:
         raise StashError(
             f"{what}: this app has no dash-stash; call dash_stash.init(app) after creating it"
@@ -121,7 +119,6 @@ class Stash:
                  cookie_name: str) -> None:
         self.app = app
         self.namespace = namespace or _default_namespace(app)
-        self.cookie_name = cookie_name
         self.engine = StashEngine(open_backend(backend_url, retention),
                                   max_value_bytes=max_value_bytes)
         self.signer = Signer(self._secret(secret), self.namespace)
@@ -129,9 +126,7 @@ class Stash:
         self._seeded: dict[str, float] = {}  # seed hash -> when this process last kept it
         self._wrapped_state: tuple[int, int] | None = None
         self._wrap_lock = threading.Lock()
-        server = app.server
-        server.before_request(self._before_request)
-        server.after_request(self._after_request)
+        web.FlaskWeb(cookie_name).install(app.server, self, self.wrap_callbacks)
         self._check_dash_internals()
 
     # -- secret and session ------------------------------------------------------------
@@ -148,23 +143,7 @@ class Stash:
         return str(codec.decode(record.value))
 
     def session_id(self) -> str:
-        return flask.g.dash_stash_session
-
-    def _before_request(self) -> None:
-        flask.g.dash_stash = self
-        sid = flask.request.cookies.get(self.cookie_name, "")
-        if len(sid) != 32 or not sid.isalnum():
-            sid = secrets.token_hex(16)
-            flask.g.dash_stash_new_session = True
-        flask.g.dash_stash_session = sid
-        self.wrap_callbacks()
-
-    def _after_request(self, response: flask.Response) -> flask.Response:
-        if flask.g.get("dash_stash_new_session"):
-            response.set_cookie(self.cookie_name, flask.g.dash_stash_session,
-                                max_age=400 * 86400, httponly=True, samesite="Lax",
-                                secure=flask.request.is_secure)
-        return response
+        return web.session_id()
 
     # -- tokens ------------------------------------------------------------------------
 
