@@ -201,3 +201,41 @@ def test_async_callbacks_read_and_write_stores(serve, tmp_path):
         token = r.json()["response"]["box"]["data"]
     r = c.call(c.callback("out.children"), {("box", "data"): token})
     assert r.json()["response"]["out"]["children"] == "1,2"
+
+
+def test_layout_function_data_is_the_starting_value(serve, tmp_path):
+    app = Dash("layout_fn")
+    dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
+    calls = []
+
+    def layout():
+        calls.append(1)
+        return html.Div([dash_stash.Store(id="lf", data={"call": len(calls)}),
+                         html.Div(id="lf-out")])
+
+    app.layout = layout
+
+    @app.callback(Output("lf-out", "children"), Input("lf", "data"))
+    def show(data):
+        return str(data["call"])
+
+    c = DashClient(serve(app).url)
+    r = c.call(c.callback("lf-out.children"), {("lf", "data"): c.prop("lf", "data")})
+    # the layout function ran for this page load; its data is what the callback reads
+    assert r.json()["response"]["lf-out"]["children"] == str(len(calls))
+
+
+def test_backend_failing_in_a_callback_names_callback_and_store(serve, tmp_path, caplog):
+    import shutil
+
+    folder = tmp_path / "data"
+    server = serve(seed_app.make_app(f"sqlite:///{folder}/stash.db"))
+    c = DashClient(server.url)
+    first = c.callback("user_data.data", ["first_name"])
+    token = token_of(c.call(first, {FIRST: "Before", STORE: c.prop("user_data", "data")}))
+    shutil.rmtree(folder)  # the disk under the backend is gone
+    r = c.call(first, {FIRST: "After", STORE: token})
+    assert r.status_code == 500
+    assert "callback 'update_first_name', store 'user_data': the dash-stash backend failed" \
+        in caplog.text
+    assert "the stored value is unchanged" in caplog.text
