@@ -118,3 +118,38 @@ def test_bad_urls_say_what_to_write(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(BackendError, match="cannot open the SQLite backend"):
         open_backend(f"sqlite:///{tmp_path}/file/inside.db")
+
+
+def test_sqlite_keeps_large_values_in_files_and_removes_them_with_their_rows(tmp_path):
+    from dash_stash.backends.sqlite import FILE_SIZE
+
+    b = open_backend(f"sqlite:///{tmp_path}/stash.db", Retention(versions=1,
+                                                                 max_bytes=10 * FILE_SIZE))
+    big = [encode("a" * FILE_SIZE), encode("b" * FILE_SIZE), encode("c" * FILE_SIZE)]
+    b.commit(KEY, big[0], ttl=60)
+    b.commit(KEY, lambda latest: big[1], ttl=60)  # computed under the lock, also to a file
+    b.commit(KEY, big[2], ttl=60)
+    files = sorted(p.name for p in (tmp_path / "stash.db.blobs").iterdir())
+    assert len(files) == 2  # the latest and one old version; the oldest was pruned
+    assert b.read(KEY).value == big[2] and [r.value for r in b.history(KEY)] == [big[1]]
+    other = open_backend(f"sqlite:///{tmp_path}/stash.db")
+    assert other.read(KEY).value == big[2]  # another connection (process) reads the file
+    b.delete(KEY)
+    assert list((tmp_path / "stash.db.blobs").iterdir()) == []
+
+
+def test_sqlite_failed_commit_leaves_no_file_behind(tmp_path):
+    from dash_stash.backends.sqlite import FILE_SIZE
+
+    b = open_backend(f"sqlite:///{tmp_path}/stash.db")
+    b.commit(KEY, encode("small"), ttl=60)
+
+    def boom(latest):
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        b.commit(KEY, boom, ttl=60)
+    b.commit(KEY, encode("x" * FILE_SIZE), ttl=0.01)  # expires at once
+    time.sleep(0.05)
+    assert b.sweep() == 1
+    assert list((tmp_path / "stash.db.blobs").iterdir()) == []

@@ -286,6 +286,7 @@ class CallbackCall:
     stash: Stash
     name: str
     outputs_indices: Any
+    writes: set[str]  # ids of the stores this callback outputs: only they need a merge base
     located: dict[str, Located] = field(default_factory=dict)
     loaded: dict[str, Loaded] = field(default_factory=dict)
 
@@ -301,8 +302,9 @@ class CallbackCall:
                 located.key, ttl=spec.ttl, initial=lambda: self.stash.seed_value(located.seed),
                 label=store_id,
             )
-            self.loaded[store_id] = Loaded(located, record.version if record else 0,
-                                           record.value if record else None)
+            if store_id in self.writes:
+                self.loaded[store_id] = Loaded(located, record.version if record else 0,
+                                               record.value if record else None)
             return value
 
     def locate(self, dep: dict) -> Located:
@@ -411,7 +413,8 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
             g.states_list = g.states_list[:user_states]
             g.state_values = inputs_to_dict(g.states_list)
             args = args[: len(args) - len(hidden)]
-        call = CallbackCall(stash, name, cb.get("outputs_indices"))
+        writes = {stringify_id(out["id"]) for out in _flat(g.outputs_list)}
+        call = CallbackCall(stash, name, cb.get("outputs_indices"), writes)
         args = tuple(_read_dep(call, dep, arg)
                      for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True))
         for dep in hidden:
@@ -476,6 +479,14 @@ def _refuse_stores_in_background(cb: dict, stores: StoreRegistry) -> None:
 
 def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def _flat(outputs_list: Any) -> list[dict]:
+    """Every output entry of a request, wildcard groups flattened."""
+    flat: list[dict] = []
+    for out in _as_list(outputs_list or []):
+        flat += [o for o in _as_list(out) if isinstance(o, dict) and "id" in o]
+    return flat
 
 
 def _read_dep(call: CallbackCall, dep: Any, arg: Any) -> Any:

@@ -50,8 +50,9 @@ class Retention:
 
 # Given the latest record (None if the key has none), return the value to commit.
 # Raising aborts the commit and leaves the key as it was. An optimistic backend (Redis) may
-# call it several times for one commit, so it must have no side effects beyond logging. A plain `Encoded` instead of a
-# function replaces the value whatever it was, so a backend need not load the latest one.
+# call it several times for one commit, so it must have no side effects beyond logging.
+# A plain `Encoded` instead of a function replaces the value whatever it was, so a backend
+# need not load the latest one.
 Update = Callable[[Record | None], Encoded] | Encoded
 
 

@@ -249,7 +249,9 @@ def _frame(owner: Any, df: Any, d: _Dumper, pa: Any) -> dict:
     body.columns = [str(i) for i in range(df.shape[1])]
     body.index = df.index.set_names([None] * df.index.nlevels)
     try:
-        table = pa.Table.from_pandas(body, preserve_index=None)
+        # Arrow starts a thread pool per call; for small frames that costs more than it saves.
+        threads = None if len(df) * max(df.shape[1], 1) >= 1_000_000 else 1
+        table = pa.Table.from_pandas(body, preserve_index=None, nthreads=threads)
     except _ARROW_ERRORS as exc:
         raise Unstorable(owner, f"this {type(owner).__name__} cannot be stored: "
                                 f"{_column(exc, df)}. Convert that column to a supported dtype "
@@ -285,7 +287,7 @@ def _columns(df: Any, d: _Dumper, pa: Any) -> dict:
     cols = df.columns
     try:
         table = pa.Table.from_pandas(pd.DataFrame(index=cols.set_names([None] * cols.nlevels)),
-                                     preserve_index=None)
+                                     preserve_index=None, nthreads=1)
     except _ARROW_ERRORS:  # labels of mixed types: keep them one by one, as an object Index
         return {"labels": d.tree(list(cols)), "columns": _index_info(cols, d)}
     return {"c": _write_table(table, d, pa), "columns": _index_info(cols, d)}
