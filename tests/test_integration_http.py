@@ -239,3 +239,33 @@ def test_backend_failing_in_a_callback_names_callback_and_store(serve, tmp_path,
     assert "callback 'update_first_name', store 'user_data': the dash-stash backend failed" \
         in caplog.text
     assert "the stored value is unchanged" in caplog.text
+
+
+def test_a_worker_that_served_no_layout_yet_knows_stores_and_layout_data(serve, tmp_path,
+                                                                          monkeypatch):
+    """Two workers of one app: the second has served nothing when the first page's callback
+    reaches it with a token it cannot verify (say, a cookie cleared since)."""
+    monkeypatch.setattr(seed_app, "DELAY", 0.0)
+    url = f"sqlite:///{tmp_path}/stash.db"
+    first = serve(seed_app.make_app(url, name="workers"))
+    second = serve(seed_app.make_app(url, name="workers"))
+    c = DashClient(first.url)
+    cb = c.callback("user_data.data", ["first_name"])
+    c.url = second.url  # the balancer sends the next request to the other worker
+    response = c.call(cb, {FIRST: "M", STORE: "ds1.W10.forged"})
+    assert shown(c, token_of(response)) == "M None"  # started from the layout's {}
+
+
+def test_a_store_created_by_a_callback_on_one_worker_is_read_on_another(serve, tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent / "apps"))
+    import features_app
+
+    url = f"sqlite:///{tmp_path}/stash.db"
+    one = serve(features_app.make_app(url, name="same"))
+    two = serve(features_app.make_app(url, name="same"))
+    c = DashClient(one.url)
+    made = c.call(c.callback("dyn-box.children"), {("make", "n_clicks"): 1}).json()
+    token = made["response"]["dyn-box"]["children"]["props"]["data"]
+    c.url = two.url  # worker two never ran `make`, so it never saw the Store component
+    r = c.call(c.callback("dyn-show.children"), {("dyn", "data"): token})
+    assert r.json()["response"]["dyn-show"]["children"] == "made=1 n=0"

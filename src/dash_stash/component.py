@@ -44,11 +44,8 @@ class StoreRegistry:
     def add(self, component_id: Any, spec: StoreSpec) -> None:
         key = stringify_id(component_id)
         with self._lock:
-            known = self._specs.get(key)
-            if known is None:
+            if key not in self._specs:
                 self.generation += 1
-            elif spec.seed == "":
-                spec.seed = known.seed
             self._specs[key] = spec
 
     def get(self, component_id: Any) -> StoreSpec | None:
@@ -94,7 +91,7 @@ class Store(dcc.Store):
         scope = check_scope(storage_type)
         super().__init__(id=id, storage_type=scope, **kwargs)
         self._stash_initial = data
-        self._stash_seed: tuple[str, Any] | None = None  # (hash, encoded) once computed
+        self._stash_seed: tuple[Any, str] | None = None  # (encoded, hash) once computed
         self._stash_spec = StoreSpec(scope, ttl or DEFAULT_TTL[scope], on_conflict, raw_id=id)
 
     def to_plotly_json(self) -> dict:

@@ -148,38 +148,58 @@ class Stash:
     # -- tokens ------------------------------------------------------------------------
 
     def mint(self, store: Store) -> str:
-        """The token a layout's `Store` sends to the browser; stores its data as the seed."""
+        """The token a layout's `Store` sends to the browser for a fresh scope instance."""
         spec = self.own(store)
-        if store._stash_seed is None:
-            seed = ""
+        token = Token(stringify_id(store.id), spec.scope, scopes.new_instance(spec.scope), 0,
+                      spec.seed, spec.ttl, _policy_name(spec.on_conflict))
+        return self.signer.sign(token, self.session_id())
+
+    def own(self, store: Store) -> StoreSpec:
+        """Record `store` as one of this app's stores, its layout data kept as its seed."""
+        spec = store._stash_spec
+        if store._stash_seed is None:  # once per Store object: a static layout encodes once
+            store._stash_seed = None, ""
             if store._stash_initial is not None:
                 encoded = self.engine.encode(store._stash_initial, stringify_id(store.id))
                 seed = hashlib.blake2b(encoded.codec.encode() + b"\0" + encoded.data,
                                        digest_size=16).hexdigest()
-                store._stash_seed = (seed, encoded)
-            else:
-                store._stash_seed = ("", None)
-        seed, encoded = store._stash_seed
-        spec.seed = seed
-        if seed and time.monotonic() - self._seeded.get(seed, -scopes.SEED_TTL) > 3600:
+                store._stash_seed = encoded, seed
+        encoded, spec.seed = store._stash_seed
+        if encoded is not None and time.monotonic() - self._seeded.get(spec.seed, -1e9) > 3600:
             # At most hourly per process: keep the seed alive, write it only if it is absent.
-            if not self.engine.backend.touch(self._seed_key(seed), scopes.SEED_TTL):
-                self.engine.backend.commit(self._seed_key(seed), lambda latest: encoded,
-                                           ttl=scopes.SEED_TTL, writer="layout")
-            self._seeded[seed] = time.monotonic()
-        token = Token(stringify_id(store.id), spec.scope, scopes.new_instance(spec.scope), 0, seed)
-        return self.signer.sign(token, self.session_id())
+            key = self._seed_key(spec.seed)
+            if not self.engine.backend.touch(key, scopes.SEED_TTL):
+                self.engine.backend.commit(key, encoded, ttl=scopes.SEED_TTL, writer="layout")
+            self._seeded[spec.seed] = time.monotonic()
+        self.stores.add(store.id, spec)
+        return spec
 
-    def own(self, store: Store) -> StoreSpec:
-        """Record `store` as one of this app's stores; return its spec."""
-        self.stores.add(store.id, store._stash_spec)
-        return store._stash_spec
+    def spec_from_token(self, component_id: Any, sent: Any) -> StoreSpec | None:
+        """Recognise a store this process has not seen (a page's layout function ran on
+        another worker) by the token the browser sent; None if it is not one of ours."""
+        try:
+            token = self.signer.verify(sent, self.session_id())
+        except TokenError:
+            return None
+        if token.store_id != stringify_id(component_id) or token.scope not in scopes.SCOPES:
+            return None
+        policy = token.policy if token.policy in ("last-writer-wins", "raise") else None
+        if policy is None:
+            log.warning("dash-stash: store %s resolves conflicts with a function this process "
+                        "has not seen; it uses last-writer-wins here. Put the store in the "
+                        "app's layout or validation_layout so every worker knows it.",
+                        token.store_id)
+        spec = StoreSpec(token.scope, token.ttl or scopes.DEFAULT_TTL[token.scope],
+                         policy or "last-writer-wins", token.seed, raw_id=component_id)
+        self.stores.add(component_id, spec)
+        return spec
 
     def _own_layouts(self) -> None:
-        """Find the stores of the app's layout and of its static page layouts."""
+        """Find the stores of the app's layout, its validation layout and its static page
+        layouts, so that every worker knows them before any of them serves a page."""
         import dash
 
-        layouts = [self.app._layout_value()]  # Dash itself calls it at startup, too
+        layouts = [self.app._layout_value(), self.app.validation_layout]  # Dash calls both
         layouts += [page.get("layout") for page in dash.page_registry.values()]
         for layout in layouts:
             if callable(layout) or layout is None:
@@ -292,9 +312,12 @@ class CallbackCall:
 
     def read(self, dep: dict) -> Any:
         """The value of one Input/State entry of the request (stores: the stored value)."""
-        spec = self.stash.stores.get(dep["id"])
-        if spec is None or dep["property"] != "data" or dep.get("value") is None:
-            return dep.get("value")  # not a store, or a cleared one: None, as in dcc.Store
+        if dep["property"] != "data" or dep.get("value") is None:
+            return dep.get("value")  # not a store's data, or a cleared one: None, as dcc.Store
+        spec = self.stash.stores.get(dep["id"]) \
+            or self.stash.spec_from_token(dep["id"], dep["value"])
+        if spec is None:
+            return dep.get("value")  # not a store of this app
         store_id = stringify_id(dep["id"])
         with self.errors(store_id):
             located = self.locate(dep)
@@ -340,7 +363,8 @@ class CallbackCall:
                 located.key, write, ttl=spec.ttl, writer=self.name, label=store_id,
                 initial=lambda: self.stash.seed_value(located.seed),
             )
-            token = Token(store_id, spec.scope, located.key.scope, record.version, located.seed)
+            token = Token(store_id, spec.scope, located.key.scope, record.version, located.seed,
+                          spec.ttl, _policy_name(spec.on_conflict))
             return self.stash.signer.sign(token, self.stash.session_id())
 
     def _base(self, loaded: Loaded) -> Any:
@@ -418,7 +442,8 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         args = tuple(_read_dep(call, dep, arg)
                      for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True))
         for dep in hidden:
-            if isinstance(dep, dict) and stash.stores.get(dep["id"]) is not None:
+            if isinstance(dep, dict) and (stash.stores.get(dep["id"]) or dep.get("value")
+                                          and stash.spec_from_token(dep["id"], dep["value"])):
                 call.locate(dep)
         _CALL.set(call)
         return args
@@ -508,6 +533,10 @@ def _func_cell(dispatch: Callable) -> Any:
         "dash-stash cannot find the user function inside Dash's callback wrapper; this Dash "
         "version is not supported yet (dash-stash supports Dash 3.x and 4.x). Please report it."
     )
+
+
+def _policy_name(policy: Any) -> str:
+    return policy if isinstance(policy, str) else "function"
 
 
 def _default_namespace(app: Dash) -> str:

@@ -28,6 +28,9 @@ class Token:
     instance: str  # which page load / tab / browser the value belongs to
     version: int  # the version this token was minted for; reads still see the latest
     seed: str = ""  # content hash of the layout's initial data ("" when there is none)
+    # The store's options, so a worker that never saw the Store component can serve it:
+    ttl: float = 0.0
+    policy: str = ""  # "last-writer-wins", "raise", or "function" (not carried)
 
 
 class Signer:
@@ -38,8 +41,8 @@ class Signer:
         self._namespace = namespace.encode()
 
     def sign(self, token: Token, session: str) -> str:
-        payload = _b64(orjson.dumps([token.store_id, token.scope, token.instance,
-                                     token.version, token.seed]))
+        payload = _b64(orjson.dumps([token.store_id, token.scope, token.instance, token.version,
+                                     token.seed, token.ttl, token.policy]))
         return f"{PREFIX}{payload}.{self._mac(payload, session)}"
 
     def verify(self, text: object, session: str) -> Token:
@@ -50,8 +53,9 @@ class Signer:
         if not hmac.compare_digest(mac, self._mac(payload, session)):
             raise TokenError("bad signature: forged, edited, or minted for another browser")
         try:
-            store_id, scope, instance, version, seed = orjson.loads(_unb64(payload))
-            return Token(str(store_id), str(scope), str(instance), int(version), str(seed))
+            store_id, scope, instance, version, seed, ttl, policy = orjson.loads(_unb64(payload))
+            return Token(str(store_id), str(scope), str(instance), int(version), str(seed),
+                         float(ttl), str(policy))
         except (ValueError, TypeError) as exc:
             raise TokenError(f"malformed token payload: {exc}") from None
 
