@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -155,6 +156,13 @@ def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
                     **(env or {})}
         s = ProcessServer(argv, port, full_env, cwd)
         servers.append(s)
+        # Dash sets a worker up on its first request and is not thread-safe there
+        # (plotly/dash#3971): a browser's first burst of parallel requests to a fresh worker
+        # can fail. So first one request at a time, 10 per worker: accepts spread at random,
+        # so a worker gets none of them with probability (1 - 1/n)**(10n) < e**-10.
+        for _ in range(10 * workers):
+            with urllib.request.urlopen(s.url + "/", timeout=60) as reply:
+                reply.read()
         return s
 
     yield start

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS versions (
 );
 """
 _KEY = "namespace = ? AND session = ? AND scope = ? AND store_id = ?"
+_LATEST = (
+    "SELECT k.version, k.created, k.expires, v.updated, v.writer, v.codec, v.value, v.file "
+    "FROM keys k LEFT JOIN versions v ON v.namespace = k.namespace AND v.session = k.session "
+    "AND v.scope = k.scope AND v.store_id = k.store_id AND v.version = k.version "
+    "WHERE k.namespace = ? AND k.session = ? AND k.scope = ? AND k.store_id = ?"
+)
 _PRUNE_EVERY = 8  # versions; a large value prunes at once, so history stays within its bytes
 _PRUNE_SIZE = 64 * 1024
 FILE_SIZE = 1024 * 1024  # values this large go to a file beside the database
@@ -111,9 +117,13 @@ class SQLiteBackend(Backend):
                  expires: float) -> Record | None:
         row = conn.execute(f"SELECT updated, writer, codec, value, file FROM versions WHERE "
                            f"{_KEY} AND version = ?", (*_params(key), version)).fetchone()
-        if row is None:
+        return None if row is None else self._record(key, version, created, expires, *row)
+
+    def _record(self, key: StoreKey, version: int, created: float, expires: float,
+                updated: float | None, writer: str, codec: str, data: bytes,
+                file: str) -> Record | None:
+        if updated is None:  # the LEFT JOIN found no such version
             return None
-        updated, writer, codec, data, file = row
         if file:
             try:
                 data = (self.blobs / file).read_bytes()
@@ -135,14 +145,20 @@ class SQLiteBackend(Backend):
                 staged: str) -> Record:
         with self._write() as conn:
             now = time.time()
-            head = conn.execute(f"SELECT version, created, expires FROM keys WHERE {_KEY}",
-                                _params(key)).fetchone()
+            if isinstance(update, Encoded):  # a replace: the latest value is not needed
+                head = conn.execute(f"SELECT version, created, expires FROM keys WHERE {_KEY}",
+                                    _params(key)).fetchone()
+            else:  # one statement for the head and the latest value
+                head = conn.execute(_LATEST, _params(key)).fetchone()
             if head is not None and head[2] <= now:  # expired, not swept yet: start again
                 self._delete_rows(conn, key)
                 head = None
             latest = None
             if head is not None and not isinstance(update, Encoded):
-                latest = self._version(conn, key, *head)
+                latest = self._record(key, *head)
+                if latest is None:
+                    raise BackendError(f"{key}: version {head[0]} is missing from {self.path}")
+                head = head[:3]
             value = new_value(update, latest)
             file = staged or self._stage(value)
             version, created = (head[0] + 1, head[1]) if head else (1, now)
