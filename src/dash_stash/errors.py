@@ -7,16 +7,18 @@ class StashError(Exception):
     """Base class of every dash-stash error."""
 
 
-class EncodeError(StashError, TypeError):
-    """A value (or a part of it) cannot be stored.
-
-    `path` is the place inside the value, e.g. ``user_data["when"]``.
-    """
+class StashValueError(StashError):
+    """An error about a place inside a store's value: `store`, and `path` such as
+    ``user_data["when"]``, so that code can tell where without parsing the message."""
 
     def __init__(self, message: str, *, store: str = "", path: str = "") -> None:
         super().__init__(message)
         self.store = store
         self.path = path
+
+
+class EncodeError(StashValueError, TypeError):
+    """A value (or a part of it) cannot be stored."""
 
 
 class ValueTooLargeError(StashError, ValueError):
@@ -27,13 +29,8 @@ class CorruptRecordError(StashError):
     """A stored record cannot be decoded; it is left as it is."""
 
 
-class ConflictError(StashError):
+class ConflictError(StashValueError):
     """Two writers changed the same leaf two different ways (policy ``"raise"``)."""
-
-    def __init__(self, message: str, *, store: str = "", path: str = "") -> None:
-        super().__init__(message)
-        self.store = store
-        self.path = path
 
 
 class PatchError(StashError, ValueError):
@@ -41,7 +38,9 @@ class PatchError(StashError, ValueError):
 
 
 class BackendError(StashError):
-    """The backend cannot be opened or reached. The stored value is unchanged."""
+    """The backend cannot be opened or reached. The stored value is unchanged, except where
+    the message says a commit is unconfirmed (its reply was lost: applied whole or not at all).
+    """
 
 
 class TokenError(StashError):
