@@ -88,6 +88,7 @@ def test_keys_delete_and_touch(backend):
     put(backend, StoreKey("other-app", "s1", "local", "x"), 3)
     assert backend.keys("ns") == [KEY, other]
     assert backend.keys("ns", "s2") == [other]
+    assert backend.namespaces() == ["ns", "other-app"]
     assert backend.touch(KEY, 60) and not backend.touch(StoreKey("ns", "s9", "x", "y"), 60)
     assert backend.delete(KEY) and not backend.delete(KEY)
     assert backend.read(KEY) is None and backend.history(KEY) == []

@@ -104,6 +104,7 @@ def test_cli_inspect_and_sweep(tmp_path):
     time.sleep(0.05)
 
     listed = cli("inspect", "--backend", url, "--namespace", "shop/", cwd=tmp_path)
+    assert cli("inspect", "--backend", url, cwd=tmp_path).stdout == listed.stdout  # all apps
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if "/local/cart" in line)
     assert row.split()[:3] == ["shop/", f"{'a' * 32}/local/cart", "2"]
@@ -124,7 +125,7 @@ def test_cli_inspect_and_sweep(tmp_path):
 @pytest.mark.parametrize("args, says", [
     (["inspect", "--backend", "nosuch://x", "--namespace", "a/"], "unknown backend URL"),
     (["sweep", "--backend", "sqlite:///missing/stash.db"], "no SQLite file"),
-    (["inspect", "--backend", "sqlite:///stash.db"], "--namespace"),
+    (["inspect", "--backend", "sqlite:///stash.db", "--show", "nothing"], "no live store"),
 ])
 def test_cli_user_errors_are_one_line(tmp_path, args, says):
     open_backend(f"sqlite:///{tmp_path}/stash.db").close()

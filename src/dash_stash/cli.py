@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--backend", help=backend_help)
     inspect.add_argument(
-        "--namespace", help="the app's namespace: what it gave dash_stash.init(namespace=...), "
-        f"else '<module name>/' (e.g. 'app/'); the demo's is {DEMO_NAMESPACE}")
+        "--namespace", help="only this app's namespace: what it gave dash_stash.init("
+        f"namespace=...), else '<module name>/' (e.g. 'app/'); the demo's is {DEMO_NAMESPACE}. "
+        "Default: every app on the backend")
     inspect.add_argument("--session", help="only this browser session (its cookie id)")
     inspect.add_argument(
         "--show", metavar="KEY", help="print one value and its history; KEY is a listed key "
@@ -103,7 +104,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_inspect(args: argparse.Namespace) -> int:
     backend = open_existing(args.backend)
     try:
-        namespaces = [args.namespace] if args.namespace else list_namespaces(backend)
+        namespaces = [args.namespace] if args.namespace else backend.namespaces()
         keys = [k for ns in namespaces for k in backend.keys(ns, args.session)]
         if args.show:
             show(backend, find_key(keys, args.show))
@@ -112,17 +113,6 @@ def run_inspect(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     return 0
-
-
-def list_namespaces(backend: Backend) -> list[str]:
-    """Every namespace, if the backend can tell; otherwise ask for --namespace."""
-    lister = getattr(backend, "namespaces", None)
-    if lister is None:
-        raise UserError(
-            "give --namespace: this backend cannot list namespaces. An app's namespace is what "
-            "it passed to dash_stash.init(namespace=...), else '<module name>/' (for "
-            f"app.py: 'app/'); the demo's is {DEMO_NAMESPACE}")
-    return list(lister())
 
 
 def print_listing(backend: Backend, keys: list[StoreKey]) -> None:

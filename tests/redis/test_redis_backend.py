@@ -128,6 +128,7 @@ def test_keys_delete_and_touch(backend, redis_client):
     assert backend.keys("ns") == [KEY, other]
     assert backend.keys("ns", "s2") == [other]
     assert backend.keys("nobody") == []
+    assert backend.namespaces() == ["ns", "other-app"]
     assert backend.touch(KEY, 600) and not backend.touch(StoreKey("ns", "s9", "x", "y"), 60)
     assert 590 < backend.read(KEY).expires - time.time() <= 600
     assert backend.delete(KEY) and not backend.delete(KEY)

@@ -87,6 +87,10 @@ class Backend(ABC):
         """Live keys of a namespace (optionally of one session), for the inspector."""
 
     @abstractmethod
+    def namespaces(self) -> list[str]:
+        """The namespaces (apps) that have live keys, for the inspector."""
+
+    @abstractmethod
     def history(self, key: StoreKey) -> list[Record]:
         """Older versions of a key, newest first (the latest itself is `read`)."""
 

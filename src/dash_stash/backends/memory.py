@@ -64,6 +64,11 @@ class MemoryBackend(Backend):
                 and r.expires > now
             )
 
+    def namespaces(self) -> list[str]:
+        with self._lock:
+            now = time.time()
+            return sorted({k.namespace for k, r in self._latest.items() if r.expires > now})
+
     def history(self, key: StoreKey) -> list[Record]:
         with self._lock:
             return list(self._history.get(key, []))

@@ -415,6 +415,11 @@ class RedisBackend(Backend):
             live += [k for k, ok in zip(candidates, alive, strict=True) if ok]
         return sorted(live)
 
+    def namespaces(self) -> list[str]:
+        found = self._call("listing namespaces",
+                           lambda: list(self._scan(f"{PREFIX}:{{*|*}}:idx")))
+        return sorted({unquote(_text(k).split("{", 1)[1].split("|", 1)[0]) for k in found})
+
     def _exist(self, keys: list[StoreKey]) -> list[bool]:
         pipe = self._client.pipeline(transaction=False)
         for k in keys:

@@ -215,6 +215,11 @@ class SQLiteBackend(Backend):
         rows = self._conn().execute(sql, (*params, time.time())).fetchall()
         return [StoreKey(*row) for row in rows]
 
+    def namespaces(self) -> list[str]:
+        rows = self._conn().execute("SELECT DISTINCT namespace FROM keys WHERE expires > ? "
+                                    "ORDER BY namespace", (time.time(),)).fetchall()
+        return [namespace for (namespace,) in rows]
+
     def history(self, key: StoreKey) -> list[Record]:
         conn = self._conn()
         head = conn.execute(f"SELECT version, created FROM keys WHERE {_KEY} AND expires > ?",
