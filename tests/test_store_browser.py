@@ -153,6 +153,10 @@ def test_pattern_matching_ids_match_and_all(browser, app_url):
     page.click("text=add 2")
     page.click("text=add 1")
     expect(page.locator("#carts")).to_have_text(" | item1,bump1,item2 | item1")
+    page.click("#bump-all")  # output-only Patches through ALL
+    expect(page.locator("#carts")).to_have_text("all | item1,bump1,item2,all | item1,all")
+    page.click("text=add 0")
+    expect(page.locator("#carts")).to_have_text("all,item1 | item1,bump1,item2,all | item1,all")
     context.close()
 
 

@@ -70,8 +70,7 @@ class CallbackWiring:
 
     def update(self) -> None:
         """Wrap callbacks registered since last time, and add hidden States to writers."""
-        state = (len(self.app.callback_map), self.stores.generation)
-        if state == self._state:
+        if (len(self.app.callback_map), self.stores.generation) == self._state:
             return
         with self._lock:
             if self._state is None:  # first request: Dash has set itself up
@@ -83,12 +82,13 @@ class CallbackWiring:
                     _refuse_stores_in_background(cb, self.stores)
                     continue
                 if "_dash_stash" not in cb:
-                    cb["_dash_stash"] = {"user_states": len(cb["state"]), "hidden": []}
+                    cb["_dash_stash"] = {"user_states": len(cb["state"])}
                     _wrap(self.stash, callback_id, cb)
                 self._add_hidden_states(callback_id, cb)
-            self._state = state
+            self._state = (len(self.app.callback_map), self.stores.generation)
 
     def _add_hidden_states(self, callback_id: str, cb: dict) -> None:
+        """Ask the browser for the token of each store the callback writes without reading."""
         outputs = cb["output"] if isinstance(cb["output"], (list, tuple)) else [cb["output"]]
         read = {(d["id"], d["property"]) for d in cb["inputs"] + cb["state"]}
         for out in outputs:
@@ -100,9 +100,7 @@ class CallbackWiring:
                 for spec in self.app._callback_list:  # the copy the browser downloads
                     if spec["output"] == callback_id and spec["state"] is not cb["state"]:
                         spec["state"].append(dep)
-                cb["_dash_stash"]["hidden"].append(dep)
                 read.add((dep["id"], "data"))
-
 
 
 @dataclass
@@ -161,8 +159,7 @@ class CallbackCall:
             return value
         store_id = stringify_id(out["id"])
         with self.errors(store_id):
-            located = self.locate({"id": out["id"], "value": None}) \
-                if store_id not in self.located else self.located[store_id]
+            located = self.locate({"id": out["id"], "value": None})  # hidden or read: known
             if prop == "clear_data":
                 if value and located.token:
                     self.stash.engine.delete(located.key)
@@ -189,7 +186,7 @@ class CallbackCall:
 
     def write_outputs(self, result: Any, outputs_list: Any) -> Any:
         """Commit every store output of `result`; return `result` with tokens in their place."""
-        if isinstance(outputs_list, dict):  # a single Output
+        if self.outputs_indices == 0:  # a single Output (for ALL: a list of matches)
             return self._write_one(outputs_list, result)
         if isinstance(result, NoUpdate) or not outputs_list:
             return result
@@ -255,9 +252,9 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         call = CallbackCall(stash, name, cb.get("outputs_indices"), writes)
         args = tuple(_read_dep(call, dep, arg)
                      for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True))
-        for dep in hidden:
-            if isinstance(dep, dict) and (stash.stores.get(dep["id"]) or dep.get("value")
-                                          and stash.spec_from_token(dep["id"], dep["value"])):
+        for dep in _flat(hidden):  # where the writes go: the tokens of written stores
+            if stash.stores.get(dep["id"]) or dep.get("value") \
+                    and stash.spec_from_token(dep["id"], dep["value"]):
                 call.locate(dep)
         _CALL.set(call)
         return args
@@ -320,10 +317,10 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _flat(outputs_list: Any) -> list[dict]:
-    """Every output entry of a request, wildcard groups flattened."""
+def _flat(entries: Any) -> list[dict]:
+    """Every entry of a request's outputs (or states), wildcard groups flattened."""
     flat: list[dict] = []
-    for out in _as_list(outputs_list or []):
+    for out in _as_list(entries or []):
         flat += [o for o in _as_list(out) if isinstance(o, dict) and "id" in o]
     return flat
 

@@ -29,6 +29,7 @@ def make_app(backend: str, name: str = "features") -> Dash:
                     html.Button(f"add {i}", id={"type": "add", "index": i}),
                     html.Button(f"bump {i}", id={"type": "bump", "index": i})])
           for i in range(3)],
+        html.Button("bump all", id="bump-all"),
         html.Div(id="carts"),
         # a store created by a callback
         html.Button("make", id="make"),
@@ -81,6 +82,16 @@ def make_app(backend: str, name: str = "features") -> Dash:
         p = Patch()
         p.append(f"bump{n}")
         return p
+
+    @app.callback(Output({"type": "cart", "index": ALL}, "data", allow_duplicate=True),
+                  Input("bump-all", "n_clicks"), prevent_initial_call=True)
+    def bump_all(n):  # writes every cart without reading: one Patch each, through ALL
+        patches = []
+        for _ in ctx.outputs_list:
+            p = Patch()
+            p.append("all")
+            patches.append(p)
+        return patches
 
     @app.callback(Output("carts", "children"), Input({"type": "cart", "index": ALL}, "data"))
     def carts(all_carts):
