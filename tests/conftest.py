@@ -47,7 +47,11 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 @pytest.fixture(scope="session")
 def playwright_instance():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A cold browser, or a fresh server reading Dash's bundles from disk on a loaded CI
+    # machine, can take more than Playwright's default 5 s to show a first page.
+    expect.set_options(timeout=20_000)
 
     with sync_playwright() as p:
         yield p
