@@ -269,3 +269,10 @@ def test_a_store_created_by_a_callback_on_one_worker_is_read_on_another(serve, t
     c.url = two.url  # worker two never ran `make`, so it never saw the Store component
     r = c.call(c.callback("dyn-show.children"), {("dyn", "data"): token})
     assert r.json()["response"]["dyn-show"]["children"] == "made=1 n=0"
+
+
+def test_init_twice_is_an_error(tmp_path):
+    app = Dash("twice")
+    dash_stash.init(app, "memory://")
+    with pytest.raises(dash_stash.StashError, match="called twice"):
+        dash_stash.init(app, "memory://")

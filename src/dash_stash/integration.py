@@ -55,6 +55,9 @@ def init(
     `DASH_STASH_SECRET`, else the Flask `secret_key`, else one generated once and kept in
     the backend so that every worker agrees.
     """
+    if getattr(app, "_dash_stash", None) is not None:
+        raise StashError("dash_stash.init(app) was called twice for this app; call it once, "
+                         "right after creating the app")
     stash = Stash(app, backend or default_backend_url(), secret, namespace=namespace,
                   max_value_bytes=max_value_bytes, retention=retention, cookie_name=cookie_name)
     app._dash_stash = stash  # type: ignore[attr-defined]
@@ -106,10 +109,12 @@ class Stash:
         if secret:
             return secret
         key = StoreKey(self.namespace, "", "app", "secret")
-        fresh = codec.encode(secrets.token_hex(32))
-        record = self.engine.backend.commit(
-            key, lambda latest: latest.value if latest else fresh, ttl=100 * 365 * 86400.0
-        )
+        record = self.engine.backend.read(key)
+        if record is None:  # the first worker ever: commit one, unless another was quicker
+            fresh = codec.encode(secrets.token_hex(32))
+            record = self.engine.backend.commit(
+                key, lambda latest: latest.value if latest else fresh, ttl=100 * 365 * 86400.0
+            )
         return str(codec.decode(record.value))
 
     def session_id(self) -> str:
