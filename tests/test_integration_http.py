@@ -276,3 +276,17 @@ def test_init_twice_is_an_error(tmp_path):
     dash_stash.init(app, "memory://")
     with pytest.raises(dash_stash.StashError, match="called twice"):
         dash_stash.init(app, "memory://")
+
+
+def test_stores_listed_in_validation_layout_get_hidden_states_before_any_page(serve):
+    app = Dash("validation")
+    dash_stash.init(app, "memory://")
+    app.layout = html.Div([html.Button(id="make"), html.Div(id="box"), html.Button(id="go")])
+    app.validation_layout = html.Div([app.layout, dash_stash.Store(id="later", data=[])])
+
+    @app.callback(Output("later", "data"), Input("go", "n_clicks"), prevent_initial_call=True)
+    def write_later(n):
+        return [n]
+
+    c = DashClient(serve(app).url)
+    assert c.callback("later.data")["state"] == [{"id": "later", "property": "data"}]
