@@ -16,19 +16,19 @@ import seed_app  # noqa: E402
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
-def run_clicks(page, url: str, clicks: int) -> int:
-    """Click `clicks` times; return how many clicks lost a name."""
+def run_clicks(page, url: str, clicks: int) -> list[str]:
+    """Click `clicks` times; return what the page showed after each click that lost a name."""
     page.goto(url)
     page.wait_for_selector("#show")
     page.evaluate(IDLE_PROBE)
-    lost = 0
+    lost = []
     for n in range(1, clicks + 1):
         page.evaluate("window.__done = 0")
         page.click("#load_data")
         page.wait_for_function("window.__settled()", polling=50)
         text = page.text_content("#show")
         if text != f"Mickael{n} Jackson{n}":
-            lost += 1
+            lost.append(f"click {n}: {text}")
     return lost
 
 
@@ -56,20 +56,20 @@ IDLE_PROBE = """
 
 def test_seed_app_keeps_both_names_on_every_click(serve, page, tmp_path):
     server = serve(seed_app.make_app(f"sqlite:///{tmp_path}/stash.db"))
-    assert run_clicks(page, server.url, 50) == 0
+    assert run_clicks(page, server.url, 50) == []
 
 
 def test_dcc_store_loses_updates_in_the_same_test(serve, page):
     """The same harness on the original app: proves the test can see a lost update."""
     server = serve(seed_app.make_app(use_dcc=True))
-    assert run_clicks(page, server.url, 10) >= 5
+    assert len(run_clicks(page, server.url, 10)) >= 5
 
 
 def test_seed_app_under_gunicorn_with_4_workers(gunicorn, page, tmp_path):
     server = gunicorn("seed_app:create_server()", workers=4,
                       env={"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db"})
     warm_up(server.url, 4)
-    assert run_clicks(page, server.url, 25) == 0
+    assert run_clicks(page, server.url, 25) == []
     workers = page.text_content("#pids").split()
     assert len(workers) > 1, f"all callbacks went to one worker: {workers}"
 

@@ -80,10 +80,9 @@ def current_stash(what: str) -> Stash | None:
 class Located:
     """Where one store's value lives for this request, and what the browser sent for it."""
 
-    spec: StoreSpec
     key: StoreKey
     token: Token | None  # None: no valid token, so `key` is a fresh instance
-    seed: str
+    seed: str  # the layout data it starts from
 
 
 class Stash:
@@ -225,7 +224,7 @@ class Stash:
         else:  # a bad token: a fresh instance, so it can reach nothing that exists
             instance = scopes.new_instance(spec.scope)
         key = StoreKey(self.namespace, self.session_id(), instance, store_id)
-        return Located(spec, key, token, token.seed if token else spec.seed)
+        return Located(key, token, token.seed if token else spec.seed)
 
 def _default_namespace(app: Dash) -> str:
     name = app.config.get("name") or "app"
