@@ -154,3 +154,23 @@ def machine() -> str:
 
     return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
             f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}")
+
+
+# page.evaluate(CLICK, [button_id, output_id, timeout_ms]): click a button and resolve with
+# the ms until the output's text changes.
+CLICK = """([button, output, timeout]) => new Promise((resolve, reject) => {
+  const out = document.getElementById(output);
+  const before = out.textContent;
+  const timer = setTimeout(() => reject(new Error("no output after " + timeout + " ms")),
+                           timeout);
+  const observer = new MutationObserver(() => {
+    if (out.textContent === before) return;
+    const ms = performance.now() - start;
+    observer.disconnect();
+    clearTimeout(timer);
+    resolve(ms);
+  });
+  observer.observe(out, {childList: true, subtree: true, characterData: true});
+  const start = performance.now();
+  document.getElementById(button).click();
+})"""

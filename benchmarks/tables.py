@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
+    CLICK,
     ROOT,
     ProcessServer,
     free_port,
@@ -54,25 +55,6 @@ KINDS = {"dcc": "dcc.Store (records)", "dex": "dash-extensions Serverside",
          "stash": "dash-stash (SQLite)"}
 COLUMNS = 10
 BIG = 1_000_000  # from this size on: fewer clicks
-
-# Click a button; resolve with the ms until the output's text changes.
-CLICK = """([button, output, timeout]) => new Promise((resolve, reject) => {
-  const out = document.getElementById(output);
-  const before = out.textContent;
-  const timer = setTimeout(() => reject(new Error("no output after " + timeout + " ms")),
-                           timeout);
-  const observer = new MutationObserver(() => {
-    if (out.textContent === before) return;
-    const ms = performance.now() - start;
-    observer.disconnect();
-    clearTimeout(timer);
-    resolve(ms);
-  });
-  observer.observe(out, {childList: true, subtree: true, characterData: true});
-  const start = performance.now();
-  document.getElementById(button).click();
-})"""
-
 
 # ---- the server side (runs in the server process) -------------------------------------------
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
+    CLICK,
     ROOT,
     ProcessServer,
     free_port,
@@ -34,24 +35,6 @@ from _common import (  # noqa: E402
 
 KINDS = {"dcc": "dcc.Store", "stash": "dash_stash.Store"}
 COLUMNS = 10
-
-# Click the button; resolve with the ms until the output's text changes.
-CLICK = """() => new Promise((resolve, reject) => {
-  const out = document.getElementById("out");
-  const before = out.textContent;
-  const timer = setTimeout(() => reject(new Error("no output after 120 s")), 120000);
-  const observer = new MutationObserver(() => {
-    if (out.textContent === before) return;
-    const ms = performance.now() - start;
-    observer.disconnect();
-    clearTimeout(timer);
-    resolve(ms);
-  });
-  observer.observe(out, {childList: true, subtree: true, characterData: true});
-  const start = performance.now();
-  document.getElementById("btn").click();
-})"""
-
 
 def make_table(rows: int) -> list[dict[str, float]]:
     rng = random.Random(rows)
@@ -103,14 +86,14 @@ def measure(browser, url: str, warmup: int, clicks: int) -> tuple[float, list[fl
     for _ in range(warmup):
         started.clear()
         finished.clear()
-        page.evaluate(CLICK)
+        page.evaluate(CLICK, ["btn", "out", 120_000])
         while len(finished) < len(started) or not started:
             page.wait_for_timeout(5)
         sizes.append(sum(len(r.post_data_buffer or b"") + response_size(r.response())
                          for r in finished))
     page.remove_listener("request", on_request)
     page.remove_listener("requestfinished", on_finished)
-    times = [page.evaluate(CLICK) for _ in range(clicks)]
+    times = [page.evaluate(CLICK, ["btn", "out", 120_000]) for _ in range(clicks)]
     context.close()
     return sum(sizes) / len(sizes), times
 
