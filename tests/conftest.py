@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -152,7 +151,8 @@ def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
     def start(target: str, workers: int = 4, env: dict[str, str] | None = None,
               cwd: Path = ROOT, port: int | None = None) -> ProcessServer:
         port = port or free_port()
-        argv = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", "4",
+        argv = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "tests" / "gunicorn_conf.py"),
+                "-w", str(workers), "--threads", "4",
                 "-b", f"127.0.0.1:{port}", "--timeout", "120",
                 # no keep-alive: every request may land on another worker, as behind a balancer
                 "--keep-alive", "0", target]
@@ -160,15 +160,8 @@ def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
                     **(env or {})}
         s = ProcessServer(argv, port, full_env, cwd)
         servers.append(s)
-        # Dash sets a worker up on its first request and is not thread-safe there
-        # (plotly/dash#3971): a browser's first burst of parallel requests to a fresh worker
-        # can fail. So first one request at a time, 10 per worker: accepts spread at random,
-        # so a worker gets none of them with probability (1 - 1/n)**(10n) < e**-10.
-        for _ in range(10 * workers):
-            with urllib.request.urlopen(s.url + "/", timeout=60) as reply:
-                reply.read()
         return s
 
     yield start
     for s in servers:
-        s.stop()
+        print(f"--- server {s.url} said:\n{s.stop()}")  # pytest shows it when a test fails
