@@ -55,19 +55,22 @@ def raw_sqlite(path: str) -> tuple[Callable[[], None], Callable[[], int]]:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
-    conn.execute("CREATE TABLE IF NOT EXISTS kv "
-                 "(k TEXT PRIMARY KEY, value BLOB NOT NULL, version INTEGER NOT NULL)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS kv "
+        "(k TEXT PRIMARY KEY, value BLOB NOT NULL, version INTEGER NOT NULL)"
+    )
 
     def commit() -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            row = conn.execute("SELECT value, version FROM kv WHERE k = ?", ("counter",))\
-                .fetchone()
+            row = conn.execute("SELECT value, version FROM kv WHERE k = ?", ("counter",)).fetchone()
             doc, version = (orjson.loads(row[0]), row[1]) if row else (dict(INITIAL), 0)
             doc["count"] += 1
-            conn.execute("INSERT INTO kv (k, value, version) VALUES (?, ?, ?) ON CONFLICT (k) "
-                         "DO UPDATE SET value = excluded.value, version = excluded.version",
-                         ("counter", orjson.dumps(doc), version + 1))
+            conn.execute(
+                "INSERT INTO kv (k, value, version) VALUES (?, ?, ?) ON CONFLICT (k) "
+                "DO UPDATE SET value = excluded.value, version = excluded.version",
+                ("counter", orjson.dumps(doc), version + 1),
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -127,8 +130,12 @@ def raw_redis(url: str) -> tuple[Callable[[], None], Callable[[], int]]:
     return commit, count
 
 
-KINDS = {"raw sqlite3": raw_sqlite, "dash-stash sqlite": stash,
-         "raw redis-py": raw_redis, "dash-stash redis": stash}
+KINDS = {
+    "raw sqlite3": raw_sqlite,
+    "dash-stash sqlite": stash,
+    "raw redis-py": raw_redis,
+    "dash-stash redis": stash,
+}
 
 
 def worker(kind: str, target: str, seconds: float, barrier, out) -> None:
@@ -151,8 +158,10 @@ def measure(kind: str, target: str, processes: int, seconds: float) -> tuple[flo
     counter equals the number of commits (nothing lost), else what went wrong."""
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(processes + 1), ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(kind, target, seconds, barrier, out))
-             for _ in range(processes)]
+    procs = [
+        ctx.Process(target=worker, args=(kind, target, seconds, barrier, out))
+        for _ in range(processes)
+    ]
     for p in procs:
         p.start()
     barrier.wait(timeout=120)

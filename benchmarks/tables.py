@@ -51,8 +51,11 @@ from _common import (  # noqa: E402
     table,
 )
 
-KINDS = {"dcc": "dcc.Store (records)", "dex": "dash-extensions Serverside",
-         "stash": "dash-stash (SQLite)"}
+KINDS = {
+    "dcc": "dcc.Store (records)",
+    "dex": "dash-extensions Serverside",
+    "stash": "dash-stash (SQLite)",
+}
 COLUMNS = 10
 BIG = 1_000_000  # from this size on: fewer clicks
 
@@ -113,16 +116,31 @@ def make_app(kind: str, rows: int, folder: str):
         else:
             store, to_store, from_store = dcc.Store(id="table"), records, pd.DataFrame
 
-    app.layout = html.Div([store, html.Button("write", id="write"), html.Div("-", id="wrote"),
-                           html.Button("read", id="read"), html.Div("-", id="out")])
+    app.layout = html.Div(
+        [
+            store,
+            html.Button("write", id="write"),
+            html.Div("-", id="wrote"),
+            html.Button("read", id="read"),
+            html.Div("-", id="out"),
+        ]
+    )
 
-    @app.callback(Output("table", "data"), Output("wrote", "children"),
-                  Input("write", "n_clicks"), prevent_initial_call=True)
+    @app.callback(
+        Output("table", "data"),
+        Output("wrote", "children"),
+        Input("write", "n_clicks"),
+        prevent_initial_call=True,
+    )
     def write(n):
         return to_store(frame), f"wrote {n}"
 
-    @app.callback(Output("out", "children"), Input("read", "n_clicks"), State("table", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("out", "children"),
+        Input("read", "n_clicks"),
+        State("table", "data"),
+        prevent_initial_call=True,
+    )
     def read(n, value):
         return f"read {n}: sum {total(from_store(value))}"
 
@@ -168,6 +186,7 @@ def profile_callbacks(server) -> None:
         stats.append(pstats.Stats(profiler))
 
     if inspect.iscoroutinefunction(view):
+
         async def profiled(*args, **kwargs):
             profiler = cProfile.Profile()
             profiler.enable()
@@ -177,6 +196,7 @@ def profile_callbacks(server) -> None:
                 profiler.disable()
                 keep(profiler)
     else:
+
         def profiled(*args, **kwargs):
             profiler = cProfile.Profile()
             try:
@@ -270,11 +290,15 @@ def clicks(page, url: str, button: str, output: str, n: int, limit: float):
     return times, sum(sizes) / len(sizes), page.locator(f"#{output}").text_content()
 
 
-def measure(browser, kind: str, rows: int, folder: str, n: int, limit: float,
-            profile: bool = False) -> dict:
+def measure(
+    browser, kind: str, rows: int, folder: str, n: int, limit: float, profile: bool = False
+) -> dict:
     port = free_port()
-    server = ProcessServer([sys.executable, __file__, "--serve", kind, str(rows), str(port),
-                            folder], port, env={"TABLES_PROFILE": "1" if profile else "0"})
+    server = ProcessServer(
+        [sys.executable, __file__, "--serve", kind, str(rows), str(port), folder],
+        port,
+        env={"TABLES_PROFILE": "1" if profile else "0"},
+    )
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -289,8 +313,14 @@ def measure(browser, kind: str, rows: int, folder: str, n: int, limit: float,
             show_profile(server.url, f"{KINDS[kind]}, {rows:,} rows, reads", profile)
         finally:
             peak = memory.stop()
-        return {"write_ms": write_ms, "write_bytes": write_bytes, "read_ms": read_ms,
-                "read_bytes": read_bytes, "peak": peak, "text": text}
+        return {
+            "write_ms": write_ms,
+            "write_bytes": write_bytes,
+            "read_ms": read_ms,
+            "read_bytes": read_bytes,
+            "peak": peak,
+            "text": text,
+        }
     finally:
         context.close()
         server.stop()
@@ -304,10 +334,17 @@ def show_profile(url: str, title: str, profile: bool) -> None:
 
 def row(rows: int, label: str, r: dict, dcc: dict | None) -> tuple:
     write, read = median(r["write_ms"]), median(r["read_ms"])
-    return (f"{rows:,}", label, f"{write:,.0f}", f"{read:,.0f}",
-            f"{median(dcc['write_ms']) / write:.1f}x" if dcc else "-",
-            f"{median(dcc['read_ms']) / read:.1f}x" if dcc else "-",
-            f"{r['write_bytes']:,.0f}", f"{r['read_bytes']:,.0f}", f"{r['peak'] / 2**20:,.0f}")
+    return (
+        f"{rows:,}",
+        label,
+        f"{write:,.0f}",
+        f"{read:,.0f}",
+        f"{median(dcc['write_ms']) / write:.1f}x" if dcc else "-",
+        f"{median(dcc['read_ms']) / read:.1f}x" if dcc else "-",
+        f"{r['write_bytes']:,.0f}",
+        f"{r['read_bytes']:,.0f}",
+        f"{r['peak'] / 2**20:,.0f}",
+    )
 
 
 def plot(results: dict, rows: list[int], path: Path) -> None:
@@ -317,12 +354,13 @@ def plot(results: dict, rows: list[int], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, what, title in ((axes[0], "write_ms", "write (callback returns the frame)"),
-                            (axes[1], "read_ms", "read (callback gets it as State)")):
+    for ax, what, title in (
+        (axes[0], "write_ms", "write (callback returns the frame)"),
+        (axes[1], "read_ms", "read (callback gets it as State)"),
+    ):
         for kind, label in KINDS.items():
             sizes = [n for n in rows if (kind, n) in results]
-            ax.plot(sizes, [median(results[kind, n][what]) for n in sizes], marker="o",
-                    label=label)
+            ax.plot(sizes, [median(results[kind, n][what]) for n in sizes], marker="o", label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("rows in the DataFrame (x 10 numeric columns)")
@@ -337,19 +375,31 @@ def plot(results: dict, rows: list[int], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+",
-                        default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--clicks", type=int, default=7, help="timed clicks per button")
     parser.add_argument("--big-clicks", type=int, default=3, help="the same from 1M rows")
-    parser.add_argument("--max-click", type=float, default=60.0,
-                        help="skip dcc.Store at a size where a click takes longer (s)")
+    parser.add_argument(
+        "--max-click",
+        type=float,
+        default=60.0,
+        help="skip dcc.Store at a size where a click takes longer (s)",
+    )
     parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS))
-    parser.add_argument("--profile", nargs="*", choices=list(KINDS), default=[],
-                        help="cProfile these kinds' callbacks on the server (slows them)")
-    parser.add_argument("--plot", default=str(ROOT / "docs" / "img" / "tables.png"),
-                        help='where to save the plot ("" for none)')
-    parser.add_argument("--serve", nargs=4, metavar=("KIND", "ROWS", "PORT", "DIR"),
-                        help=argparse.SUPPRESS)  # internal: run one app server
+    parser.add_argument(
+        "--profile",
+        nargs="*",
+        choices=list(KINDS),
+        default=[],
+        help="cProfile these kinds' callbacks on the server (slows them)",
+    )
+    parser.add_argument(
+        "--plot",
+        default=str(ROOT / "docs" / "img" / "tables.png"),
+        help='where to save the plot ("" for none)',
+    )
+    parser.add_argument(
+        "--serve", nargs=4, metavar=("KIND", "ROWS", "PORT", "DIR"), help=argparse.SUPPRESS
+    )  # internal: run one app server
     args = parser.parse_args()
     if args.serve:
         kind, rows, port, folder = args.serve
@@ -362,8 +412,7 @@ def main() -> None:
     started = time.monotonic()
     results: dict[tuple[str, int], dict] = {}
     lines = []
-    with tempfile.TemporaryDirectory(prefix="dash-stash-tables-") as tmp, \
-            sync_playwright() as pw:
+    with tempfile.TemporaryDirectory(prefix="dash-stash-tables-") as tmp, sync_playwright() as pw:
         browser = launch_chromium(pw)
         for rows in args.rows:
             n = args.big_clicks if rows >= BIG else args.clicks
@@ -373,28 +422,50 @@ def main() -> None:
                 folder.mkdir()
                 limit = args.max_click if kind == "dcc" else 600.0
                 try:
-                    r = results[kind, rows] = measure(browser, kind, rows, str(folder), n, limit,
-                                                      kind in args.profile)
+                    r = results[kind, rows] = measure(
+                        browser, kind, rows, str(folder), n, limit, kind in args.profile
+                    )
                 except TooSlow:
-                    lines.append((f"{rows:,}", label, f"skipped: > {args.max_click:.0f} s/click",
-                                  *["-"] * 6))
-                    print(f"  {rows:,} rows, {label}: skipped, a click takes over "
-                          f"{args.max_click:.0f} s", flush=True)
+                    lines.append(
+                        (f"{rows:,}", label, f"skipped: > {args.max_click:.0f} s/click", *["-"] * 6)
+                    )
+                    print(
+                        f"  {rows:,} rows, {label}: skipped, a click takes over "
+                        f"{args.max_click:.0f} s",
+                        flush=True,
+                    )
                     continue
                 lines.append(row(rows, label, r, results.get(("dcc", rows))))
-                print(f"  {rows:,} rows, {label}: write "
-                      f"{', '.join(f'{t:.0f}' for t in r['write_ms'])} ms, read "
-                      f"{', '.join(f'{t:.0f}' for t in r['read_ms'])} ms, {r['text']!r}, "
-                      f"peak +{r['peak'] / 2**20:,.0f} MiB ({time.monotonic() - started:.0f} s)",
-                      flush=True)
-            sums = {results[k, rows]["text"].split(": ", 1)[1]
-                    for k in KINDS if (k, rows) in results}
+                print(
+                    f"  {rows:,} rows, {label}: write "
+                    f"{', '.join(f'{t:.0f}' for t in r['write_ms'])} ms, read "
+                    f"{', '.join(f'{t:.0f}' for t in r['read_ms'])} ms, {r['text']!r}, "
+                    f"peak +{r['peak'] / 2**20:,.0f} MiB ({time.monotonic() - started:.0f} s)",
+                    flush=True,
+                )
+            sums = {
+                results[k, rows]["text"].split(": ", 1)[1] for k in KINDS if (k, rows) in results
+            }
             if len(sums) > 1:
                 print(f"  WARNING: the stores disagree on the sum at {rows:,} rows: {sums}")
         browser.close()
     print()
-    print(table(["rows", "store", "write ms", "read ms", "write vs dcc", "read vs dcc",
-                 "bytes/write", "bytes/read", "server peak MiB"], lines))
+    print(
+        table(
+            [
+                "rows",
+                "store",
+                "write ms",
+                "read ms",
+                "write vs dcc",
+                "read vs dcc",
+                "bytes/write",
+                "bytes/read",
+                "server peak MiB",
+            ],
+            lines,
+        )
+    )
     print(f"\ntotal {time.monotonic() - started:.0f} s")
     if args.plot:
         plot(results, args.rows, Path(args.plot))

@@ -36,6 +36,7 @@ from _common import (  # noqa: E402
 KINDS = {"dcc": "dcc.Store", "stash": "dash_stash.Store"}
 COLUMNS = 10
 
+
 def make_table(rows: int) -> list[dict[str, float]]:
     rng = random.Random(rows)
     return [{f"c{j}": rng.random() for j in range(COLUMNS)} for _ in range(rows)]
@@ -55,8 +56,12 @@ def make_app(kind: str, rows: int, db: str):
         store = dcc.Store(id="table", data=data)
     app.layout = html.Div([store, html.Button("sum", id="btn"), html.Div("-", id="out")])
 
-    @app.callback(Output("out", "children"), Input("btn", "n_clicks"), State("table", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("out", "children"),
+        Input("btn", "n_clicks"),
+        State("table", "data"),
+        prevent_initial_call=True,
+    )
     def total(n_clicks, table):
         return f"click {n_clicks}: sum {sum(sum(row.values()) for row in table):.3f}"
 
@@ -89,8 +94,9 @@ def measure(browser, url: str, warmup: int, clicks: int) -> tuple[float, list[fl
         page.evaluate(CLICK, ["btn", "out", 120_000])
         while len(finished) < len(started) or not started:
             page.wait_for_timeout(5)
-        sizes.append(sum(len(r.post_data_buffer or b"") + response_size(r.response())
-                         for r in finished))
+        sizes.append(
+            sum(len(r.post_data_buffer or b"") + response_size(r.response()) for r in finished)
+        )
     page.remove_listener("request", on_request)
     page.remove_listener("requestfinished", on_finished)
     times = [page.evaluate(CLICK, ["btn", "out", 120_000]) for _ in range(clicks)]
@@ -136,8 +142,9 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=7, help="timed clicks per app")
     parser.add_argument("--warmup", type=int, default=2, help="clicks before timing")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "img" / "wire.png")
-    parser.add_argument("--serve", nargs=4, metavar=("KIND", "ROWS", "PORT", "DB"),
-                        help=argparse.SUPPRESS)  # internal: run one app server
+    parser.add_argument(
+        "--serve", nargs=4, metavar=("KIND", "ROWS", "PORT", "DB"), help=argparse.SUPPRESS
+    )  # internal: run one app server
     args = parser.parse_args()
     if args.serve:
         kind, rows, port, db = args.serve
@@ -149,24 +156,37 @@ def main() -> None:
     print(machine())
     results: dict[tuple[str, int], float] = {}
     table_rows = []
-    with tempfile.TemporaryDirectory(prefix="dash-stash-wire-") as tmp, \
-            sync_playwright() as pw:
+    with tempfile.TemporaryDirectory(prefix="dash-stash-wire-") as tmp, sync_playwright() as pw:
         browser = launch_chromium(pw)
         for rows in args.rows:
             for kind, label in KINDS.items():
                 port = free_port()
-                server = ProcessServer([sys.executable, __file__, "--serve", kind, str(rows),
-                                        str(port), f"{tmp}/{kind}-{rows}.db"], port)
+                server = ProcessServer(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--serve",
+                        kind,
+                        str(rows),
+                        str(port),
+                        f"{tmp}/{kind}-{rows}.db",
+                    ],
+                    port,
+                )
                 try:
                     size, times = measure(browser, server.url, args.warmup, args.clicks)
                 finally:
                     server.stop()
                 results[kind, rows] = median(times)
                 speedup = results["dcc", rows] / results[kind, rows]
-                table_rows.append((f"{rows:,}", label, f"{size:,.0f}",
-                                   f"{median(times):.1f}", f"{speedup:.1f}x"))
-                print(f"  {rows:,} rows, {label}: {size:,.0f} B/click, "
-                      f"clicks {', '.join(f'{t:.0f}' for t in times)} ms", flush=True)
+                table_rows.append(
+                    (f"{rows:,}", label, f"{size:,.0f}", f"{median(times):.1f}", f"{speedup:.1f}x")
+                )
+                print(
+                    f"  {rows:,} rows, {label}: {size:,.0f} B/click, "
+                    f"clicks {', '.join(f'{t:.0f}' for t in times)} ms",
+                    flush=True,
+                )
         browser.close()
     print()
     print(table(["rows", "store", "bytes/click", "median ms", "speedup"], table_rows))

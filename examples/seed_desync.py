@@ -19,13 +19,15 @@ app = Dash(__name__)
 dash_stash.init(app)  # changed line 1 of 2
 server = app.server
 
-app.layout = html.Div([
-    dcc.Input(id="first_name", placeholder="first name"),
-    dcc.Input(id="last_name", placeholder="last name"),
-    html.Button("load data", id="load_data"),
-    dash_stash.Store(id="user_data", data={}),  # changed line 2 of 2 (was dcc.Store)
-    html.Pre(id="show"),
-])
+app.layout = html.Div(
+    [
+        dcc.Input(id="first_name", placeholder="first name"),
+        dcc.Input(id="last_name", placeholder="last name"),
+        html.Button("load data", id="load_data"),
+        dash_stash.Store(id="user_data", data={}),  # changed line 2 of 2 (was dcc.Store)
+        html.Pre(id="show"),
+    ]
+)
 
 
 @callback(

@@ -39,6 +39,7 @@ run_pytest() {  # pytest exits 5 when it ran no test: that must fail, not pass
 echo "== Python environment (newest Dash 4.x)"
 venv .venv -e ".[test,pandas,polars,numpy,redis,compression]" "dash>=4,<5"
 .venv/bin/ruff check src tests examples benchmarks
+.venv/bin/ruff format --check src tests examples benchmarks
 
 echo "== whole suite on Dash $(.venv/bin/python -c 'import dash; print(dash.__version__)')"
 run_pytest .venv/bin/python -m pytest "$@"

@@ -121,8 +121,13 @@ class ProcessServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
-            argv, env=env, cwd=cwd, start_new_session=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            argv,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             wait_for_port(port, timeout=60)
@@ -148,16 +153,38 @@ def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
     """gunicorn("module:server", workers=4, env={...}) -> server with .url."""
     servers: list[ProcessServer] = []
 
-    def start(target: str, workers: int = 4, env: dict[str, str] | None = None,
-              cwd: Path = ROOT, port: int | None = None) -> ProcessServer:
+    def start(
+        target: str,
+        workers: int = 4,
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
+        port: int | None = None,
+    ) -> ProcessServer:
         port = port or free_port()
-        argv = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "tests" / "gunicorn_conf.py"),
-                "-w", str(workers), "--threads", "4",
-                "-b", f"127.0.0.1:{port}", "--timeout", "120",
-                # no keep-alive: every request may land on another worker, as behind a balancer
-                "--keep-alive", "0", target]
-        full_env = {**os.environ, "PYTHONPATH": f"{ROOT / 'tests' / 'apps'}:{ROOT / 'examples'}",
-                    **(env or {})}
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "tests" / "gunicorn_conf.py"),
+            "-w",
+            str(workers),
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "120",
+            # no keep-alive: every request may land on another worker, as behind a balancer
+            "--keep-alive",
+            "0",
+            target,
+        ]
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT / 'tests' / 'apps'}:{ROOT / 'examples'}",
+            **(env or {}),
+        }
         s = ProcessServer(argv, port, full_env, cwd)
         servers.append(s)
         return s

@@ -23,6 +23,7 @@ class DashClient:
 
     def prop(self, component_id: str, name: str) -> Any:
         """A prop of a component in the layout (for a Store's data: its token)."""
+
         def walk(node: Any) -> Any:
             if isinstance(node, list):
                 for child in node:
@@ -48,13 +49,15 @@ class DashClient:
 
     def call(self, cb: dict, values: dict[tuple[str, str], Any]) -> requests.Response:
         """Run a callback with `values` for its inputs and states, as the renderer posts it."""
+
         def entries(deps: list[dict]) -> list[dict]:
             return [{**d, "value": values.get((d["id"], d["property"]))} for d in deps]
 
         outputs = [_parse(o) for o in cb["output"].strip(".").split("...")]
         body = {
             "output": cb["output"],
-            "outputs": outputs[0] if len(outputs) == 1 and not cb["output"].startswith("..")
+            "outputs": outputs[0]
+            if len(outputs) == 1 and not cb["output"].startswith("..")
             else outputs,
             "inputs": entries(cb["inputs"]),
             "state": entries(cb["state"]),

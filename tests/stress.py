@@ -21,12 +21,22 @@ def _patch_worker(engine: StashEngine, n: int) -> None:
     for i in range(n):
         p = Patch()
         p["items"].append(i)
-        engine.commit(KEY, PatchWrite(p.to_plotly_json()["operations"]), ttl=TTL, writer="t",
-                      initial=lambda: {"items": [], "count": 0})
+        engine.commit(
+            KEY,
+            PatchWrite(p.to_plotly_json()["operations"]),
+            ttl=TTL,
+            writer="t",
+            initial=lambda: {"items": [], "count": 0},
+        )
         p = Patch()
         p["count"] += 1
-        engine.commit(KEY, PatchWrite(p.to_plotly_json()["operations"]), ttl=TTL, writer="t",
-                      initial=lambda: {"items": [], "count": 0})
+        engine.commit(
+            KEY,
+            PatchWrite(p.to_plotly_json()["operations"]),
+            ttl=TTL,
+            writer="t",
+            initial=lambda: {"items": [], "count": 0},
+        )
 
 
 def _merge_worker(engine: StashEngine, n: int, name: str) -> None:
@@ -35,8 +45,13 @@ def _merge_worker(engine: StashEngine, n: int, name: str) -> None:
         version = record.version if record else 0
         ours = dict(base)
         ours[name] = i + 1
-        engine.commit(KEY, Merge(lambda base=base: dict(base), version, ours), ttl=TTL, writer=name,
-                      initial=lambda: {})
+        engine.commit(
+            KEY,
+            Merge(lambda base=base: dict(base), version, ours),
+            ttl=TTL,
+            writer=name,
+            initial=lambda: {},
+        )
 
 
 def _process(url: str, threads: int, n: int, mode: str, index: int) -> None:
@@ -64,8 +79,9 @@ def _process(url: str, threads: int, n: int, mode: str, index: int) -> None:
 def hammer(url: str, processes: int, threads: int, n: int, mode: str) -> None:
     """Start `processes` x `threads` writers doing `n` writes each; fail if any of them failed."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_process, args=(url, threads, n, mode, i))
-             for i in range(processes)]
+    procs = [
+        ctx.Process(target=_process, args=(url, threads, n, mode, i)) for i in range(processes)
+    ]
     for p in procs:
         p.start()
     for p in procs:

@@ -124,8 +124,9 @@ def test_bad_urls_say_what_to_write(tmp_path):
 def test_sqlite_keeps_large_values_in_files_and_removes_them_with_their_rows(tmp_path):
     from dash_stash.backends.sqlite import FILE_SIZE
 
-    b = open_backend(f"sqlite:///{tmp_path}/stash.db", Retention(versions=1,
-                                                                 max_bytes=10 * FILE_SIZE))
+    b = open_backend(
+        f"sqlite:///{tmp_path}/stash.db", Retention(versions=1, max_bytes=10 * FILE_SIZE)
+    )
     big = [encode("a" * FILE_SIZE), encode("b" * FILE_SIZE), encode("c" * FILE_SIZE)]
     b.commit(KEY, big[0], ttl=60)
     b.commit(KEY, lambda latest: big[1], ttl=60)  # computed under the lock, also to a file

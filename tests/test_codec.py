@@ -29,8 +29,11 @@ from polars.testing.parametric import dataframes as polars_frames
 from dash_stash.codec import Encoded, arrow, decode, encode, equal
 
 # CODEC_EXAMPLES=3000 for a deeper search; the default keeps this file at a few seconds
-PROPS = settings(max_examples=int(os.environ.get("CODEC_EXAMPLES", 80)), deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPS = settings(
+    max_examples=int(os.environ.get("CODEC_EXAMPLES", 80)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 class Color(enum.Enum):
@@ -72,13 +75,17 @@ def same(a: Any, b: Any) -> bool:
         return (a == b and math.copysign(1, a) == math.copysign(1, b)) or (a != a and b != b)
     if isinstance(a, dict):
         pairs = zip(a.items(), b.items(), strict=False)  # lengths checked first
-        return len(a) == len(b) and all(same(k1, k2) and same(v1, v2)
-                                        for (k1, v1), (k2, v2) in pairs)
+        return len(a) == len(b) and all(
+            same(k1, k2) and same(v1, v2) for (k1, v1), (k2, v2) in pairs
+        )
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(map(same, a, b))
     if isinstance(a, (datetime, time)):
-        return (a.replace(tzinfo=None) == b.replace(tzinfo=None) and a.tzinfo == b.tzinfo
-                and a.fold == b.fold)
+        return (
+            a.replace(tzinfo=None) == b.replace(tzinfo=None)
+            and a.tzinfo == b.tzinfo
+            and a.fold == b.fold
+        )
     if isinstance(a, Decimal):
         return str(a) == str(b)
     if isinstance(a, (np.ndarray, np.generic)):
@@ -98,16 +105,31 @@ def same(a: Any, b: Any) -> bool:
     return a is b or a == b
 
 
-EXACT = dict(check_exact=True, check_index_type=True, check_freq=True, check_flags=True,
-             check_categorical=True)
+EXACT = dict(
+    check_exact=True,
+    check_index_type=True,
+    check_freq=True,
+    check_flags=True,
+    check_categorical=True,
+)
 
 
 # ---- plain JSON -----------------------------------------------------------------------------
 
-json_leaves = (st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-               | st.floats(allow_nan=False, allow_infinity=False) | st.text())
-json_values = st.recursive(json_leaves, lambda kids: st.lists(kids, max_size=4)
-                           | st.dictionaries(st.text(max_size=5), kids, max_size=4), max_leaves=20)
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+json_values = st.recursive(
+    json_leaves,
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @PROPS
@@ -125,11 +147,13 @@ def test_small_dict_uses_the_json_codec() -> None:
 
 
 def test_plain_and_scalar_values_import_no_table_library() -> None:
-    code = ("import sys, datetime; from dash_stash.codec import decode, encode, equal; "
-            "v = {'d': datetime.date.today(), 's': {1}, 'n': [1.5]}; "
-            "assert equal(decode(encode(v)), v) and equal(decode(encode({'a': 1})), {'a': 1}); "
-            "libs = ('numpy', 'pandas', 'polars', 'pyarrow'); "
-            "print(sorted(m for m in libs if m in sys.modules))")
+    code = (
+        "import sys, datetime; from dash_stash.codec import decode, encode, equal; "
+        "v = {'d': datetime.date.today(), 's': {1}, 'n': [1.5]}; "
+        "assert equal(decode(encode(v)), v) and equal(decode(encode({'a': 1})), {'a': 1}); "
+        "libs = ('numpy', 'pandas', 'polars', 'pyarrow'); "
+        "print(sorted(m for m in libs if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -164,44 +188,95 @@ def test_subclasses_of_plain_types_come_back_as_the_base_type() -> None:
 
 # ---- scalars and nesting --------------------------------------------------------------------
 
-zones = st.sampled_from([ZoneInfo(k) for k in ("UTC", "Europe/Paris", "America/New_York",
-                                               "Asia/Kolkata", "Australia/Lord_Howe")])
-offsets = st.builds(timezone, st.timedeltas(min_value=timedelta(hours=-23, minutes=-59),
-                                            max_value=timedelta(hours=23, minutes=59)))
-named_offsets = st.builds(timezone, st.timedeltas(timedelta(hours=-5), timedelta(hours=5)),
-                          st.text(max_size=4))
+zones = st.sampled_from(
+    [
+        ZoneInfo(k)
+        for k in ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")
+    ]
+)
+offsets = st.builds(
+    timezone,
+    st.timedeltas(
+        min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)
+    ),
+)
+named_offsets = st.builds(
+    timezone, st.timedeltas(timedelta(hours=-5), timedelta(hours=5)), st.text(max_size=4)
+)
 tzs = st.none() | zones | offsets | named_offsets | st.just(timezone.utc)
 datetimes = st.datetimes(timezones=tzs)
-times = st.builds(lambda t, tz, fold: t.replace(tzinfo=tz, fold=fold),
-                  st.times(), st.none() | offsets | zones, st.integers(0, 1))
-numpy_dtypes = (hnp.scalar_dtypes() | hnp.unicode_string_dtypes(max_len=4)
-                | hnp.byte_string_dtypes(max_len=4)
-                | hnp.integer_dtypes(endianness=">") | hnp.floating_dtypes(endianness=">"))
-numpy_arrays = hnp.arrays(numpy_dtypes, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0,
-                                                         max_side=4))
+times = st.builds(
+    lambda t, tz, fold: t.replace(tzinfo=tz, fold=fold),
+    st.times(),
+    st.none() | offsets | zones,
+    st.integers(0, 1),
+)
+numpy_dtypes = (
+    hnp.scalar_dtypes()
+    | hnp.unicode_string_dtypes(max_len=4)
+    | hnp.byte_string_dtypes(max_len=4)
+    | hnp.integer_dtypes(endianness=">")
+    | hnp.floating_dtypes(endianness=">")
+)
+numpy_arrays = hnp.arrays(
+    numpy_dtypes, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4)
+)
 numpy_scalars = hnp.arrays(hnp.scalar_dtypes(), ()).map(lambda a: a[()])
 timestamps = st.builds(
-    lambda dt, ns, unit, tz: pd.Timestamp(dt).as_unit("ns").__add__(pd.Timedelta(ns, "ns"))
-    .as_unit(unit).tz_localize("UTC").tz_convert(tz),
-    st.datetimes(datetime(1700, 1, 1), datetime(2200, 1, 1)), st.integers(0, 999),
-    st.sampled_from(["s", "ms", "us", "ns"]), st.none() | zones | offsets)
-hashables = (st.none() | st.booleans() | st.integers() | st.text(max_size=5)
-             | st.floats(allow_nan=False) | st.dates() | datetimes | st.uuids()
-             | st.decimals(allow_nan=False) | st.binary(max_size=5)
-             | st.sampled_from([*Color, *Level, *Perm, Perm.R | Perm.W, *Name]))
-typed_leaves = (hashables | st.integers(min_value=2**64) | st.integers(max_value=-(2**63) - 1)
-                | st.floats() | times | st.timedeltas() | st.decimals()
-                | st.binary().map(bytearray) | numpy_scalars | numpy_arrays | timestamps
-                | st.builds(lambda s: pd.Timedelta(s, "s"), st.integers(-10**6, 10**6))
-                | st.sampled_from([pd.NaT, pd.NA, float("nan"), float("inf")]))
+    lambda dt, ns, unit, tz: (
+        pd.Timestamp(dt)
+        .as_unit("ns")
+        .__add__(pd.Timedelta(ns, "ns"))
+        .as_unit(unit)
+        .tz_localize("UTC")
+        .tz_convert(tz)
+    ),
+    st.datetimes(datetime(1700, 1, 1), datetime(2200, 1, 1)),
+    st.integers(0, 999),
+    st.sampled_from(["s", "ms", "us", "ns"]),
+    st.none() | zones | offsets,
+)
+hashables = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=5)
+    | st.floats(allow_nan=False)
+    | st.dates()
+    | datetimes
+    | st.uuids()
+    | st.decimals(allow_nan=False)
+    | st.binary(max_size=5)
+    | st.sampled_from([*Color, *Level, *Perm, Perm.R | Perm.W, *Name])
+)
+typed_leaves = (
+    hashables
+    | st.integers(min_value=2**64)
+    | st.integers(max_value=-(2**63) - 1)
+    | st.floats()
+    | times
+    | st.timedeltas()
+    | st.decimals()
+    | st.binary().map(bytearray)
+    | numpy_scalars
+    | numpy_arrays
+    | timestamps
+    | st.builds(lambda s: pd.Timedelta(s, "s"), st.integers(-(10**6), 10**6))
+    | st.sampled_from([pd.NaT, pd.NA, float("nan"), float("inf")])
+)
 keys = hashables | st.tuples(hashables, hashables) | st.frozensets(hashables, max_size=3)
 typed_values = st.recursive(
     typed_leaves,
-    lambda kids: (st.lists(kids, max_size=4) | st.tuples(kids, kids)
-                  | st.dictionaries(st.text(max_size=5) | st.just("__ds__"), kids, max_size=4)
-                  | st.dictionaries(keys, kids, max_size=4)
-                  | st.sets(hashables, max_size=4) | st.frozensets(hashables, max_size=4)),
-    max_leaves=12)
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.tuples(kids, kids)
+        | st.dictionaries(st.text(max_size=5) | st.just("__ds__"), kids, max_size=4)
+        | st.dictionaries(keys, kids, max_size=4)
+        | st.sets(hashables, max_size=4)
+        | st.frozensets(hashables, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 @PROPS
@@ -228,13 +303,22 @@ def test_numpy_arrays_of_any_layout() -> None:
         assert same(roundtrip(view), np.ascontiguousarray(view))
     dt = np.array(["2020-01-01", "NaT"], dtype="datetime64[ns]")
     assert same(roundtrip(dt), dt)
-    assert same(roundtrip(np.array([1, "NaT"], dtype="timedelta64[s]")),
-                np.array([1, "NaT"], dtype="timedelta64[s]"))
+    assert same(
+        roundtrip(np.array([1, "NaT"], dtype="timedelta64[s]")),
+        np.array([1, "NaT"], dtype="timedelta64[s]"),
+    )
 
 
 def test_numpy_scalars_come_back_as_the_same_numpy_type() -> None:
-    value = {"i": np.int64(3), "f": np.float64(1.5), "b": np.bool_(True), "u": np.uint8(7),
-             "h": np.float16(0.5), "s": np.str_("hé"), "t": np.datetime64("2020-01-01", "D")}
+    value = {
+        "i": np.int64(3),
+        "f": np.float64(1.5),
+        "b": np.bool_(True),
+        "u": np.uint8(7),
+        "h": np.float16(0.5),
+        "s": np.str_("hé"),
+        "t": np.datetime64("2020-01-01", "D"),
+    }
     out = roundtrip(value)
     assert same(out, value)
     assert out["i"] == 3 and out["f"] == 1.5 and out["b"] is np.True_
@@ -253,9 +337,11 @@ def test_each_compression_codec_round_trips(codec: str | None) -> None:
     old = arrow.COMPRESSION, arrow.COMPRESS_ABOVE
     try:
         arrow.configure(compression=codec, above=1024)
-        values = {"a": np.repeat(np.arange(4096.0), 4),
-                  "df": pd.DataFrame({"x": np.repeat(np.arange(2000), 8), "s": ["ab"] * 16000}),
-                  "pl": pl.DataFrame({"x": np.repeat(np.arange(2000), 8)})}
+        values = {
+            "a": np.repeat(np.arange(4096.0), 4),
+            "df": pd.DataFrame({"x": np.repeat(np.arange(2000), 8), "s": ["ab"] * 16000}),
+            "pl": pl.DataFrame({"x": np.repeat(np.arange(2000), 8)}),
+        }
         encoded = encode(values)
         assert (encoded.size < 200_000) == (codec is not None)
         out = decode(encoded)
@@ -271,19 +357,32 @@ def test_exact_scalars() -> None:
         "aware": datetime(2024, 10, 27, 2, 30, fold=1, tzinfo=paris),
         "fixed": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5), "X")),
         "utc": datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc),
-        "date": date(1, 1, 1), "time": time(23, 59, 59, 999999, tzinfo=timezone.utc),
-        "td": timedelta(days=-3, microseconds=7), "dec": Decimal("-0.00"), "snan": Decimal("sNaN"),
-        "uuid": uuid.UUID(int=1), "bytes": b"\x00\xff", "set": {3, 1, 2}, "fs": frozenset("ab"),
-        "tuple": (1, (2, [3])), "enum": [Color.GREEN, Level.LOW, Perm.R | Perm.X, Name.ADA],
-        "big": -(2**200), "inf": float("-inf"), (1, "a"): "tuple key", 2: "int key",
-        None: "none key", date(2024, 1, 1): "date key", "__ds__": {"__ds__": "tuple"},
+        "date": date(1, 1, 1),
+        "time": time(23, 59, 59, 999999, tzinfo=timezone.utc),
+        "td": timedelta(days=-3, microseconds=7),
+        "dec": Decimal("-0.00"),
+        "snan": Decimal("sNaN"),
+        "uuid": uuid.UUID(int=1),
+        "bytes": b"\x00\xff",
+        "set": {3, 1, 2},
+        "fs": frozenset("ab"),
+        "tuple": (1, (2, [3])),
+        "enum": [Color.GREEN, Level.LOW, Perm.R | Perm.X, Name.ADA],
+        "big": -(2**200),
+        "inf": float("-inf"),
+        (1, "a"): "tuple key",
+        2: "int key",
+        None: "none key",
+        date(2024, 1, 1): "date key",
+        "__ds__": {"__ds__": "tuple"},
     }
     out = roundtrip(value)
     assert same(out, value)
     assert out["aware"].utcoffset() == timedelta(hours=1)  # the second 02:30 of that night
     unsortable = {Decimal("NaN"), Decimal(1), "x", (1, None)}  # NaN never equals itself
     assert sorted(map(repr, roundtrip([date.today(), unsortable])[1])) == sorted(
-        map(repr, unsortable))
+        map(repr, unsortable)
+    )
 
 
 def test_pytz_like_zones_come_back_as_zoneinfo() -> None:
@@ -303,7 +402,8 @@ def _column(kind: str, n: int) -> st.SearchStrategy:
 
     def when(unit: str) -> st.SearchStrategy:
         return items(st.none() | st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1))).map(
-            lambda v: pd.to_datetime(pd.Series(v, dtype=object)).dt.as_unit(unit).array)
+            lambda v: pd.to_datetime(pd.Series(v, dtype=object)).dt.as_unit(unit).array
+        )
 
     return {
         "float": items(st.floats()).map(lambda v: np.array(v, dtype="float64")),
@@ -311,48 +411,73 @@ def _column(kind: str, n: int) -> st.SearchStrategy:
         "int": items(st.integers(-(2**63), 2**63 - 1)).map(lambda v: np.array(v, dtype="int64")),
         "uint8": items(st.integers(0, 255)).map(lambda v: np.array(v, dtype="uint8")),
         "Int64": items(st.none() | st.integers(-(2**63), 2**63 - 1)).map(
-            lambda v: pd.array(v, dtype="Int64")),
+            lambda v: pd.array(v, dtype="Int64")
+        ),
         "UInt16": items(st.none() | st.integers(0, 2**16 - 1)).map(
-            lambda v: pd.array(v, dtype="UInt16")),
+            lambda v: pd.array(v, dtype="UInt16")
+        ),
         "Float64": items(st.none() | st.floats(allow_nan=False)).map(
-            lambda v: pd.array(v, dtype="Float64")),
+            lambda v: pd.array(v, dtype="Float64")
+        ),
         "bool": items(st.booleans()).map(lambda v: np.array(v, dtype=bool)),
         "boolean": items(st.none() | st.booleans()).map(lambda v: pd.array(v, dtype="boolean")),
         "str": items(st.none() | st.text(max_size=4)).map(lambda v: pd.array(v, dtype="str")),
-        "string": items(st.none() | st.text(max_size=4)).map(
-            lambda v: pd.array(v, dtype="string")),
+        "string": items(st.none() | st.text(max_size=4)).map(lambda v: pd.array(v, dtype="string")),
         "object": items(st.none() | st.text(max_size=4)).map(lambda v: np.array(v, dtype=object)),
-        "category": st.tuples(items(st.none() | st.sampled_from("abc")), st.permutations("abc"),
-                              st.booleans()).map(
-            lambda t: pd.Categorical(t[0], categories=t[1], ordered=t[2])),
+        "category": st.tuples(
+            items(st.none() | st.sampled_from("abc")), st.permutations("abc"), st.booleans()
+        ).map(lambda t: pd.Categorical(t[0], categories=t[1], ordered=t[2])),
         "category_int": items(st.sampled_from([1, 5, 9])).map(pd.Categorical),
-        "datetime_ns": when("ns"), "datetime_s": when("s"),
+        "datetime_ns": when("ns"),
+        "datetime_s": when("s"),
         "datetime_tz": st.tuples(when("us"), zones).map(
-            lambda t: pd.DatetimeIndex(t[0]).tz_localize("UTC").tz_convert(t[1]).array),
-        "timedelta": items(st.none() | st.timedeltas(timedelta(days=-999), timedelta(days=999)))
-        .map(lambda v: pd.to_timedelta(pd.Series(v, dtype=object)).array),
+            lambda t: pd.DatetimeIndex(t[0]).tz_localize("UTC").tz_convert(t[1]).array
+        ),
+        "timedelta": items(
+            st.none() | st.timedeltas(timedelta(days=-999), timedelta(days=999))
+        ).map(lambda v: pd.to_timedelta(pd.Series(v, dtype=object)).array),
         "date": items(st.none() | st.dates()).map(lambda v: np.array(v, dtype=object)),
     }[kind]
 
 
-KINDS = ["float", "float32", "int", "uint8", "Int64", "UInt16", "Float64", "bool", "boolean",
-         "str", "string", "object", "category", "category_int", "datetime_ns", "datetime_s",
-         "datetime_tz", "timedelta", "date"]
+KINDS = [
+    "float",
+    "float32",
+    "int",
+    "uint8",
+    "Int64",
+    "UInt16",
+    "Float64",
+    "bool",
+    "boolean",
+    "str",
+    "string",
+    "object",
+    "category",
+    "category_int",
+    "datetime_ns",
+    "datetime_s",
+    "datetime_tz",
+    "timedelta",
+    "date",
+]
 
 
 def _labels(k: int) -> st.SearchStrategy:
     def sized(elements: st.SearchStrategy) -> st.SearchStrategy:
         return st.lists(elements, min_size=k, max_size=k)
 
-    return (st.none()  # keep the default RangeIndex
-            | sized(st.text(max_size=3)).map(pd.Index)
-            | sized(st.integers(-3, 3)).map(pd.Index)
-            | sized(st.floats(allow_nan=False, allow_infinity=False)).map(pd.Index)
-            | sized(st.booleans()).map(pd.Index)
-            | sized(st.integers(0, 3) | st.text(max_size=2)).map(
-                lambda v: pd.Index(v, dtype=object))
-            | sized(st.tuples(st.sampled_from("ab"), st.integers(0, 2))).map(
-                lambda v: pd.MultiIndex.from_tuples(v, names=["lvl", 1]) if v else None))
+    return (
+        st.none()  # keep the default RangeIndex
+        | sized(st.text(max_size=3)).map(pd.Index)
+        | sized(st.integers(-3, 3)).map(pd.Index)
+        | sized(st.floats(allow_nan=False, allow_infinity=False)).map(pd.Index)
+        | sized(st.booleans()).map(pd.Index)
+        | sized(st.integers(0, 3) | st.text(max_size=2)).map(lambda v: pd.Index(v, dtype=object))
+        | sized(st.tuples(st.sampled_from("ab"), st.integers(0, 2))).map(
+            lambda v: pd.MultiIndex.from_tuples(v, names=["lvl", 1]) if v else None
+        )
+    )
 
 
 def _index(n: int) -> st.SearchStrategy:
@@ -362,20 +487,28 @@ def _index(n: int) -> st.SearchStrategy:
     names = st.none() | st.text(max_size=3) | st.integers(0, 3) | st.just(("a", 1))
     return st.one_of(
         st.none(),
-        st.builds(lambda start, step, name: pd.RangeIndex(start, start + n * step, step,
-                                                          name=name),
-                  st.integers(-5, 5), st.integers(1, 3), names),
-        st.builds(lambda v, name: pd.Index(v, dtype="int64", name=name),
-                  sized(st.integers(-9, 9)), names),
-        st.builds(lambda v, name: pd.Index(v, dtype="str", name=name), sized(st.text(max_size=3)),
-                  names),
+        st.builds(
+            lambda start, step, name: pd.RangeIndex(start, start + n * step, step, name=name),
+            st.integers(-5, 5),
+            st.integers(1, 3),
+            names,
+        ),
+        st.builds(
+            lambda v, name: pd.Index(v, dtype="int64", name=name), sized(st.integers(-9, 9)), names
+        ),
+        st.builds(
+            lambda v, name: pd.Index(v, dtype="str", name=name), sized(st.text(max_size=3)), names
+        ),
         sized(st.text(max_size=3) | st.none()).map(lambda v: pd.Index(v, dtype=object)),
         sized(st.floats(allow_infinity=False)).map(pd.Index),
-        st.builds(lambda tz, freq: pd.date_range("2024-03-30", periods=n, freq=freq, tz=tz,
-                                                 name="when"),
-                  st.none() | zones, st.sampled_from(["h", "D", "15min"])),
+        st.builds(
+            lambda tz, freq: pd.date_range("2024-03-30", periods=n, freq=freq, tz=tz, name="when"),
+            st.none() | zones,
+            st.sampled_from(["h", "D", "15min"]),
+        ),
         sized(st.tuples(st.sampled_from("xy"), st.integers(0, 3))).map(
-            lambda v: pd.MultiIndex.from_tuples(v, names=[None, "b"]) if v else None),
+            lambda v: pd.MultiIndex.from_tuples(v, names=[None, "b"]) if v else None
+        ),
         sized(st.sampled_from("pq")).map(pd.CategoricalIndex),
     )
 
@@ -384,8 +517,9 @@ def _index(n: int) -> st.SearchStrategy:
 def data_frames(draw: st.DrawFn, max_rows: int = 5) -> pd.DataFrame:
     n = draw(st.integers(0, max_rows))
     kinds = draw(st.lists(st.sampled_from(KINDS), max_size=5))
-    df = pd.DataFrame({i: draw(_column(kind, n)) for i, kind in enumerate(kinds)},
-                      index=draw(_index(n)))
+    df = pd.DataFrame(
+        {i: draw(_column(kind, n)) for i, kind in enumerate(kinds)}, index=draw(_index(n))
+    )
     if len(df.index) != n:  # no index drawn for an empty frame: keep the default
         df = df.reset_index(drop=True)
     labels = draw(_labels(len(kinds)))
@@ -422,14 +556,23 @@ def test_pandas_edge_frames() -> None:
         pd.DataFrame([[1, 2]], columns=[0, "0"]),  # labels that only differ by type
         pd.DataFrame([[1.0, 2.0]], columns=pd.Index([True, False])),
         pd.DataFrame([[1]], columns=pd.MultiIndex.from_tuples([("a", 1)], names=["x", "y"])),
-        pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", 1), ("b", "x")],
-                                                                 names=["p", 2])),
-        pd.DataFrame([[1, 2]], columns=pd.Index([("a", 1), "b"], dtype=object,
-                                                tupleize_cols=False)),
-        pd.DataFrame({"p": pd.period_range("2020-01", periods=2, freq="M"),
-                      "i": pd.interval_range(0, 2), "b": [b"x", None]}),
-        pd.DataFrame({"t": pd.date_range("2024", periods=3, freq="D", tz="Asia/Kolkata")},
-                     index=pd.timedelta_range(0, periods=3, freq="h")),
+        pd.DataFrame(
+            [[1, 2]], columns=pd.MultiIndex.from_tuples([("a", 1), ("b", "x")], names=["p", 2])
+        ),
+        pd.DataFrame(
+            [[1, 2]], columns=pd.Index([("a", 1), "b"], dtype=object, tupleize_cols=False)
+        ),
+        pd.DataFrame(
+            {
+                "p": pd.period_range("2020-01", periods=2, freq="M"),
+                "i": pd.interval_range(0, 2),
+                "b": [b"x", None],
+            }
+        ),
+        pd.DataFrame(
+            {"t": pd.date_range("2024", periods=3, freq="D", tz="Asia/Kolkata")},
+            index=pd.timedelta_range(0, periods=3, freq="h"),
+        ),
         pd.DataFrame({"x": [1]}, index=pd.Index([pd.Timestamp("2020")], name=pd.Timestamp(0))),
     ]
     for df in frames:
@@ -448,8 +591,13 @@ def test_decoded_frames_are_writable_and_independent() -> None:
 
 
 def test_pandas_scalars_from_a_row() -> None:
-    df = pd.DataFrame({"when": pd.to_datetime(["2024-01-01 00:00:00.000000001", None]),
-                       "n": pd.array([1, None], dtype="Int64"), "f": [0.5, 1.5]})
+    df = pd.DataFrame(
+        {
+            "when": pd.to_datetime(["2024-01-01 00:00:00.000000001", None]),
+            "n": pd.array([1, None], dtype="Int64"),
+            "f": [0.5, 1.5],
+        }
+    )
     rows = df.to_dict("records")
     out = roundtrip(rows)
     assert same(out, rows)
@@ -467,12 +615,16 @@ def test_polars_frames_round_trip(df: pl.DataFrame) -> None:
 
 
 def test_polars_series_and_edge_frames() -> None:
-    for value in (pl.DataFrame(), pl.DataFrame({"a": []}, schema={"a": pl.Int8}),
-                  pl.Series("", [1.0, None, float("nan")]),
-                  pl.Series("c", ["x", "y"], dtype=pl.Categorical),
-                  pl.Series("e", ["lo", "hi"], dtype=pl.Enum(["lo", "hi"])),
-                  pl.DataFrame({"t": [datetime(2020, 1, 1)]}).with_columns(
-                      pl.col("t").dt.replace_time_zone("Europe/Paris"))):
+    for value in (
+        pl.DataFrame(),
+        pl.DataFrame({"a": []}, schema={"a": pl.Int8}),
+        pl.Series("", [1.0, None, float("nan")]),
+        pl.Series("c", ["x", "y"], dtype=pl.Categorical),
+        pl.Series("e", ["lo", "hi"], dtype=pl.Enum(["lo", "hi"])),
+        pl.DataFrame({"t": [datetime(2020, 1, 1)]}).with_columns(
+            pl.col("t").dt.replace_time_zone("Europe/Paris")
+        ),
+    ):
         out = roundtrip(value)
         assert type(out) is type(value) and equal(out, value)
         if isinstance(value, pl.Series):
@@ -490,8 +642,13 @@ def test_arrow_tables_round_trip() -> None:
 @PROPS
 @given(data_frames(max_rows=3), numpy_arrays, typed_values)
 def test_nested_mixes(df: pd.DataFrame, a: np.ndarray, other: Any) -> None:
-    value = {"frames": [df, {"again": df}], "arrays": (a, [a]), "other": other,
-             "polars": pl.DataFrame({"x": [1, 2]}), 5: {"deep": [[{"df": df}]]}}
+    value = {
+        "frames": [df, {"again": df}],
+        "arrays": (a, [a]),
+        "other": other,
+        "polars": pl.DataFrame({"x": [1, 2]}),
+        5: {"deep": [[{"df": df}]]},
+    }
     out = roundtrip(value)
     assert same(out, value)
     assert equal(out, value)

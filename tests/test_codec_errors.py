@@ -23,9 +23,11 @@ from dash_stash.codec import Encoded, decode, encode
 from dash_stash.codec.envelope import MAGIC, Writer
 from dash_stash.errors import CorruptRecordError, EncodeError
 
-SUPPORTED = ("supported: dict, list, str, int, float, bool, None, tuple, set, datetime, date, "
-             "time, timedelta, Decimal, UUID, bytes, Enum, numpy arrays, pandas and polars "
-             "DataFrames/Series.")
+SUPPORTED = (
+    "supported: dict, list, str, int, float, bool, None, tuple, set, datetime, date, "
+    "time, timedelta, Decimal, UUID, bytes, Enum, numpy arrays, pandas and polars "
+    "DataFrames/Series."
+)
 
 
 class Booster:
@@ -50,21 +52,25 @@ def test_message_names_store_path_type_and_what_to_do() -> None:
     err = refused({"model": Booster(), "clicks": 3})
     assert str(err) == (
         f'user_data["model"]: object of type Booster is not storable; {SUPPORTED} Convert it '
-        "(for example to a dict or a DataFrame) before returning it.")
+        "(for example to a dict or a DataFrame) before returning it."
+    )
     assert err.store == "user_data" and err.path == 'user_data["model"]'
     assert isinstance(err, TypeError)  # as json.dumps would raise
 
 
-@pytest.mark.parametrize("value, store, path", [
-    ({"rows": [1, 2, 3, Booster()]}, "table", 'table["rows"][3]'),
-    ([{"a": {"b": Booster()}}], "s", 's[0]["a"]["b"]'),
-    (Booster(), "", "value"),
-    ({"when": date(2024, 1, 1), "t": (1, Booster())}, "s", 's["t"][1]'),  # on the typed path
-    ({"tags": {1, 2}, "x": [{Booster()}]}, "s", 's["x"][0] (an item of a set)'),
-    ({"k": {Booster(): 1}}, "s", 's["k"][<'),  # a key: its repr follows
-    ({"é \"q\"": Booster()}, "s", 's["é \\"q\\""]'),
-    ({3: Booster()}, "s", "s[3]"),
-])
+@pytest.mark.parametrize(
+    "value, store, path",
+    [
+        ({"rows": [1, 2, 3, Booster()]}, "table", 'table["rows"][3]'),
+        ([{"a": {"b": Booster()}}], "s", 's[0]["a"]["b"]'),
+        (Booster(), "", "value"),
+        ({"when": date(2024, 1, 1), "t": (1, Booster())}, "s", 's["t"][1]'),  # on the typed path
+        ({"tags": {1, 2}, "x": [{Booster()}]}, "s", 's["x"][0] (an item of a set)'),
+        ({"k": {Booster(): 1}}, "s", 's["k"][<'),  # a key: its repr follows
+        ({'é "q"': Booster()}, "s", 's["é \\"q\\""]'),
+        ({3: Booster()}, "s", "s[3]"),
+    ],
+)
 def test_paths(value: Any, store: str, path: str) -> None:
     err = refused(value, store)
     assert err.path.startswith(path)
@@ -73,21 +79,28 @@ def test_paths(value: Any, store: str, path: str) -> None:
         assert err.path.endswith("(a key)")
 
 
-@pytest.mark.parametrize("value, words", [
-    ({"s": Settings("dark")}, ["object of type Settings", "dataclasses.asdict"]),
-    ({"g": (i for i in range(3))}, ["object of type generator", "list(...)"]),
-    ({"lazy": pl.DataFrame({"a": [1]}).lazy()}, ["LazyFrame", ".collect()"]),
-    ({"arr": np.array([object()])}, ["dtype object", "pickle", "numeric"]),
-    ({"arr": np.zeros(2, dtype=[("a", "i4")])}, ["structured", "DataFrame"]),
-    ({"arr": np.ma.masked_array([1, 2], mask=[0, 1])}, ["masked array", "arr.mask"]),
-    ({"df": pd.DataFrame({"ok": [1], "bad": [Booster()]})},
-     ["DataFrame cannot be stored", "column 'bad' (dtype object)", ".astype(str)"]),
-    ({"df": pd.DataFrame({7: [1, "x"]})}, ["column 7 (dtype object)"]),
-    ({"s": pd.Series([1 + 2j])}, ["Series cannot be stored", "complex128"]),
-    ({"p": pl.DataFrame({"o": pl.Series([Booster()], dtype=pl.Object)})},
-     ["polars column 'o' has dtype Object", "pickle"]),
-    ({"idx": pd.Index([1, 2])}, ["object of type Index", "to_list()"]),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ({"s": Settings("dark")}, ["object of type Settings", "dataclasses.asdict"]),
+        ({"g": (i for i in range(3))}, ["object of type generator", "list(...)"]),
+        ({"lazy": pl.DataFrame({"a": [1]}).lazy()}, ["LazyFrame", ".collect()"]),
+        ({"arr": np.array([object()])}, ["dtype object", "pickle", "numeric"]),
+        ({"arr": np.zeros(2, dtype=[("a", "i4")])}, ["structured", "DataFrame"]),
+        ({"arr": np.ma.masked_array([1, 2], mask=[0, 1])}, ["masked array", "arr.mask"]),
+        (
+            {"df": pd.DataFrame({"ok": [1], "bad": [Booster()]})},
+            ["DataFrame cannot be stored", "column 'bad' (dtype object)", ".astype(str)"],
+        ),
+        ({"df": pd.DataFrame({7: [1, "x"]})}, ["column 7 (dtype object)"]),
+        ({"s": pd.Series([1 + 2j])}, ["Series cannot be stored", "complex128"]),
+        (
+            {"p": pl.DataFrame({"o": pl.Series([Booster()], dtype=pl.Object)})},
+            ["polars column 'o' has dtype Object", "pickle"],
+        ),
+        ({"idx": pd.Index([1, 2])}, ["object of type Index", "to_list()"]),
+    ],
+)
 def test_specific_advice(value: Any, words: list[str]) -> None:
     key = next(iter(value))
     message = str(refused(value))
@@ -124,11 +137,11 @@ def test_pandas_without_pyarrow_names_the_extra() -> None:
             print(exc)
         print(encode({"a": [1, 2]}).codec, encode({"d": __import__("datetime").date.today()}).codec)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.splitlines() == [
-        "table[\"df\"]: storing a pandas DataFrame needs pyarrow: pip install "
-        "'dash-stash[pandas]'",
+        "table[\"df\"]: storing a pandas DataFrame needs pyarrow: pip install 'dash-stash[pandas]'",
         "json typed",
     ]
 
@@ -149,30 +162,44 @@ def corrupt(encoded: Encoded) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("encoded, words", [
-    (Encoded("pickle", b"\x80\x04K\x01."), "unknown codec 'pickle'"),
-    (Encoded("json", b"{nope"), "not valid JSON"),
-    (Encoded("typed", b""), "bad magic"),
-    (Encoded("typed", b"PK\x03\x04" + bytes(20)), "bad magic"),
-    (Encoded("typed", MAGIC + b"{}" + (10**6).to_bytes(8, "little")), "outside the record"),
-    (Encoded("typed", MAGIC + b"{]" + (2).to_bytes(8, "little")), "not valid JSON"),
-    (Encoded("typed", MAGIC + b"[]" + (2).to_bytes(8, "little")), "lacks the value"),
-    (typed_record({"__ds__": "pickle", "v": "x"}), "unknown tag 'pickle'"),
-    (typed_record({"__ds__": "bytes", "b": 3}, (b"abc",)), "no blob number 3"),
-    (typed_record({"__ds__": "float", "v": "1e999"}), "bad float"),
-    (typed_record({"__ds__": "enum", "cls": "os:system", "v": "ls"}), "not an Enum class"),
-    (typed_record({"__ds__": "enum", "cls": "builtins:dict", "v": []}), "not an Enum class"),
-    (typed_record({"__ds__": "enum", "cls": "no_such_module_x:E", "v": 1}), "no_such_module_x"),
-    (typed_record({"__ds__": "ndarray", "dtype": "|O", "shape": [1], "b": 0}, (bytes(8),)),
-     "bad array dtype"),
-    (typed_record({"__ds__": "ndarray", "dtype": "<f8", "shape": [3], "b": 0}, (bytes(8),)),
-     "expected 24"),
-    (typed_record({"__ds__": "ndarray", "dtype": "<f8", "shape": [1], "b": 0, "z": "rot13"},
-                  (bytes(8),)), "unknown compression"),
-    (typed_record({"__ds__": "pandas.DataFrame", "b": 0}, (b"not arrow",)), "cannot be read"),
-    (typed_record({"__ds__": "polars.DataFrame", "b": 0}, (b"not arrow either",)),
-     "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "encoded, words",
+    [
+        (Encoded("pickle", b"\x80\x04K\x01."), "unknown codec 'pickle'"),
+        (Encoded("json", b"{nope"), "not valid JSON"),
+        (Encoded("typed", b""), "bad magic"),
+        (Encoded("typed", b"PK\x03\x04" + bytes(20)), "bad magic"),
+        (Encoded("typed", MAGIC + b"{}" + (10**6).to_bytes(8, "little")), "outside the record"),
+        (Encoded("typed", MAGIC + b"{]" + (2).to_bytes(8, "little")), "not valid JSON"),
+        (Encoded("typed", MAGIC + b"[]" + (2).to_bytes(8, "little")), "lacks the value"),
+        (typed_record({"__ds__": "pickle", "v": "x"}), "unknown tag 'pickle'"),
+        (typed_record({"__ds__": "bytes", "b": 3}, (b"abc",)), "no blob number 3"),
+        (typed_record({"__ds__": "float", "v": "1e999"}), "bad float"),
+        (typed_record({"__ds__": "enum", "cls": "os:system", "v": "ls"}), "not an Enum class"),
+        (typed_record({"__ds__": "enum", "cls": "builtins:dict", "v": []}), "not an Enum class"),
+        (typed_record({"__ds__": "enum", "cls": "no_such_module_x:E", "v": 1}), "no_such_module_x"),
+        (
+            typed_record({"__ds__": "ndarray", "dtype": "|O", "shape": [1], "b": 0}, (bytes(8),)),
+            "bad array dtype",
+        ),
+        (
+            typed_record({"__ds__": "ndarray", "dtype": "<f8", "shape": [3], "b": 0}, (bytes(8),)),
+            "expected 24",
+        ),
+        (
+            typed_record(
+                {"__ds__": "ndarray", "dtype": "<f8", "shape": [1], "b": 0, "z": "rot13"},
+                (bytes(8),),
+            ),
+            "unknown compression",
+        ),
+        (typed_record({"__ds__": "pandas.DataFrame", "b": 0}, (b"not arrow",)), "cannot be read"),
+        (
+            typed_record({"__ds__": "polars.DataFrame", "b": 0}, (b"not arrow either",)),
+            "cannot be read",
+        ),
+    ],
+)
 def test_damaged_records_raise_corrupt_record_error(encoded: Encoded, words: str) -> None:
     assert words in corrupt(encoded)
 
@@ -180,18 +207,23 @@ def test_damaged_records_raise_corrupt_record_error(encoded: Encoded, words: str
 def test_spans_must_lie_inside_the_record() -> None:
     good = typed_record({"__ds__": "bytes", "b": 0}, (b"abc",)).data
     size = int.from_bytes(good[-8:], "little")
-    header = orjson.loads(good[-8 - size:-8])
+    header = orjson.loads(good[-8 - size : -8])
     for span in ([0, 3], [8, 10**6], [8, -1], ["8", 3]):  # the magic, past the end, nonsense
         head = orjson.dumps({**header, "b": [span]})
-        bad = good[:-8 - size] + head + len(head).to_bytes(8, "little")
+        bad = good[: -8 - size] + head + len(head).to_bytes(8, "little")
         assert "outside the record" in corrupt(Encoded("typed", bad))
 
 
 SAMPLE = {
-    "when": date(2024, 1, 1), "t": (1, "a"), "arr": np.arange(12.0).reshape(3, 4),
-    "df": pd.DataFrame({"a": [1.5, None], "s": ["x", None], "c": pd.Categorical(["u", "v"])},
-                       index=pd.Index([3, 4], name="k")),
-    "series": pd.Series([1, 2], name="n"), "b": b"\x00\x01",
+    "when": date(2024, 1, 1),
+    "t": (1, "a"),
+    "arr": np.arange(12.0).reshape(3, 4),
+    "df": pd.DataFrame(
+        {"a": [1.5, None], "s": ["x", None], "c": pd.Categorical(["u", "v"])},
+        index=pd.Index([3, 4], name="k"),
+    ),
+    "series": pd.Series([1, 2], name="n"),
+    "b": b"\x00\x01",
 }
 
 
@@ -208,10 +240,13 @@ def test_any_damage_is_reported_never_a_crash(data: st.DataObject) -> None:
         decode(damaged)
 
 
-@pytest.mark.parametrize("value", [
-    pl.DataFrame({"a": [1, 2, None], "s": ["x", "y", None]}),
-    {"d": date(2024, 1, 1), "s": {1, 2}, "n": np.float32(2.5)},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pl.DataFrame({"a": [1, 2, None], "s": ["x", "y", None]}),
+        {"d": date(2024, 1, 1), "s": {1, 2}, "n": np.float32(2.5)},
+    ],
+)
 def test_every_truncation_is_reported(value: Any) -> None:
     data = encode(value).data
     for cut in range(len(data)):

@@ -88,8 +88,13 @@ def test_table_summary(page, demo):
 
 
 def cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dash_stash.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "dash_stash.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_cli_inspect_and_sweep(tmp_path):
@@ -98,8 +103,9 @@ def test_cli_inspect_and_sweep(tmp_path):
     cart = StoreKey("shop/", "a" * 32, "local", "cart")
     engine.commit(cart, Replace({"items": ["apple"]}), ttl=3600, writer="add_item")
     engine.commit(cart, Replace({"items": ["apple", "pear"]}), ttl=3600, writer="add_item")
-    engine.commit(StoreKey("shop/", "b" * 32, "tab-x", "old"), Replace([1]), ttl=0.01,
-                  writer="gone_soon")
+    engine.commit(
+        StoreKey("shop/", "b" * 32, "tab-x", "old"), Replace([1]), ttl=0.01, writer="gone_soon"
+    )
     engine.backend.close()
     time.sleep(0.05)
 
@@ -111,22 +117,23 @@ def test_cli_inspect_and_sweep(tmp_path):
     assert "add_item" in row
     assert "gone_soon" not in listed.stdout  # expired: not listed
 
-    shown = cli("inspect", "--backend", url, "--namespace", "shop/", "--show", "cart",
-                cwd=tmp_path)
+    shown = cli("inspect", "--backend", url, "--namespace", "shop/", "--show", "cart", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert '"pear"' in shown.stdout
-    assert re.search(r"v2 .* add_item", shown.stdout) and re.search(r"v1 .* add_item",
-                                                                     shown.stdout)
+    assert re.search(r"v2 .* add_item", shown.stdout) and re.search(r"v1 .* add_item", shown.stdout)
 
     swept = cli("sweep", "--backend", url, cwd=tmp_path)
     assert (swept.returncode, swept.stdout.strip()) == (0, "swept 1 expired store")
 
 
-@pytest.mark.parametrize("args, says", [
-    (["inspect", "--backend", "nosuch://x", "--namespace", "a/"], "unknown backend URL"),
-    (["sweep", "--backend", "sqlite:///missing/stash.db"], "no SQLite file"),
-    (["inspect", "--backend", "sqlite:///stash.db", "--show", "nothing"], "no live store"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["inspect", "--backend", "nosuch://x", "--namespace", "a/"], "unknown backend URL"),
+        (["sweep", "--backend", "sqlite:///missing/stash.db"], "no SQLite file"),
+        (["inspect", "--backend", "sqlite:///stash.db", "--show", "nothing"], "no live store"),
+    ],
+)
 def test_cli_user_errors_are_one_line(tmp_path, args, says):
     open_backend(f"sqlite:///{tmp_path}/stash.db").close()
     result = cli(*args, cwd=tmp_path)

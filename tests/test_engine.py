@@ -40,18 +40,17 @@ def test_patch_applies_to_latest(engine):
 
 
 def test_first_patch_starts_from_initial(engine):
-    engine.commit(KEY2, PatchWrite(ops(lambda p: p["n"].__iadd__(1))), ttl=60,
-                  initial=lambda: {"n": 41})
+    engine.commit(
+        KEY2, PatchWrite(ops(lambda p: p["n"].__iadd__(1))), ttl=60, initial=lambda: {"n": 41}
+    )
     assert engine.read(KEY2)[0] == {"n": 42}
 
 
 def test_merge_of_two_writers_from_one_base_keeps_both(engine):
     engine.commit(KEY2, Replace({"first": None, "last": None}), ttl=60)
     base, record = engine.read(KEY2)
-    engine.commit(KEY2, Merge(lambda: dict(base), record.version, {**base, "first": "M"}),
-                  ttl=60)
-    engine.commit(KEY2, Merge(lambda: dict(base), record.version, {**base, "last": "J"}),
-                  ttl=60)
+    engine.commit(KEY2, Merge(lambda: dict(base), record.version, {**base, "first": "M"}), ttl=60)
+    engine.commit(KEY2, Merge(lambda: dict(base), record.version, {**base, "last": "J"}), ttl=60)
     assert engine.read(KEY2)[0] == {"first": "M", "last": "J"}
 
 
@@ -67,15 +66,17 @@ def test_unstorable_value_names_path_and_keeps_value(engine):
 def test_unstorable_patch_value_keeps_value(engine):
     engine.commit(KEY2, Replace({"ok": 1}), ttl=60)
     with pytest.raises(EncodeError):
-        engine.commit(KEY2, PatchWrite(ops(lambda p: p.__setitem__("x", object()))),
-                      ttl=60)
+        engine.commit(KEY2, PatchWrite(ops(lambda p: p.__setitem__("x", object()))), ttl=60)
     assert engine.read(KEY2)[1].version == 1
 
 
 def test_oversize_value_gives_size_and_limit(engine):
     engine.commit(KEY2, Replace([1]), ttl=60)
-    with pytest.raises(ValueTooLargeError, match=r"user_data: the value is 20,00\d bytes .* "
-                                                 r"limit of 10,000 bytes"):
+    with pytest.raises(
+        ValueTooLargeError,
+        match=r"user_data: the value is 20,00\d bytes .* "
+        r"limit of 10,000 bytes",
+    ):
         engine.commit(KEY2, Replace("x" * 20_000), ttl=60, label="user_data")
     with pytest.raises(ValueTooLargeError):  # a Patch that grows it past the limit, too
         engine.commit(KEY2, PatchWrite(ops(lambda p: p.append("y" * 20_000))), ttl=60)
@@ -130,8 +131,7 @@ WRITER = textwrap.dedent("""
 
 def test_sigkill_mid_stream_keeps_every_committed_version(tmp_path):
     url = f"sqlite:///{tmp_path}/crash.db"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, url], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, url], stdout=subprocess.PIPE, text=True)
     acknowledged = 0
     deadline = time.monotonic() + 30
     while acknowledged < 300 and time.monotonic() < deadline:
@@ -144,8 +144,9 @@ def test_sigkill_mid_stream_keeps_every_committed_version(tmp_path):
     # Every commit the writer saw return is there; at most the one in flight is not.
     assert record.version >= acknowledged and value["i"] == record.version
     history = engine.backend.history(key)
-    assert [r.version for r in history] == list(range(record.version - 1,
-                                                      record.version - 1 - len(history), -1))
+    assert [r.version for r in history] == list(
+        range(record.version - 1, record.version - 1 - len(history), -1)
+    )
     import sqlite3
 
     with sqlite3.connect(tmp_path / "crash.db") as db:

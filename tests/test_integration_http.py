@@ -44,8 +44,10 @@ def shown(client: DashClient, token: str) -> str:
 def test_two_writers_from_one_base_both_count_and_old_tokens_read_latest(seed):
     c = DashClient(seed.url)
     t0 = c.prop("user_data", "data")
-    first, last = c.callback("user_data.data", ["first_name"]), c.callback("user_data.data",
-                                                                           ["last_name"])
+    first, last = (
+        c.callback("user_data.data", ["first_name"]),
+        c.callback("user_data.data", ["last_name"]),
+    )
     t1 = token_of(c.call(first, {FIRST: "Mickael", STORE: t0}))
     t2 = token_of(c.call(last, {LAST: "Jackson", STORE: t0}))  # read the same base as t1
     assert t1 != t2
@@ -53,8 +55,7 @@ def test_two_writers_from_one_base_both_count_and_old_tokens_read_latest(seed):
     assert shown(c, t1) == shown(c, t2) == shown(c, t0) == "Mickael Jackson"
 
 
-def test_concurrent_first_writes_to_a_never_written_store_both_count(serve, tmp_path,
-                                                                     monkeypatch):
+def test_concurrent_first_writes_to_a_never_written_store_both_count(serve, tmp_path, monkeypatch):
     monkeypatch.setattr(seed_app, "DELAY", 0.2)  # both callbacks hold the same base at once
     server = serve(seed_app.make_app(f"sqlite:///{tmp_path}/stash.db"))
     for _ in range(3):
@@ -67,8 +68,10 @@ def test_concurrent_first_writes_to_a_never_written_store_both_count(serve, tmp_
         def run(name, cb, values, c=c, results=results):
             results[name] = c.call(cb, values)
 
-        threads = [threading.Thread(target=run, args=("a", first, {FIRST: "M", STORE: t0})),
-                   threading.Thread(target=run, args=("b", last, {LAST: "J", STORE: t0}))]
+        threads = [
+            threading.Thread(target=run, args=("a", first, {FIRST: "M", STORE: t0})),
+            threading.Thread(target=run, args=("b", last, {LAST: "J", STORE: t0})),
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -79,8 +82,7 @@ def test_concurrent_first_writes_to_a_never_written_store_both_count(serve, tmp_
 def test_forged_and_foreign_tokens_read_layout_data_and_warn(seed, caplog):
     alice, bob = DashClient(seed.url), DashClient(seed.url)
     first = alice.callback("user_data.data", ["first_name"])
-    t_alice = token_of(alice.call(first, {FIRST: "Alice", STORE: alice.prop("user_data",
-                                                                             "data")}))
+    t_alice = token_of(alice.call(first, {FIRST: "Alice", STORE: alice.prop("user_data", "data")}))
     assert shown(alice, t_alice) == "Alice None"
     with caplog.at_level(logging.WARNING, logger="dash_stash"):
         assert shown(bob, t_alice) == "None None"  # Alice's token in Bob's browser
@@ -93,8 +95,7 @@ def test_forged_and_foreign_tokens_read_layout_data_and_warn(seed, caplog):
     assert shown(alice, t_alice) == "Alice None"
 
 
-def test_two_apps_on_one_backend_with_the_same_store_id_are_isolated(serve, tmp_path,
-                                                                     monkeypatch):
+def test_two_apps_on_one_backend_with_the_same_store_id_are_isolated(serve, tmp_path, monkeypatch):
     monkeypatch.setattr(seed_app, "DELAY", 0.0)
     url = f"sqlite:///{tmp_path}/shared.db"
     one = serve(seed_app.make_app(url, name="app_one"))
@@ -102,8 +103,12 @@ def test_two_apps_on_one_backend_with_the_same_store_id_are_isolated(serve, tmp_
     c1 = DashClient(one.url)
     c2 = DashClient(two.url)
     c2.http.cookies = c1.http.cookies  # one origin: both apps see the same cookie
-    t1 = token_of(c1.call(c1.callback("user_data.data", ["first_name"]),
-                          {FIRST: "One", STORE: c1.prop("user_data", "data")}))
+    t1 = token_of(
+        c1.call(
+            c1.callback("user_data.data", ["first_name"]),
+            {FIRST: "One", STORE: c1.prop("user_data", "data")},
+        )
+    )
     assert shown(c1, t1) == "One None"
     assert shown(c2, t1) == "None None"  # app two cannot read app one's token
 
@@ -134,8 +139,9 @@ def test_explicit_and_env_secrets(tmp_path, monkeypatch):
 
 def test_callbacks_registered_before_init_and_hidden_state_stays_hidden(serve, tmp_path):
     app = Dash("early")
-    app.layout = html.Div([dash_stash.Store(id="early", data={"n": 0}),
-                           html.Button(id="go"), html.Div(id="out")])
+    app.layout = html.Div(
+        [dash_stash.Store(id="early", data={"n": 0}), html.Button(id="go"), html.Div(id="out")]
+    )
 
     @app.callback(Output("early", "data"), Input("go", "n_clicks"), prevent_initial_call=True)
     def write(n):  # registered before init, writes without reading
@@ -173,18 +179,25 @@ def test_default_backend_is_sqlite_under_dot_dash_stash(tmp_path, monkeypatch):
     assert dash_stash.init(Dash("env")).engine.backend.url == "memory://"
 
 
-@pytest.mark.skipif(tuple(map(int, dash.__version__.split(".")[:2])) < (3, 1),
-                    reason="Dash added async callbacks in 3.1")
+@pytest.mark.skipif(
+    tuple(map(int, dash.__version__.split(".")[:2])) < (3, 1),
+    reason="Dash added async callbacks in 3.1",
+)
 def test_async_callbacks_read_and_write_stores(serve, tmp_path):
     import asyncio
 
     app = Dash("async_app", use_async=True)
     dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
-    app.layout = html.Div([dash_stash.Store(id="box", data={"items": []}),
-                           html.Button(id="add"), html.Div(id="out")])
+    app.layout = html.Div(
+        [dash_stash.Store(id="box", data={"items": []}), html.Button(id="add"), html.Div(id="out")]
+    )
 
-    @app.callback(Output("box", "data"), Input("add", "n_clicks"), State("box", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("box", "data"),
+        Input("add", "n_clicks"),
+        State("box", "data"),
+        prevent_initial_call=True,
+    )
     async def add(n, box):
         await asyncio.sleep(0.01)
         box["items"].append(n)
@@ -210,8 +223,9 @@ def test_layout_function_data_is_the_starting_value(serve, tmp_path):
 
     def layout():
         calls.append(1)
-        return html.Div([dash_stash.Store(id="lf", data={"call": len(calls)}),
-                         html.Div(id="lf-out")])
+        return html.Div(
+            [dash_stash.Store(id="lf", data={"call": len(calls)}), html.Div(id="lf-out")]
+        )
 
     app.layout = layout
 
@@ -236,13 +250,16 @@ def test_backend_failing_in_a_callback_names_callback_and_store(serve, tmp_path,
     shutil.rmtree(folder)  # the disk under the backend is gone
     r = c.call(first, {FIRST: "After", STORE: token})
     assert r.status_code == 500
-    assert "callback 'update_first_name', store 'user_data': the dash-stash backend failed" \
+    assert (
+        "callback 'update_first_name', store 'user_data': the dash-stash backend failed"
         in caplog.text
+    )
     assert "the stored value is unchanged" in caplog.text
 
 
-def test_a_worker_that_served_no_layout_yet_knows_stores_and_layout_data(serve, tmp_path,
-                                                                          monkeypatch):
+def test_a_worker_that_served_no_layout_yet_knows_stores_and_layout_data(
+    serve, tmp_path, monkeypatch
+):
     """Two workers of one app: the second has served nothing when the first page's callback
     reaches it with a token it cannot verify (say, a cookie cleared since)."""
     monkeypatch.setattr(seed_app, "DELAY", 0.0)

@@ -56,8 +56,13 @@ def test_dicts_merge_key_by_key() -> None:
     base = {"a": 1, "b": 1, "c": {"x": 1, "y": 1}}
     ours = {"a": 2, "b": 1, "c": {"x": 2, "y": 1}, "new_ours": 1}
     theirs = {"a": 1, "b": 3, "c": {"x": 1, "y": 3}, "new_theirs": 1}
-    assert merge(base, ours, theirs) == {"a": 2, "b": 3, "c": {"x": 2, "y": 3},
-                                         "new_ours": 1, "new_theirs": 1}
+    assert merge(base, ours, theirs) == {
+        "a": 2,
+        "b": 3,
+        "c": {"x": 2, "y": 3},
+        "new_ours": 1,
+        "new_theirs": 1,
+    }
 
 
 def test_dict_deletions() -> None:
@@ -112,8 +117,7 @@ def test_same_list_item_changed_on_both_sides_merges_inside_it() -> None:
     base = [{"id": 1, "n": 0, "tags": []}, {"id": 2}]
     ours = [{"id": 1, "n": 5, "tags": []}, {"id": 2}]
     theirs = [{"id": 1, "n": 0, "tags": ["t"]}, {"id": 2, "seen": True}]
-    assert merge(base, ours, theirs) == [{"id": 1, "n": 5, "tags": ["t"]},
-                                         {"id": 2, "seen": True}]
+    assert merge(base, ours, theirs) == [{"id": 1, "n": 5, "tags": ["t"]}, {"id": 2, "seen": True}]
     rec = Recorder()
     merge([{"n": 0}], [{"n": 1}], [{"n": 2}], rec)  # the conflict is at the leaf, with its path
     assert rec.calls == [((0, "n"), 0, 1, 2)]
@@ -184,8 +188,7 @@ def test_raise_policy() -> None:
         merge3({"a": [{"n": 0}]}, {"a": [{"n": 1}]}, {"a": [{"n": 2}]}, resolve)
     assert info.value.store == "user_data"
     assert info.value.path == 'user_data["a"][0]["n"]'
-    assert merge3({"a": 0}, {"a": 1, "b": 1}, {"a": 0, "c": 1}, resolve) == {"a": 1, "c": 1,
-                                                                              "b": 1}
+    assert merge3({"a": 0}, {"a": 1, "b": 1}, {"a": 0, "c": 1}, resolve) == {"a": 1, "c": 1, "b": 1}
 
 
 def test_function_policy_gets_base_ours_theirs() -> None:
@@ -206,9 +209,13 @@ def test_format_path() -> None:
 # ---- properties -----------------------------------------------------------------------------
 
 leaves = st.none() | st.booleans() | st.integers(-5, 5) | st.text("abc", max_size=2)
-values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
-                      | st.dictionaries(st.text("abc", max_size=2), inner, max_size=4),
-                      max_leaves=12)
+values = st.recursive(
+    leaves,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text("abc", max_size=2), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -247,10 +254,12 @@ def test_changes_to_disjoint_keys_keep_both_in_either_order(base: dict, data) ->
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(values, max_size=6), st.lists(values, min_size=1, max_size=3),
-       st.lists(values, min_size=1, max_size=3))
-def test_random_appends_both_stay_in_commit_order(base: list, first: list,
-                                                   second: list) -> None:
+@given(
+    st.lists(values, max_size=6),
+    st.lists(values, min_size=1, max_size=3),
+    st.lists(values, min_size=1, max_size=3),
+)
+def test_random_appends_both_stay_in_commit_order(base: list, first: list, second: list) -> None:
     first = [{"by": "first", "v": v} for v in first]  # tagged, so the two sides differ
     second = [{"by": "second", "v": v} for v in second]
     # "first" committed earlier (theirs); "second" commits now (ours)

@@ -90,8 +90,7 @@ def test_assign_sets_keys_and_list_items() -> None:
 
 def test_assign_negative_index_counts_from_the_end_at_each_step() -> None:
     value = {"rows": [{"v": 1}, {"v": 2}]}
-    assert run(value, lambda p: p["rows"][-1].__setitem__("v", 9)) == {
-        "rows": [{"v": 1}, {"v": 9}]}
+    assert run(value, lambda p: p["rows"][-1].__setitem__("v", 9)) == {"rows": [{"v": 1}, {"v": 9}]}
 
     def build(p):  # the second -1 is resolved after the append, as the browser does
         p["rows"].append({"v": 3})
@@ -136,7 +135,8 @@ def test_delete() -> None:
     assert run({"a": 1}, lambda p: p["x"]["y"].__delitem__("z")) == {"a": 1}
     assert run({"a": None}, lambda p: p["a"].__delitem__("z")) == {"a": None}
     assert run({"a": {"b": {"c": 1, "d": 2}}}, lambda p: delattr(p.a.b, "c")) == {
-        "a": {"b": {"d": 2}}}
+        "a": {"b": {"d": 2}}
+    }
 
 
 def test_delete_errors() -> None:
@@ -150,7 +150,8 @@ def test_delete_errors() -> None:
 
 def test_merge() -> None:
     assert run({"d": {"a": 1, "b": 2}}, lambda p: p["d"].update({"b": 3, "c": 4})) == {
-        "d": {"a": 1, "b": 3, "c": 4}}
+        "d": {"a": 1, "b": 3, "c": 4}
+    }
     assert run({}, lambda p: p["d"].update(x=1)) == {"d": {"x": 1}}
     assert run({"d": None}, lambda p: p["d"].update({"x": 1})) == {"d": {"x": 1}}
 
@@ -269,10 +270,21 @@ def test_reverse() -> None:
 def test_remove_uses_deep_json_equality() -> None:
     v = {"l": [{"a": [1, 2]}, 1, 1.0, True, "1", {"a": [1, 2]}, None]}
     assert run(v, lambda p: p["l"].remove({"a": [1.0, 2]}))["l"] == [1, 1.0, True, "1", None]
-    assert run(v, lambda p: p["l"].remove(1))["l"] == [{"a": [1, 2]}, True, "1",
-                                                          {"a": [1, 2]}, None]
-    assert run(v, lambda p: p["l"].remove(True))["l"] == [{"a": [1, 2]}, 1, 1.0, "1",
-                                                             {"a": [1, 2]}, None]
+    assert run(v, lambda p: p["l"].remove(1))["l"] == [
+        {"a": [1, 2]},
+        True,
+        "1",
+        {"a": [1, 2]},
+        None,
+    ]
+    assert run(v, lambda p: p["l"].remove(True))["l"] == [
+        {"a": [1, 2]},
+        1,
+        1.0,
+        "1",
+        {"a": [1, 2]},
+        None,
+    ]
     assert run(v, lambda p: p["l"].remove(99)) == v
     fails({"d": {"a": 1}}, lambda p: p["d"].remove(1), "remove.. needs a list there")
 
@@ -341,11 +353,34 @@ def locations(rng: random.Random, value: Any, prefix: tuple = ()) -> list[tuple]
     return out
 
 
-ANY_ACTION = ["assign", "delete", "append", "prepend", "extend", "insert", "remove", "clear",
-              "reverse", "update", "add", "sub", "mul", "div"]
+ANY_ACTION = [
+    "assign",
+    "delete",
+    "append",
+    "prepend",
+    "extend",
+    "insert",
+    "remove",
+    "clear",
+    "reverse",
+    "update",
+    "add",
+    "sub",
+    "mul",
+    "div",
+]
 BY_TYPE = {
-    list: ["assign", "delete", "append", "prepend", "extend", "insert", "remove", "clear",
-           "reverse"],
+    list: [
+        "assign",
+        "delete",
+        "append",
+        "prepend",
+        "extend",
+        "insert",
+        "remove",
+        "clear",
+        "reverse",
+    ],
     dict: ["assign", "delete", "update", "clear"],
     str: ["assign", "delete", "add", "clear", "reverse"],
     int: ["assign", "delete", "add", "sub", "mul", "div"],
@@ -372,8 +407,9 @@ def random_action(rng: random.Random, value: Any) -> Patch:
         path = (*path, rng.choice([*KEYS, 0, 1, -1]))
     current = lookup(value, path)
     pool = BY_TYPE.get(type(current), ANY_ACTION) if rng.random() < 0.85 else ANY_ACTION
-    action = rng.choice(pool if path else [a for a in pool if a not in ("assign", "delete")]
-                        or ["append"])
+    action = rng.choice(
+        pool if path else [a for a in pool if a not in ("assign", "delete")] or ["append"]
+    )
     target = p
     for k in path:
         target = target[k]
@@ -408,19 +444,25 @@ def random_action(rng: random.Random, value: Any) -> Patch:
     elif action == "add" and isinstance(current, str):
         target.__iadd__(rng.choice(STRINGS))
     else:
-        method = {"add": "__iadd__", "sub": "__isub__", "mul": "__imul__",
-                  "div": "__itruediv__"}[action]
-        getattr(target, method)(rng.choice([2, -4, 0.5, 3, 1.25] if action == "div"
-                                           else NUMBERS))
+        method = {"add": "__iadd__", "sub": "__isub__", "mul": "__imul__", "div": "__itruediv__"}[
+            action
+        ]
+        getattr(target, method)(rng.choice([2, -4, 0.5, 3, 1.25] if action == "div" else NUMBERS))
     return p
 
 
 def random_case(rng: random.Random, valid_only: bool = True) -> tuple[Any, list[dict], Any]:
     """(initial value, operations, expected result). With valid_only, no operation fails."""
     r = rng.random()
-    initial = ({k: rand_value(rng, 1) for k in rng.sample(KEYS, rng.randint(1, 4))} if r < 0.55
-               else [rand_value(rng, 1) for _ in range(rng.randint(0, 4))] if r < 0.85
-               else None if r < 0.93 else rand_scalar(rng))
+    initial = (
+        {k: rand_value(rng, 1) for k in rng.sample(KEYS, rng.randint(1, 4))}
+        if r < 0.55
+        else [rand_value(rng, 1) for _ in range(rng.randint(0, 4))]
+        if r < 0.85
+        else None
+        if r < 0.93
+        else rand_scalar(rng)
+    )
     ops: list[dict] = []
     value = initial
     for _ in range(rng.randint(1, 6)):

@@ -44,18 +44,26 @@ QUIRKS: list[tuple[Any, Callable[[Patch], Any]]] = [
     ({"n": 2**53}, _aug("n", "__iadd__", 1)),  # doubles round
     ({"x": 0.1}, _aug("x", "__iadd__", 0.2)),
     ({"s": "ab"}, _steps(lambda p: p["s"].reverse(), _aug("s", "__iadd__", "cd"))),
-    ({"s": "abc", "l": [1], "d": {"a": 1}},
-     _steps(lambda p: p["s"].clear(), lambda p: p["l"].clear(), lambda p: p["d"].clear())),
+    (
+        {"s": "abc", "l": [1], "d": {"a": 1}},
+        _steps(lambda p: p["s"].clear(), lambda p: p["l"].clear(), lambda p: p["d"].clear()),
+    ),
     ({"l": [1, 2, 3]}, lambda p: p["l"].insert(-10, "x")),  # too negative: at the end
     ({"l": [1, 2, 3]}, _steps(lambda p: p["l"].insert(-1, "x"), lambda p: p["l"].insert(9, "y"))),
     ({"l": [1, 2, 3]}, lambda p: p["l"].__delitem__(7)),  # deleting past the end: no change
     ({"l": [1, 2, 3]}, lambda p: p["l"].__delitem__(-1)),
-    ({"l": [{"v": 1}]}, _steps(lambda p: p["l"].append({"v": 2}),
-                               lambda p: p["l"][-1].__setitem__("v", 20))),
-    ({"l": [{"a": [1, 2]}, 1, 1.0, True, "1"]},
-     _steps(lambda p: p["l"].remove({"a": [1.0, 2]}), lambda p: p["l"].remove(1))),
-    ({"d": None, "l": None}, _steps(lambda p: p["d"].update({"x": 1}),
-                                    lambda p: p["l"].prepend(1))),
+    (
+        {"l": [{"v": 1}]},
+        _steps(lambda p: p["l"].append({"v": 2}), lambda p: p["l"][-1].__setitem__("v", 20)),
+    ),
+    (
+        {"l": [{"a": [1, 2]}, 1, 1.0, True, "1"]},
+        _steps(lambda p: p["l"].remove({"a": [1.0, 2]}), lambda p: p["l"].remove(1)),
+    ),
+    (
+        {"d": None, "l": None},
+        _steps(lambda p: p["d"].update({"x": 1}), lambda p: p["l"].prepend(1)),
+    ),
     ({"x": {"y": 1}}, lambda p: p["q"]["r"].__delitem__("s")),  # missing path: no change
 ]
 
@@ -66,8 +74,9 @@ def quirk_cases() -> list[tuple[Any, list[dict]]]:
         p = Patch()
         build(p)
         cases.append((initial, patch_operations(p)))
-    cases.append(({"s": "ab"}, [{"operation": "Extend", "location": ["s"],
-                                 "params": {"value": "cd"}}]))  # ramda concat of strings
+    cases.append(
+        ({"s": "ab"}, [{"operation": "Extend", "location": ["s"], "params": {"value": "cd"}}])
+    )  # ramda concat of strings
     return cases
 
 
@@ -78,24 +87,43 @@ def random_cases(count: int) -> list[tuple[Any, list[dict]]]:
 def patch_app(cases: list[tuple[Any, list[dict]]]) -> tuple[Dash, dict[int, Any]]:
     """Click n: store := initial n; then a Patch of case n; then read the store back."""
     app = Dash(__name__)
-    app.layout = html.Div([html.Button("go", id="go"), dcc.Store(id="client"),
-                           dcc.Store(id="stage"), dcc.Store(id="patched"), html.Div(id="out")])
+    app.layout = html.Div(
+        [
+            html.Button("go", id="go"),
+            dcc.Store(id="client"),
+            dcc.Store(id="stage"),
+            dcc.Store(id="patched"),
+            html.Div(id="out"),
+        ]
+    )
     seen: dict[int, Any] = {}
 
-    @app.callback(Output("client", "data"), Output("stage", "data"),
-                  Input("go", "n_clicks"), prevent_initial_call=True)
+    @app.callback(
+        Output("client", "data"),
+        Output("stage", "data"),
+        Input("go", "n_clicks"),
+        prevent_initial_call=True,
+    )
     def start(n: int) -> tuple[Any, int]:
         return cases[n - 1][0], n
 
-    @app.callback(Output("client", "data", allow_duplicate=True), Output("patched", "data"),
-                  Input("stage", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("client", "data", allow_duplicate=True),
+        Output("patched", "data"),
+        Input("stage", "data"),
+        prevent_initial_call=True,
+    )
     def patch(n: int) -> tuple[Patch, int]:
         p = Patch()
         p._operations.extend(cases[n - 1][1])
         return p, n
 
-    @app.callback(Output("out", "children"), Input("patched", "data"),
-                  State("client", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("out", "children"),
+        Input("patched", "data"),
+        State("client", "data"),
+        prevent_initial_call=True,
+    )
     def read(n: int, data: Any) -> str:
         seen[n] = data
         return str(n)
@@ -113,13 +141,16 @@ def test_browser_applies_patches_like_the_server(serve, page) -> None:
     page.goto(server.url)
     for n in range(1, len(cases) + 1):
         page.locator("#go").click()
-        page.wait_for_function("n => document.getElementById('out').textContent === String(n)",
-                               arg=n, timeout=10_000)
+        page.wait_for_function(
+            "n => document.getElementById('out').textContent === String(n)", arg=n, timeout=10_000
+        )
     assert not errors
     mismatches = [
         (n, initial, ops, seen[n], apply_patch(initial, ops))
         for n, (initial, ops) in enumerate(cases, 1)
         if not same(seen[n], apply_patch(initial, ops))
     ]
-    assert not mismatches, "browser and server differ (case, initial, ops, browser, server):\n" \
+    assert not mismatches, (
+        "browser and server differ (case, initial, ops, browser, server):\n"
         + "\n".join(map(repr, mismatches))
+    )

@@ -66,8 +66,11 @@ def test_dcc_store_loses_updates_in_the_same_test(serve, page):
 
 
 def test_seed_app_under_gunicorn_with_4_workers(gunicorn, page, tmp_path):
-    server = gunicorn("seed_app:create_server()", workers=4,
-                      env={"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db"})
+    server = gunicorn(
+        "seed_app:create_server()",
+        workers=4,
+        env={"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db"},
+    )
     warm_up(server.url, 4)
     assert run_clicks(page, server.url, 25) == []
     workers = page.text_content("#pids").split()
@@ -78,12 +81,13 @@ CALLBACK = "_dash-update-component"
 
 
 # The seed app's `show` callback with an empty store: it answers with the worker's pid.
-SHOW = {"output": "..show.children...pids.children..",
-        "outputs": [{"id": "show", "property": "children"},
-                    {"id": "pids", "property": "children"}],
-        "inputs": [{"id": "user_data", "property": "data", "value": None}],
-        "state": [{"id": "pids", "property": "children", "value": None}],
-        "changedPropIds": []}
+SHOW = {
+    "output": "..show.children...pids.children..",
+    "outputs": [{"id": "show", "property": "children"}, {"id": "pids", "property": "children"}],
+    "inputs": [{"id": "user_data", "property": "data", "value": None}],
+    "state": [{"id": "pids", "property": "children", "value": None}],
+    "changedPropIds": [],
+}
 
 
 def warm_up(url: str, workers: int) -> set[str]:
@@ -96,8 +100,11 @@ def warm_up(url: str, workers: int) -> set[str]:
     pids: set[str] = set()
     deadline = time.monotonic() + 30  # a worker still booting answers nothing yet
     while time.monotonic() < deadline:
-        request = urllib.request.Request(f"{url}/{CALLBACK}", data=json.dumps(SHOW).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{url}/{CALLBACK}",
+            data=json.dumps(SHOW).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as reply:
             pids.add(json.loads(reply.read())["response"]["pids"]["children"])
         if len(pids) == workers:

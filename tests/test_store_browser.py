@@ -98,10 +98,13 @@ def test_sessions_are_private_and_copied_tokens_read_nothing(browser, app_url):
     b = open_page(bob, app_url)
     scopes(b, "mem=0 ses=0 loc=0")  # another browser: its own values
     # Bob plants Alice's tokens in his storage (a copied or stolen token).
-    b.evaluate("""s => {
+    b.evaluate(
+        """s => {
         for (const [k, v] of Object.entries(s.local)) localStorage.setItem(k, v);
         for (const [k, v] of Object.entries(s.session)) sessionStorage.setItem(k, v);
-    }""", stolen)
+    }""",
+        stolen,
+    )
     b.reload()
     scopes(b, "mem=0 ses=0 loc=0")
     # An edited token is no better.

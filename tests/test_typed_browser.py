@@ -51,8 +51,17 @@ def wait_for_log(page, caplog, text: str) -> None:
         page.wait_for_timeout(50)
 
 
-ROUND_TRIPS = ["dtypes_frame", "multiindex_frame", "datetime_index_frame", "labels_frame",
-               "empty_frame", "series", "numpy_array", "polars_frame", "mixed"]
+ROUND_TRIPS = [
+    "dtypes_frame",
+    "multiindex_frame",
+    "datetime_index_frame",
+    "labels_frame",
+    "empty_frame",
+    "series",
+    "numpy_array",
+    "polars_frame",
+    "mixed",
+]
 
 
 def test_typed_values_round_trip_through_the_browser(serve, page, tmp_path):
@@ -100,14 +109,22 @@ def _components(node):
             yield from _components(item)
 
 
-@pytest.mark.parametrize("case, words", [
-    ("bad_object", ["callback 'write', store 't'",
-                    't["model"]: object of type Booster is not storable']),
-    ("bad_array", ["callback 'write', store 't'",
-                   "t: a numpy array of dtype object is not storable"]),
-])
-def test_unstorable_value_fails_the_callback_and_keeps_the_value(serve, page, tmp_path, caplog,
-                                                                 case, words):
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        (
+            "bad_object",
+            ["callback 'write', store 't'", 't["model"]: object of type Booster is not storable'],
+        ),
+        (
+            "bad_array",
+            ["callback 'write', store 't'", "t: a numpy array of dtype object is not storable"],
+        ),
+    ],
+)
+def test_unstorable_value_fails_the_callback_and_keeps_the_value(
+    serve, page, tmp_path, caplog, case, words
+):
     open_app(serve, page, tmp_path)
     write(page, "dtypes_frame", 1)
     before = read(page, 1)

@@ -59,14 +59,17 @@ class CallbackWiring:
         from dash._callback import register_callback
 
         callback_map: dict = {}
-        register_callback([], callback_map, False, Output("probe", "children"),
-                          Input("probe-in", "value"))(lambda value: value)
+        register_callback(
+            [], callback_map, False, Output("probe", "children"), Input("probe-in", "value")
+        )(lambda value: value)
         cb = next(iter(callback_map.values()))
         _func_cell(cb["callback"])
         for name in ("state", "inputs", "output", "outputs_indices"):
             if name not in cb:
-                raise StashError(f"dash-stash does not support this Dash version: its callback "
-                                 f"map has no {name!r}; please report it with your Dash version")
+                raise StashError(
+                    f"dash-stash does not support this Dash version: its callback "
+                    f"map has no {name!r}; please report it with your Dash version"
+                )
 
     def update(self) -> None:
         """Wrap callbacks registered since last time, and add hidden States to writers."""
@@ -94,8 +97,11 @@ class CallbackWiring:
         for out in outputs:
             prop = out.component_property.split("@")[0]
             dep = {"id": out.component_id_str(), "property": "data"}
-            if prop in ("data", "clear_data") and (dep["id"], "data") not in read \
-                    and self.stores.matches(out.component_id):
+            if (
+                prop in ("data", "clear_data")
+                and (dep["id"], "data") not in read
+                and self.stores.matches(out.component_id)
+            ):
                 cb["state"].append(dep)
                 for spec in self.app._callback_list:  # the copy the browser downloads
                     if spec["output"] == callback_id and spec["state"] is not cb["state"]:
@@ -127,20 +133,24 @@ class CallbackCall:
         """The value of one Input/State entry of the request (stores: the stored value)."""
         if dep["property"] != "data" or dep.get("value") is None:
             return dep.get("value")  # not a store's data, or a cleared one: None, as dcc.Store
-        spec = self.stash.stores.get(dep["id"]) \
-            or self.stash.spec_from_token(dep["id"], dep["value"])
+        spec = self.stash.stores.get(dep["id"]) or self.stash.spec_from_token(
+            dep["id"], dep["value"]
+        )
         if spec is None:
             return dep.get("value")  # not a store of this app
         store_id = stringify_id(dep["id"])
         with self.errors(store_id):
             located = self.locate(dep)
             value, record = self.stash.engine.read(
-                located.key, ttl=spec.ttl, initial=lambda: self.stash.seed_value(located.seed),
+                located.key,
+                ttl=spec.ttl,
+                initial=lambda: self.stash.seed_value(located.seed),
                 label=store_id,
             )
             if store_id in self.writes:
-                self.loaded[store_id] = Loaded(located, record.version if record else 0,
-                                               record.value if record else None)
+                self.loaded[store_id] = Loaded(
+                    located, record.version if record else 0, record.value if record else None
+                )
             return value
 
     def locate(self, dep: dict) -> Located:
@@ -172,11 +182,14 @@ class CallbackCall:
             else:
                 write = Replace(value)
             record = self.stash.engine.commit(
-                located.key, write, ttl=spec.ttl, writer=self.name, label=store_id,
+                located.key,
+                write,
+                ttl=spec.ttl,
+                writer=self.name,
+                label=store_id,
                 initial=lambda: self.stash.seed_value(located.seed),
             )
-            return self.stash.token(store_id, spec, located.key.scope, record.version,
-                                    located.seed)
+            return self.stash.token(store_id, spec, located.key.scope, record.version, located.seed)
 
     def _base(self, loaded: Loaded) -> Any:
         """A fresh copy of what the callback read (it may have changed the one it got)."""
@@ -221,8 +234,11 @@ class _ErrorContext:
         if isinstance(exc, StashError):
             exc.args = (f"{self.where}: {exc.args[0] if exc.args else exc}",)
             return False
-        if isinstance(exc, (OSError, ConnectionError)) or "sqlite3" in type(exc).__module__ \
-                or "redis" in type(exc).__module__:
+        if (
+            isinstance(exc, (OSError, ConnectionError))
+            or "sqlite3" in type(exc).__module__
+            or "redis" in type(exc).__module__
+        ):
             raise BackendError(
                 f"{self.where}: the dash-stash backend failed ({type(exc).__name__}: {exc}); "
                 "the stored value is unchanged. Check that the backend is up and reachable."
@@ -250,11 +266,16 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
             args = args[: len(args) - len(hidden)]
         writes = {stringify_id(out["id"]) for out in _flat(g.outputs_list)}
         call = CallbackCall(stash, name, cb.get("outputs_indices"), writes)
-        args = tuple(_read_dep(call, dep, arg)
-                     for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True))
+        args = tuple(
+            _read_dep(call, dep, arg)
+            for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True)
+        )
         for dep in _flat(hidden):  # where the writes go: the tokens of written stores
-            if stash.stores.get(dep["id"]) or dep.get("value") \
-                    and stash.spec_from_token(dep["id"], dep["value"]):
+            if (
+                stash.stores.get(dep["id"])
+                or dep.get("value")
+                and stash.spec_from_token(dep["id"], dep["value"])
+            ):
                 call.locate(dep)
         _CALL.set(call)
         return args
@@ -268,6 +289,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         return call.write_outputs(result, callback_context.outputs_list)
 
     if inspect.iscoroutinefunction(func):
+
         @functools.wraps(func)
         async def inner_async(*a: Any, **kw: Any) -> Any:
             return commit(await func(*a, **kw))
@@ -278,6 +300,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
 
         cell.cell_contents, cb["callback"] = inner_async, outer_async
     else:
+
         @functools.wraps(func)
         def inner(*a: Any, **kw: Any) -> Any:
             return commit(func(*a, **kw))
@@ -344,5 +367,3 @@ def _func_cell(dispatch: Callable) -> Any:
         "dash-stash cannot find the user function inside Dash's callback wrapper; this Dash "
         "version is not supported yet (dash-stash supports Dash 3.x and 4.x). Please report it."
     )
-
-

@@ -54,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"example: dash-stash demo, then dash-stash inspect --namespace {DEMO_NAMESPACE}",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    backend_help = ("backend URL: memory://, sqlite:///path.db or redis://host:port/0 "
-                    "(default: $DASH_STASH_BACKEND, else sqlite:///.dash_stash/stash.db)")
+    backend_help = (
+        "backend URL: memory://, sqlite:///path.db or redis://host:port/0 "
+        "(default: $DASH_STASH_BACKEND, else sqlite:///.dash_stash/stash.db)"
+    )
 
     demo = commands.add_parser("demo", help="serve the demo gallery")
     demo.add_argument("--host", default="127.0.0.1")
@@ -64,18 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=run_demo)
 
     inspect = commands.add_parser(
-        "inspect", help="list what stores hold; --show KEY prints one value and its history",
+        "inspect",
+        help="list what stores hold; --show KEY prints one value and its history",
         epilog=f"example: dash-stash inspect --namespace {DEMO_NAMESPACE} --show todos",
     )
     inspect.add_argument("--backend", help=backend_help)
     inspect.add_argument(
-        "--namespace", help="only this app's namespace: what it gave dash_stash.init("
+        "--namespace",
+        help="only this app's namespace: what it gave dash_stash.init("
         f"namespace=...), else '<module name>/' (e.g. 'app/'); the demo's is {DEMO_NAMESPACE}. "
-        "Default: every app on the backend")
+        "Default: every app on the backend",
+    )
     inspect.add_argument("--session", help="only this browser session (its cookie id)")
     inspect.add_argument(
-        "--show", metavar="KEY", help="print one value and its history; KEY is a listed key "
-        "(session/scope/store id) or a store id that only one listed key has")
+        "--show",
+        metavar="KEY",
+        help="print one value and its history; KEY is a listed key "
+        "(session/scope/store id) or a store id that only one listed key has",
+    )
     inspect.set_defaults(run=run_inspect)
 
     sweep = commands.add_parser("sweep", help="delete expired stores, print how many")
@@ -120,14 +128,29 @@ def print_listing(backend: Backend, keys: list[StoreKey]) -> None:
     for key in keys:
         record = backend.read(key)  # no ttl: looking must not extend a store's life
         if record is not None:
-            rows.append([key.namespace, key_text(key), str(record.version),
-                         size_text(record.value.size), when(record.updated), record.writer or "-",
-                         expires_text(record.expires)])
+            rows.append(
+                [
+                    key.namespace,
+                    key_text(key),
+                    str(record.version),
+                    size_text(record.value.size),
+                    when(record.updated),
+                    record.writer or "-",
+                    expires_text(record.expires),
+                ]
+            )
     if not rows:
         print("no stores")
         return
-    header = ["NAMESPACE", "KEY (session/scope/store id)", "VERSION", "SIZE", "UPDATED",
-              "WRITER", "EXPIRES"]
+    header = [
+        "NAMESPACE",
+        "KEY (session/scope/store id)",
+        "VERSION",
+        "SIZE",
+        "UPDATED",
+        "WRITER",
+        "EXPIRES",
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -142,10 +165,14 @@ def find_key(keys: list[StoreKey], wanted: str) -> StoreKey:
     if len(by_id) == 1:
         return by_id[0]
     if by_id:
-        raise UserError(f"{len(by_id)} stores have the id {wanted!r}; give one of these keys: "
-                        + ", ".join(key_text(k) for k in by_id))
-    raise UserError(f"no live store {wanted!r} here; run without --show to list them (a store "
-                    "no callback wrote yet holds its layout data, listed as /seed/<hash>)")
+        raise UserError(
+            f"{len(by_id)} stores have the id {wanted!r}; give one of these keys: "
+            + ", ".join(key_text(k) for k in by_id)
+        )
+    raise UserError(
+        f"no live store {wanted!r} here; run without --show to list them (a store "
+        "no callback wrote yet holds its layout data, listed as /seed/<hash>)"
+    )
 
 
 def show(backend: Backend, key: StoreKey) -> None:
@@ -153,8 +180,9 @@ def show(backend: Backend, key: StoreKey) -> None:
     if record is None:
         raise UserError(f"{key_text(key)} expired or was deleted just now")
     print(f"namespace  {key.namespace}\nkey        {key_text(key)}")
-    print(f"version    {record.version}, written by {record.writer or '-'} "
-          f"at {when(record.updated)}")
+    print(
+        f"version    {record.version}, written by {record.writer or '-'} at {when(record.updated)}"
+    )
     print(f"created    {when(record.created)}; expires {expires_text(record.expires)}")
     print(f"stored     {size_text(record.value.size)} ({record.value.codec})\n")
     if key.scope == "app" and key.store_id == "secret":
@@ -167,8 +195,10 @@ def show(backend: Backend, key: StoreKey) -> None:
     history = backend.history(key)
     print(f"\nhistory: the latest and {len(history)} older versions kept")
     for old in [record, *history]:
-        print(f"  v{old.version:<5} {when(old.updated)}  {old.writer or '-':<24} "
-              f"{size_text(old.value.size)}")
+        print(
+            f"  v{old.version:<5} {when(old.updated)}  {old.writer or '-':<24} "
+            f"{size_text(old.value.size)}"
+        )
 
 
 def describe(value: Any) -> str:
@@ -183,8 +213,9 @@ def describe(value: Any) -> str:
         return "\n".join([top, "columns:", *columns])
     if top is not None:
         return top
-    return orjson.dumps(value, default=_shape_or_text,
-                        option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(
+        value, default=_shape_or_text, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    ).decode()
 
 
 def _shape(value: Any) -> str | None:
@@ -228,11 +259,15 @@ def open_existing(url: str | None) -> Backend:
 
         path = path_from_url(url)
         if not path.is_file():
-            raise UserError(f"no SQLite file at {path} ({url}); give --backend, or set "
-                            "DASH_STASH_BACKEND as the app does")
+            raise UserError(
+                f"no SQLite file at {path} ({url}); give --backend, or set "
+                "DASH_STASH_BACKEND as the app does"
+            )
     elif url.startswith("memory:"):
-        raise UserError("memory:// lives inside the app's own process: there is nothing to "
-                        "inspect from outside; use a sqlite:/// or redis:// backend")
+        raise UserError(
+            "memory:// lives inside the app's own process: there is nothing to "
+            "inspect from outside; use a sqlite:/// or redis:// backend"
+        )
     return open_backend(url)
 
 

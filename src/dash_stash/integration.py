@@ -56,10 +56,19 @@ def init(
     the backend so that every worker agrees.
     """
     if getattr(app, "_dash_stash", None) is not None:
-        raise StashError("dash_stash.init(app) was called twice for this app; call it once, "
-                         "right after creating the app")
-    stash = Stash(app, backend or default_backend_url(), secret, namespace=namespace,
-                  max_value_bytes=max_value_bytes, retention=retention, cookie_name=cookie_name)
+        raise StashError(
+            "dash_stash.init(app) was called twice for this app; call it once, "
+            "right after creating the app"
+        )
+    stash = Stash(
+        app,
+        backend or default_backend_url(),
+        secret,
+        namespace=namespace,
+        max_value_bytes=max_value_bytes,
+        retention=retention,
+        cookie_name=cookie_name,
+    )
     app._dash_stash = stash  # type: ignore[attr-defined]
     return stash
 
@@ -88,13 +97,22 @@ class Located:
 class Stash:
     """dash-stash for one app: its engine, its signer, and its callback wiring."""
 
-    def __init__(self, app: Dash, backend_url: str, secret: str | bytes | None, *,
-                 namespace: str | None, max_value_bytes: int, retention: Retention | None,
-                 cookie_name: str) -> None:
+    def __init__(
+        self,
+        app: Dash,
+        backend_url: str,
+        secret: str | bytes | None,
+        *,
+        namespace: str | None,
+        max_value_bytes: int,
+        retention: Retention | None,
+        cookie_name: str,
+    ) -> None:
         self.app = app
         self.namespace = namespace or _default_namespace(app)
-        self.engine = StashEngine(open_backend(backend_url, retention),
-                                  max_value_bytes=max_value_bytes)
+        self.engine = StashEngine(
+            open_backend(backend_url, retention), max_value_bytes=max_value_bytes
+        )
         self.signer = Signer(self._secret(secret), self.namespace)
         self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
         self._seeded: dict[str, float] = {}  # seed hash -> when this process last kept it
@@ -124,11 +142,11 @@ class Stash:
     def mint(self, store: Store) -> str:
         """The token a layout's `Store` sends to the browser for a fresh scope instance."""
         spec = self.own(store)
-        return self.token(stringify_id(store.id), spec, scopes.new_instance(spec.scope), 0,
-                          spec.seed)
+        return self.token(
+            stringify_id(store.id), spec, scopes.new_instance(spec.scope), 0, spec.seed
+        )
 
-    def token(self, store_id: str, spec: StoreSpec, instance: str, version: int,
-              seed: str) -> str:
+    def token(self, store_id: str, spec: StoreSpec, instance: str, version: int, seed: str) -> str:
         """A signed token for this browser session, carrying the store's options."""
         policy = spec.on_conflict if isinstance(spec.on_conflict, str) else "function"
         token = Token(store_id, spec.scope, instance, version, seed, spec.ttl, policy)
@@ -141,8 +159,9 @@ class Stash:
             store._stash_seed = None, ""
             if store._stash_initial is not None:
                 encoded = self.engine.encode(store._stash_initial, stringify_id(store.id))
-                seed = hashlib.blake2b(encoded.codec.encode() + b"\0" + encoded.data,
-                                       digest_size=16).hexdigest()
+                seed = hashlib.blake2b(
+                    encoded.codec.encode() + b"\0" + encoded.data, digest_size=16
+                ).hexdigest()
                 store._stash_seed = encoded, seed
         encoded, spec.seed = store._stash_seed
         if encoded is not None and time.monotonic() - self._seeded.get(spec.seed, -1e9) > 3600:
@@ -165,12 +184,19 @@ class Stash:
             return None
         policy = token.policy if token.policy in ("last-writer-wins", "raise") else None
         if policy is None:
-            log.warning("dash-stash: store %s resolves conflicts with a function this process "
-                        "has not seen; it uses last-writer-wins here. Put the store in the "
-                        "app's layout or validation_layout so every worker knows it.",
-                        token.store_id)
-        spec = StoreSpec(token.scope, token.ttl or scopes.DEFAULT_TTL[token.scope],
-                         policy or "last-writer-wins", token.seed, raw_id=component_id)
+            log.warning(
+                "dash-stash: store %s resolves conflicts with a function this process "
+                "has not seen; it uses last-writer-wins here. Put the store in the "
+                "app's layout or validation_layout so every worker knows it.",
+                token.store_id,
+            )
+        spec = StoreSpec(
+            token.scope,
+            token.ttl or scopes.DEFAULT_TTL[token.scope],
+            policy or "last-writer-wins",
+            token.seed,
+            raw_id=component_id,
+        )
         self.stores.add(component_id, spec)
         return spec
 
@@ -214,8 +240,12 @@ class Stash:
                 if token.store_id != store_id or token.scope != spec.scope:
                     raise TokenError("token of another store")
             except TokenError as exc:
-                log.warning("dash-stash: store %s: ignoring the token the browser sent (%s); "
-                            "the store starts from its layout data", store_id, exc)
+                log.warning(
+                    "dash-stash: store %s: ignoring the token the browser sent (%s); "
+                    "the store starts from its layout data",
+                    store_id,
+                    exc,
+                )
                 token = None
         if token is not None:
             instance = token.instance
@@ -225,6 +255,7 @@ class Stash:
             instance = scopes.new_instance(spec.scope)
         key = StoreKey(self.namespace, self.session_id(), instance, store_id)
         return Located(key, token, token.seed if token else spec.seed)
+
 
 def _default_namespace(app: Dash) -> str:
     name = app.config.get("name") or "app"

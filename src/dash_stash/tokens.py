@@ -41,21 +41,39 @@ class Signer:
         self._namespace = namespace.encode()
 
     def sign(self, token: Token, session: str) -> str:
-        payload = _b64(orjson.dumps([token.store_id, token.scope, token.instance, token.version,
-                                     token.seed, token.ttl, token.policy]))
+        payload = _b64(
+            orjson.dumps(
+                [
+                    token.store_id,
+                    token.scope,
+                    token.instance,
+                    token.version,
+                    token.seed,
+                    token.ttl,
+                    token.policy,
+                ]
+            )
+        )
         return f"{PREFIX}{payload}.{self._mac(payload, session)}"
 
     def verify(self, text: object, session: str) -> Token:
         """The token `text` stands for; `TokenError` if it is not one this app gave `session`."""
         if not isinstance(text, str) or not text.startswith(PREFIX):
             raise TokenError("not a dash-stash token")
-        payload, _, mac = text[len(PREFIX):].partition(".")
+        payload, _, mac = text[len(PREFIX) :].partition(".")
         if not hmac.compare_digest(mac, self._mac(payload, session)):
             raise TokenError("bad signature: forged, edited, or minted for another browser")
         try:
             store_id, scope, instance, version, seed, ttl, policy = orjson.loads(_unb64(payload))
-            return Token(str(store_id), str(scope), str(instance), int(version), str(seed),
-                         float(ttl), str(policy))
+            return Token(
+                str(store_id),
+                str(scope),
+                str(instance),
+                int(version),
+                str(seed),
+                float(ttl),
+                str(policy),
+            )
         except (ValueError, TypeError) as exc:
             raise TokenError(f"malformed token payload: {exc}") from None
 

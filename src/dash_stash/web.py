@@ -39,9 +39,14 @@ class FlaskWeb:
 
         def after(response: flask.Response) -> flask.Response:
             if flask.g.get("dash_stash_new_session"):
-                response.set_cookie(self.cookie_name, flask.g.dash_stash_session,
-                                    max_age=400 * 86400, httponly=True, samesite="Lax",
-                                    secure=flask.request.is_secure)
+                response.set_cookie(
+                    self.cookie_name,
+                    flask.g.dash_stash_session,
+                    max_age=400 * 86400,
+                    httponly=True,
+                    samesite="Lax",
+                    secure=flask.request.is_secure,
+                )
             return response
 
         server.before_request(before)

@@ -12,26 +12,33 @@ def make_app(backend: str) -> Dash:
     app = Dash("pages_app", use_pages=True, pages_folder="")
     dash_stash.init(app, backend)
 
-    dash.register_page("a", path="/", layout=html.Div([
-        dash_stash.Store(id="page-a", data={"n": 0}, storage_type="session"),
-        html.Button("a+", id="a-inc"),
-        html.Div(id="a-show"),
-        dcc.Link("to b", href="/b", id="to-b"),
-    ]))
+    dash.register_page(
+        "a",
+        path="/",
+        layout=html.Div(
+            [
+                dash_stash.Store(id="page-a", data={"n": 0}, storage_type="session"),
+                html.Button("a+", id="a-inc"),
+                html.Div(id="a-show"),
+                dcc.Link("to b", href="/b", id="to-b"),
+            ]
+        ),
+    )
 
     def layout_b(**_):
-        return html.Div([
-            dash_stash.Store(id="page-b", data={"items": []}, storage_type="local"),
-            html.Button("b+", id="b-add"),
-            html.Div(id="b-show"),
-            dcc.Link("to a", href="/", id="to-a"),
-        ])
+        return html.Div(
+            [
+                dash_stash.Store(id="page-b", data={"items": []}, storage_type="local"),
+                html.Button("b+", id="b-add"),
+                html.Div(id="b-show"),
+                dcc.Link("to a", href="/", id="to-a"),
+            ]
+        )
 
     dash.register_page("b", path="/b", layout=layout_b)
     app.layout = html.Div([dash.page_container])
 
-    @app.callback(Output("page-a", "data"), Input("a-inc", "n_clicks"),
-                  prevent_initial_call=True)
+    @app.callback(Output("page-a", "data"), Input("a-inc", "n_clicks"), prevent_initial_call=True)
     def a_inc(_):
         p = Patch()
         p["n"] += 1
@@ -41,8 +48,12 @@ def make_app(backend: str) -> Dash:
     def a_show(data):
         return f"a={data['n']}"
 
-    @app.callback(Output("page-b", "data"), Input("b-add", "n_clicks"), State("page-b", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("page-b", "data"),
+        Input("b-add", "n_clicks"),
+        State("page-b", "data"),
+        prevent_initial_call=True,
+    )
     def b_add(n, data):
         data["items"].append(n)
         return data

@@ -13,20 +13,23 @@ DELAY = float(os.environ.get("SEED_DELAY", "0.05"))
 USE_DCC = os.environ.get("STORE") == "dcc"
 
 
-def make_app(backend: str | None = None, use_dcc: bool = USE_DCC, name: str = __name__,
-             **init_options) -> Dash:
+def make_app(
+    backend: str | None = None, use_dcc: bool = USE_DCC, name: str = __name__, **init_options
+) -> Dash:
     app = Dash(name)
     store_cls = dcc.Store if use_dcc else dash_stash.Store
     if not use_dcc:
         dash_stash.init(app, backend, **init_options)
-    app.layout = html.Div([
-        dcc.Input(id="first_name"),
-        dcc.Input(id="last_name"),
-        html.Button("load data", id="load_data"),
-        store_cls(id="user_data", data={}),
-        html.Pre(id="show"),
-        html.Pre(id="pids"),
-    ])
+    app.layout = html.Div(
+        [
+            dcc.Input(id="first_name"),
+            dcc.Input(id="last_name"),
+            html.Button("load data", id="load_data"),
+            store_cls(id="user_data", data={}),
+            html.Pre(id="show"),
+            html.Pre(id="pids"),
+        ]
+    )
 
     @app.callback(
         Output("user_data", "data", allow_duplicate=True),
@@ -64,8 +67,12 @@ def make_app(backend: str | None = None, use_dcc: bool = USE_DCC, name: str = __
             return f"Mickael{n_clicks}", f"Jackson{n_clicks}"
         raise PreventUpdate
 
-    @app.callback(Output("show", "children"), Output("pids", "children"),
-                  Input("user_data", "data"), State("pids", "children"))
+    @app.callback(
+        Output("show", "children"),
+        Output("pids", "children"),
+        Input("user_data", "data"),
+        State("pids", "children"),
+    )
     def show(user_data, pids):
         # pids: which worker processes served this page's callbacks (for the gunicorn test)
         pids = sorted(set((pids or "").split()) | {str(os.getpid())})

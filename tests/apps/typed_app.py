@@ -39,49 +39,63 @@ class Booster:
 def dtypes_frame() -> pd.DataFrame:
     """One column per dtype the issue lists, with missing values where the dtype has them."""
     n = 6
-    paris = pd.date_range("2024-03-30 22:00", periods=n, freq="h", tz="Europe/Paris",
-                          unit="ns")
-    return pd.DataFrame({
-        "int64": np.arange(n, dtype="int64") - 3,
-        "uint8": np.arange(n, dtype="uint8"),
-        "float": [1.5, np.nan, -0.0, np.inf, 2.25, np.nan],
-        "float32": np.linspace(0, 1, n, dtype="float32"),
-        "bool": [True, False, True, True, False, False],
-        "Int64": pd.array([1, None, 3, None, -5, 2**40], dtype="Int64"),
-        "boolean": pd.array([True, None, False, True, None, False], dtype="boolean"),
-        "Float64": pd.array([0.5, None, 1.5, 2.5, None, 3.5], dtype="Float64"),
-        "string": pd.array([MARKER, "b", None, "é", "", "f"], dtype="string"),
-        "str": ["x", "y", "z", "x", "y", "z"],
-        "object": pd.Series(["o1", "o2", None, "o4", "o5", "o6"], dtype=object),
-        "category": pd.Categorical(["lo", "hi", None, "lo", "mid", "hi"]),
-        "ordered": pd.Categorical(["s", "m", "l", "m", "s", "l"], categories=["s", "m", "l"],
-                                  ordered=True),
-        "datetime": pd.to_datetime(["2024-01-01 00:00", None, "2024-01-03 12:34:56.789",
-                                    "1970-01-01", "2262-04-01", "1677-09-22"],
-                                   format="ISO8601").astype("datetime64[ns]"),
-        "datetime_tz": paris.where([True, True, False, True, True, True]),  # one NaT
-        "datetime_us": pd.array(pd.date_range("2020-01-01", periods=n, freq="D", unit="us")),
-        "timedelta": pd.to_timedelta(["1 day", None, "-3 s", "0 s", "1 ms", "400 days"]),
-    }, index=pd.Index([10, 20, 30, 40, 50, 60], name="row"))
+    paris = pd.date_range("2024-03-30 22:00", periods=n, freq="h", tz="Europe/Paris", unit="ns")
+    return pd.DataFrame(
+        {
+            "int64": np.arange(n, dtype="int64") - 3,
+            "uint8": np.arange(n, dtype="uint8"),
+            "float": [1.5, np.nan, -0.0, np.inf, 2.25, np.nan],
+            "float32": np.linspace(0, 1, n, dtype="float32"),
+            "bool": [True, False, True, True, False, False],
+            "Int64": pd.array([1, None, 3, None, -5, 2**40], dtype="Int64"),
+            "boolean": pd.array([True, None, False, True, None, False], dtype="boolean"),
+            "Float64": pd.array([0.5, None, 1.5, 2.5, None, 3.5], dtype="Float64"),
+            "string": pd.array([MARKER, "b", None, "é", "", "f"], dtype="string"),
+            "str": ["x", "y", "z", "x", "y", "z"],
+            "object": pd.Series(["o1", "o2", None, "o4", "o5", "o6"], dtype=object),
+            "category": pd.Categorical(["lo", "hi", None, "lo", "mid", "hi"]),
+            "ordered": pd.Categorical(
+                ["s", "m", "l", "m", "s", "l"], categories=["s", "m", "l"], ordered=True
+            ),
+            "datetime": pd.to_datetime(
+                [
+                    "2024-01-01 00:00",
+                    None,
+                    "2024-01-03 12:34:56.789",
+                    "1970-01-01",
+                    "2262-04-01",
+                    "1677-09-22",
+                ],
+                format="ISO8601",
+            ).astype("datetime64[ns]"),
+            "datetime_tz": paris.where([True, True, False, True, True, True]),  # one NaT
+            "datetime_us": pd.array(pd.date_range("2020-01-01", periods=n, freq="D", unit="us")),
+            "timedelta": pd.to_timedelta(["1 day", None, "-3 s", "0 s", "1 ms", "400 days"]),
+        },
+        index=pd.Index([10, 20, 30, 40, 50, 60], name="row"),
+    )
 
 
 def multiindex_frame() -> pd.DataFrame:
     rows = pd.MultiIndex.from_product([["a", "b"], [1, 2, 3]], names=["letter", "number"])
-    cols = pd.MultiIndex.from_tuples([("x", "one"), ("x", "two"), ("y", "one")],
-                                     names=["outer", "inner"])
+    cols = pd.MultiIndex.from_tuples(
+        [("x", "one"), ("x", "two"), ("y", "one")], names=["outer", "inner"]
+    )
     return pd.DataFrame(np.arange(18, dtype="float64").reshape(6, 3), index=rows, columns=cols)
 
 
 def datetime_index_frame() -> pd.DataFrame:
-    index = pd.date_range("2024-01-01", periods=5, freq="15min", tz="America/New_York",
-                          name="when")
+    index = pd.date_range("2024-01-01", periods=5, freq="15min", tz="America/New_York", name="when")
     return pd.DataFrame({"v": [1.0, np.nan, 3.0, 4.0, 5.0]}, index=index)
 
 
 def labels_frame() -> pd.DataFrame:
     """Non-string column labels, and a string index."""
-    return pd.DataFrame([[1, 2.5, "a"], [3, np.nan, None]], columns=[0, 1.5, "c"],
-                        index=pd.Index(["r1", "r2"], name="id"))
+    return pd.DataFrame(
+        [[1, 2.5, "a"], [3, np.nan, None]],
+        columns=[0, 1.5, "c"],
+        index=pd.Index(["r1", "r2"], name="id"),
+    )
 
 
 def empty_frame() -> pd.DataFrame:
@@ -97,17 +111,21 @@ def numpy_array() -> np.ndarray:
 
 
 def polars_frame() -> pl.DataFrame:
-    return pl.DataFrame({
-        "i": pl.Series([1, None, 3], dtype=pl.Int32),
-        "f": [1.5, None, float("nan")],
-        "s": ["a", None, "ç"],
-        "b": [True, False, None],
-        "d": [date(2024, 1, 1), None, date(1999, 12, 31)],
-        "t": pl.Series([datetime(2024, 1, 1, 12), None, datetime(2000, 1, 1)],
-                       dtype=pl.Datetime("us", "Europe/Berlin")),
-        "c": pl.Series(["x", "y", "x"], dtype=pl.Categorical),
-        "l": [[1, 2], [], None],
-    })
+    return pl.DataFrame(
+        {
+            "i": pl.Series([1, None, 3], dtype=pl.Int32),
+            "f": [1.5, None, float("nan")],
+            "s": ["a", None, "ç"],
+            "b": [True, False, None],
+            "d": [date(2024, 1, 1), None, date(1999, 12, 31)],
+            "t": pl.Series(
+                [datetime(2024, 1, 1, 12), None, datetime(2000, 1, 1)],
+                dtype=pl.Datetime("us", "Europe/Berlin"),
+            ),
+            "c": pl.Series(["x", "y", "x"], dtype=pl.Categorical),
+            "l": [[1, 2], [], None],
+        }
+    )
 
 
 def mixed() -> dict:
@@ -159,10 +177,24 @@ def bad_array() -> np.ndarray:
     return np.array([1, "a", None], dtype=object)
 
 
-CASES = {f.__name__: f for f in (
-    dtypes_frame, multiindex_frame, datetime_index_frame, labels_frame, empty_frame, series,
-    numpy_array, polars_frame, mixed, million, big_frame, bad_object, bad_array,
-)}
+CASES = {
+    f.__name__: f
+    for f in (
+        dtypes_frame,
+        multiindex_frame,
+        datetime_index_frame,
+        labels_frame,
+        empty_frame,
+        series,
+        numpy_array,
+        polars_frame,
+        mixed,
+        million,
+        big_frame,
+        bad_object,
+        bad_array,
+    )
+}
 
 
 # ---- the report ---------------------------------------------------------------------------
@@ -171,19 +203,36 @@ CASES = {f.__name__: f for f in (
 def describe(v: Any) -> Any:
     """A JSON-able description of a value: its type, dtypes, shape, index and a checksum."""
     if isinstance(v, pd.DataFrame):
-        return {"type": "DataFrame", "shape": list(v.shape),
-                "dtypes": [repr(t) for t in v.dtypes], "columns": _index(v.columns),
-                "index": _index(v.index), "checksum": _pandas_checksum(v)}
+        return {
+            "type": "DataFrame",
+            "shape": list(v.shape),
+            "dtypes": [repr(t) for t in v.dtypes],
+            "columns": _index(v.columns),
+            "index": _index(v.index),
+            "checksum": _pandas_checksum(v),
+        }
     if isinstance(v, pd.Series):
-        return {"type": "Series", "name": repr(v.name), "dtype": repr(v.dtype),
-                "index": _index(v.index), "checksum": _pandas_checksum(v)}
+        return {
+            "type": "Series",
+            "name": repr(v.name),
+            "dtype": repr(v.dtype),
+            "index": _index(v.index),
+            "checksum": _pandas_checksum(v),
+        }
     if isinstance(v, np.ndarray):
-        return {"type": "ndarray", "dtype": v.dtype.str, "shape": list(v.shape),
-                "checksum": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()}
+        return {
+            "type": "ndarray",
+            "dtype": v.dtype.str,
+            "shape": list(v.shape),
+            "checksum": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest(),
+        }
     if isinstance(v, pl.DataFrame):
-        return {"type": "polars.DataFrame", "shape": list(v.shape),
-                "schema": [[name, repr(t)] for name, t in v.schema.items()],
-                "checksum": hashlib.sha256(v.write_json().encode()).hexdigest()}
+        return {
+            "type": "polars.DataFrame",
+            "shape": list(v.shape),
+            "schema": [[name, repr(t)] for name, t in v.schema.items()],
+            "checksum": hashlib.sha256(v.write_json().encode()).hexdigest(),
+        }
     if isinstance(v, dict):
         return {"type": "dict", "items": [[repr(k), describe(x)] for k, x in v.items()]}
     if isinstance(v, (list, tuple)):
@@ -194,10 +243,14 @@ def describe(v: Any) -> Any:
 
 
 def _index(index: pd.Index) -> dict:
-    return {"class": type(index).__name__, "names": [repr(n) for n in index.names],
-            "dtypes": [repr(t) for t in getattr(index, "dtypes", [index.dtype])],
-            "freq": str(getattr(index, "freq", None)), "values": repr(index.tolist()[:50]),
-            "checksum": _pandas_checksum(index)}
+    return {
+        "class": type(index).__name__,
+        "names": [repr(n) for n in index.names],
+        "dtypes": [repr(t) for t in getattr(index, "dtypes", [index.dtype])],
+        "freq": str(getattr(index, "freq", None)),
+        "values": repr(index.tolist()[:50]),
+        "checksum": _pandas_checksum(index),
+    }
 
 
 def _pandas_checksum(obj: Any) -> str:
@@ -215,30 +268,45 @@ def report(value: Any) -> str:
 def make_app(backend: str, name: str = "typed", **init: Any) -> Dash:
     app = Dash(name)
     dash_stash.init(app, backend, **init)
-    app.layout = html.Div([
-        dash_stash.Store(id="t"),
-        dash_stash.Store(id="init", data=dtypes_frame()),
-        dcc.Input(id="case", type="text", value=""),
-        html.Button("write", id="write"),
-        html.Button("read", id="read"),
-        html.Button("read init", id="read-init"),
-        html.Div(id="wrote"),
-        html.Pre(id="report"),
-        html.Pre(id="init-report"),
-    ])
+    app.layout = html.Div(
+        [
+            dash_stash.Store(id="t"),
+            dash_stash.Store(id="init", data=dtypes_frame()),
+            dcc.Input(id="case", type="text", value=""),
+            html.Button("write", id="write"),
+            html.Button("read", id="read"),
+            html.Button("read init", id="read-init"),
+            html.Div(id="wrote"),
+            html.Pre(id="report"),
+            html.Pre(id="init-report"),
+        ]
+    )
 
-    @app.callback(Output("t", "data"), Output("wrote", "children"),
-                  Input("write", "n_clicks"), State("case", "value"), prevent_initial_call=True)
+    @app.callback(
+        Output("t", "data"),
+        Output("wrote", "children"),
+        Input("write", "n_clicks"),
+        State("case", "value"),
+        prevent_initial_call=True,
+    )
     def write(n, case):
         return CASES[case](), f"wrote {n}: {case}"
 
-    @app.callback(Output("report", "children"), Input("read", "n_clicks"), State("t", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("report", "children"),
+        Input("read", "n_clicks"),
+        State("t", "data"),
+        prevent_initial_call=True,
+    )
     def read(n, value):
         return f"read {n}: {report(value)}"
 
-    @app.callback(Output("init-report", "children"), Input("read-init", "n_clicks"),
-                  State("init", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("init-report", "children"),
+        Input("read-init", "n_clicks"),
+        State("init", "data"),
+        prevent_initial_call=True,
+    )
     def read_init(n, value):
         return f"read {n}: {report(value)}"
 

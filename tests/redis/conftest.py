@@ -59,25 +59,49 @@ class RedisServer:
             self.listen = ["--port", str(self.port)]
         else:
             self.url = f"rediss://{HOST}:{self.port}/0?ssl_ca_certs={tls / 'cert.pem'}"
-            self.listen = ["--port", "0", "--tls-port", str(self.port),
-                           "--tls-cert-file", str(tls / "cert.pem"),
-                           "--tls-key-file", str(tls / "key.pem"),
-                           "--tls-ca-cert-file", str(tls / "cert.pem"),
-                           "--tls-auth-clients", "no"]
+            self.listen = [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(tls / "cert.pem"),
+                "--tls-key-file",
+                str(tls / "key.pem"),
+                "--tls-ca-cert-file",
+                str(tls / "cert.pem"),
+                "--tls-auth-clients",
+                "no",
+            ]
         self.start()
 
     def start(self) -> None:
-        argv = [REDIS_SERVER, *self.listen, "--bind", HOST, "--save", "", "--appendonly", "no",
-                "--dir", str(self.dir), *self.options]
+        argv = [
+            REDIS_SERVER,
+            *self.listen,
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+            *self.options,
+        ]
         with open(self.dir / "redis.log", "ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True, preexec_fn=_die_with_parent)
+            self.proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         self.wait_ready()
 
     def client(self, **kwargs) -> redis.Redis:
         if "--requirepass" in self.options:
-            kwargs.setdefault("password",
-                              self.options[self.options.index("--requirepass") + 1])
+            kwargs.setdefault("password", self.options[self.options.index("--requirepass") + 1])
         if self.tls is not None:
             kwargs.update(ssl=True, ssl_ca_certs=str(self.tls / "cert.pem"))
         return redis.Redis(host=HOST, port=self.port, **kwargs)
@@ -149,10 +173,28 @@ def tls_files(tmp_path) -> Path:
     folder = tmp_path / "tls"
     folder.mkdir()
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"),
-         "-subj", f"/CN={HOST}", "-addext", f"subjectAltName=IP:{HOST}"],
-        check=True, capture_output=True, timeout=60)
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(folder / "key.pem"),
+            "-out",
+            str(folder / "cert.pem"),
+            "-subj",
+            f"/CN={HOST}",
+            "-addext",
+            f"subjectAltName=IP:{HOST}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return folder
 
 
@@ -163,13 +205,34 @@ class RedisClusterNodes:
         self.nodes: list[RedisServer] = []
         try:
             for i in range(size):
-                self.nodes.append(RedisServer(
-                    directory / f"node-{i}", "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf", "--cluster-port", str(free_port()),
-                    "--cluster-node-timeout", "5000"))
+                self.nodes.append(
+                    RedisServer(
+                        directory / f"node-{i}",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-port",
+                        str(free_port()),
+                        "--cluster-node-timeout",
+                        "5000",
+                    )
+                )
             addresses = [f"{HOST}:{n.port}" for n in self.nodes]
-            subprocess.run([REDIS_CLI, "--cluster", "create", *addresses, "--cluster-replicas",
-                            "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+            subprocess.run(
+                [
+                    REDIS_CLI,
+                    "--cluster",
+                    "create",
+                    *addresses,
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
             self.wait_ok()
         except BaseException:
             self.kill()

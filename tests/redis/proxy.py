@@ -13,8 +13,16 @@ import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
-              "trailer", "upgrade", "content-length"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+}
 
 
 class RoundRobinProxy:
@@ -43,8 +51,10 @@ class RoundRobinProxy:
     def counts(self, path_part: str = "") -> list[int]:
         """Requests per upstream whose path contains `path_part`."""
         with self._lock:
-            return [sum(1 for i, p, _ in self.sent if i == n and path_part in p)
-                    for n in range(len(self.upstreams))]
+            return [
+                sum(1 for i, p, _ in self.sent if i == n and path_part in p)
+                for n in range(len(self.upstreams))
+            ]
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -61,8 +71,7 @@ class RoundRobinProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 host, port = proxy.upstreams[proxy.pick(self.path, body)]
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in HOP_BY_HOP}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 if body or self.command in ("POST", "PUT", "PATCH"):
                     headers["Content-Length"] = str(len(body))
                 headers["Connection"] = "close"

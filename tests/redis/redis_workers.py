@@ -59,8 +59,10 @@ def hammer(url: str, processes: int, threads: int, n: int) -> dict[str, Any]:
     """Run `processes` x `threads` writers of `n` commits each; return timing and attempts."""
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
-    procs = [ctx.Process(target=writer_process, args=(url, i, threads, n, results))
-             for i in range(processes)]
+    procs = [
+        ctx.Process(target=writer_process, args=(url, i, threads, n, results))
+        for i in range(processes)
+    ]
     start = time.monotonic()
     for p in procs:
         p.start()
@@ -72,9 +74,13 @@ def hammer(url: str, processes: int, threads: int, n: int) -> dict[str, Any]:
     assert not errors, f"writers failed: {errors[:3]}"
     assert [p.exitcode for p in procs] == [0] * processes
     attempts = sorted(a for _, per, _ in reports for a in per)
-    return {"seconds": round(elapsed, 1), "commits": len(attempts),
-            "attempts": sum(attempts), "max_attempts": attempts[-1],
-            "p99_attempts": attempts[int(len(attempts) * 0.99)]}
+    return {
+        "seconds": round(elapsed, 1),
+        "commits": len(attempts),
+        "attempts": sum(attempts),
+        "max_attempts": attempts[-1],
+        "p99_attempts": attempts[int(len(attempts) * 0.99)],
+    }
 
 
 def check_final(url: str, processes: int, threads: int, n: int) -> Record:

@@ -15,12 +15,15 @@ from dash_stash.codec import decode
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
 SEED = "seed_app:create_server()"
+
+
 def names(n: int) -> str:
     return f"Mickael{n} Jackson{n}"
 
 
-def test_two_hosts_behind_a_round_robin_proxy_lose_no_update(gunicorn, redis_url,
-                                                             redis_client, page):
+def test_two_hosts_behind_a_round_robin_proxy_lose_no_update(
+    gunicorn, redis_url, redis_client, page
+):
     # No DASH_STASH_SECRET: each host takes the token secret kept in Redis, so a token minted
     # by one host is accepted by the other.
     env = {"DASH_STASH_BACKEND": redis_url, "DASH_STASH_SECRET": ""}
@@ -35,8 +38,10 @@ def test_two_hosts_behind_a_round_robin_proxy_lose_no_update(gunicorn, redis_url
 
     callbacks = [(i, json.loads(body)) for i, path, body in proxy.sent if CALLBACK in path]
     writers = {i for i, body in callbacks if body["output"].startswith("user_data.data@")}
-    print(f"\ncallbacks per host {proxy.counts(CALLBACK)}, store writes on hosts "
-          f"{sorted(writers)}, worker pids {pids}, shown {shown}")
+    print(
+        f"\ncallbacks per host {proxy.counts(CALLBACK)}, store writes on hosts "
+        f"{sorted(writers)}, worker pids {pids}, shown {shown}"
+    )
     assert writers == {0, 1}, "the store was not written from both hosts"
     assert set(shown) <= pids[0] | pids[1]
     assert set(shown) & pids[0] and set(shown) & pids[1], "`show` ran on one host only"
@@ -94,5 +99,7 @@ def test_redis_killed_and_restarted_under_a_running_app(gunicorn, redis_factory,
 
     log = app.stop()
     for callback in ("update_first_name", "update_last_name"):
-        assert f"BackendError: callback {callback!r}, store 'user_data': cannot reach Redis at " \
-               f"{server.url}" in log, log
+        assert (
+            f"BackendError: callback {callback!r}, store 'user_data': cannot reach Redis at "
+            f"{server.url}" in log
+        ), log

@@ -151,9 +151,11 @@ def test_a_plain_value_replaces_without_fetching_the_latest(backend, monkeypatch
     put(backend, KEY, "old")
     fetched = []
     real = backend._snapshot
-    monkeypatch.setattr(backend, "_snapshot",
-                        lambda names, ttl, value=True: fetched.append(value) or real(
-                            names, ttl, value=value))
+    monkeypatch.setattr(
+        backend,
+        "_snapshot",
+        lambda names, ttl, value=True: fetched.append(value) or real(names, ttl, value=value),
+    )
     record = backend.commit(KEY, encode("new"), ttl=60, writer="blind")
     assert fetched == [False]
     assert (record.version, decode(backend.read(KEY).value)) == (2, "new")
@@ -165,9 +167,10 @@ def test_odd_key_parts_stay_apart_and_share_one_slot(backend, redis_client):
     """Separators, braces and glob characters in names cannot mix keys up or split a session
     over Redis Cluster slots."""
     odd = ["a:b", "{x}", "a|b", "*", "?[]\\", "%41", "", "é ü", "}{"]
-    keys = [StoreKey(ns, sess, scope, sid)
-            for ns, sess, scope, sid in zip(odd, reversed(odd), odd[1:] + odd[:1], odd,
-                                            strict=True)]
+    keys = [
+        StoreKey(ns, sess, scope, sid)
+        for ns, sess, scope, sid in zip(odd, reversed(odd), odd[1:] + odd[:1], odd, strict=True)
+    ]
     for i, k in enumerate(keys):
         put(backend, k, i)
     for i, k in enumerate(keys):
@@ -200,8 +203,9 @@ def test_a_resent_commit_is_recognised_not_applied_twice(backend, monkeypatch):
         return real(build)  # redis-py's retry sends the same commands again
 
     monkeypatch.setattr(backend, "_multi", lost_reply_then_resent)
-    record = backend.commit(KEY, lambda latest: encode({"n": decode(latest.value)["n"] + 1}),
-                            ttl=60)
+    record = backend.commit(
+        KEY, lambda latest: encode({"n": decode(latest.value)["n"] + 1}), ttl=60
+    )
     monkeypatch.undo()
     assert record.version == 2
     latest = backend.read(KEY)
@@ -213,9 +217,13 @@ def test_a_resent_commit_is_recognised_not_applied_twice(backend, monkeypatch):
 def test_scripts_are_reloaded_after_redis_forgets_them(backend, redis_client):
     """A restarted Redis has an empty script cache; every call loads what it needs."""
     put(backend, KEY, 1)
-    for call in (lambda: backend.read(KEY, ttl=60), lambda: backend.touch(KEY, 60),
-                 lambda: put(backend, KEY, 2), lambda: backend.sweep(),
-                 lambda: backend.delete(KEY)):
+    for call in (
+        lambda: backend.read(KEY, ttl=60),
+        lambda: backend.touch(KEY, 60),
+        lambda: put(backend, KEY, 2),
+        lambda: backend.sweep(),
+        lambda: backend.delete(KEY),
+    ):
         redis_client.script_flush()
         call()
     assert backend.read(KEY) is None

@@ -126,8 +126,13 @@ def test_killed_and_restarted_redis_loses_no_committed_update(redis_factory):
     server.kill()
     killed_after = len(confirmed)
     time.sleep(0.3)
-    for call in (lambda: b.read(KEY), lambda: b.touch(KEY, 60), lambda: b.keys("ns"),
-                 lambda: b.history(KEY), lambda: put(b, KEY, ["lost"])):
+    for call in (
+        lambda: b.read(KEY),
+        lambda: b.touch(KEY, 60),
+        lambda: b.keys("ns"),
+        lambda: b.history(KEY),
+        lambda: put(b, KEY, ["lost"]),
+    ):
         with pytest.raises(BackendError, match=r"cannot reach Redis at redis://127\.0\.0\.1:\d+/0"):
             call()
     down = len(confirmed)
@@ -137,8 +142,10 @@ def test_killed_and_restarted_redis_loses_no_committed_update(redis_factory):
     for t in threads:
         t.join(timeout=30)
 
-    print(f"\nconfirmed before kill {killed_after}, at restart {down}, total {len(confirmed)}, "
-          f"unconfirmed {len(unconfirmed)}")
+    print(
+        f"\nconfirmed before kill {killed_after}, at restart {down}, total {len(confirmed)}, "
+        f"unconfirmed {len(unconfirmed)}"
+    )
     assert killed_after > 10 and down <= killed_after + 4  # at most those in flight
     assert len(confirmed) > down, "writers did not resume after the restart"
     items = decode(b.read(KEY).value)

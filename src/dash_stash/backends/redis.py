@@ -75,18 +75,23 @@ end
 """
 
 # KEYS: rec, vals, hist, hord, idx.  ARGV: ttl_ms.  Returns 1 if the store exists.
-_TOUCH = _LIB + """
+_TOUCH = (
+    _LIB
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 expire_store(tonumber(ARGV[1]))
 return 1
 """
+)
 
 # KEYS: rec, vals, hist, hord, idx, stage.
 # ARGV: expected etag ('' = absent), new etag, codec, now, writer, ttl_ms, kept, member, size.
 # Returns the new version, or 0 if another writer committed since our read. A script re-sent
 # by redis-py after a broken connection finds its etag among the recent ones and returns that
 # version instead of committing twice.
-_COMMIT = _LIB + """
+_COMMIT = (
+    _LIB
+    + """
 local cur = redis.call('HGET', KEYS[1], 'etag') or ''
 if cur ~= ARGV[1] then
   redis.call('DEL', KEYS[6])
@@ -119,7 +124,9 @@ else
   if kept > 0 then redis.call('LTRIM', KEYS[4], 0, kept - 1) else redis.call('DEL', KEYS[4]) end
   local n = 1
   for entry in string.gmatch(old[7], '%S+') do
-    if n >= """ + str(RECENT_TAGS) + """ then break end
+    if n >= """
+    + str(RECENT_TAGS)
+    + """ then break end
     tags, n = tags .. ' ' .. entry, n + 1
   end
 end
@@ -132,6 +139,7 @@ expire_store(tonumber(ARGV[6]))
 redis.call('SADD', KEYS[5], ARGV[8])
 return version
 """
+)
 
 # KEYS: rec, vals, hist, hord, idx.  ARGV: member.  Returns 1 if the record existed.
 _DELETE = """
@@ -201,9 +209,17 @@ class _Keys:
 class RedisBackend(Backend):
     """Redis or Redis Cluster through redis-py; safe for any number of processes and hosts."""
 
-    def __init__(self, url: str, retention: Retention | None = None, *,
-                 max_attempts: int = 200, max_seconds: float = 10.0, eager_retries: int = 2,
-                 backoff_base: float = 0.0005, backoff_cap: float = 0.025) -> None:
+    def __init__(
+        self,
+        url: str,
+        retention: Retention | None = None,
+        *,
+        max_attempts: int = 200,
+        max_seconds: float = 10.0,
+        eager_retries: int = 2,
+        backoff_base: float = 0.0005,
+        backoff_cap: float = 0.025,
+    ) -> None:
         self.url = url
         self.safe_url = safe_url(url)
         self.retention = retention or Retention()
@@ -236,7 +252,10 @@ class RedisBackend(Backend):
         scheme = parts.scheme.lower()
         query = dict(parse_qsl(parts.query))
         self.cluster = scheme == "redis+cluster" or query.pop("cluster", "").lower() in (
-            "1", "true", "yes")
+            "1",
+            "true",
+            "yes",
+        )
         scheme = "redis" if scheme == "redis+cluster" else scheme
         query.setdefault("socket_connect_timeout", "5")
         query.setdefault("socket_timeout", "10")
@@ -259,7 +278,8 @@ class RedisBackend(Backend):
                 if tuple(int(p) for p in version.split(".")[:2]) < (6, 2):
                     raise BackendError(
                         f"Redis at {where} is version {version}; dash-stash needs Redis 6.2 or "
-                        "newer (its commit script uses LMOVE)")
+                        "newer (its commit script uses LMOVE)"
+                    )
             try:
                 reply = node.config_get("maxmemory-policy")
             except (RedisError, RedisClusterException):  # CONFIG may be disabled or renamed
@@ -270,7 +290,10 @@ class RedisBackend(Backend):
                     "dash-stash: Redis at %s has maxmemory-policy %s: when it fills up it "
                     "evicts stores that are still in use, and callbacks then see them empty. "
                     "Set `maxmemory-policy noeviction` (writes then fail loudly instead); see "
-                    "docs/redis.md", where, policy)
+                    "docs/redis.md",
+                    where,
+                    policy,
+                )
 
     def _call(self, what: str, action: Callable[[], T], *, committing: bool = False) -> T:
         """Run one Redis step; any Redis failure becomes a BackendError naming the URL."""
@@ -282,11 +305,18 @@ class RedisBackend(Backend):
                 "stored value is unchanged. Give Redis more memory, or keep less: shorter "
                 "store lifetimes, fewer old versions (Retention)."
             ) from exc
-        except (RedisConnectionError, RedisTimeoutError, ClusterDownError,
-                RedisClusterException, OSError) as exc:
+        except (
+            RedisConnectionError,
+            RedisTimeoutError,
+            ClusterDownError,
+            RedisClusterException,
+            OSError,
+        ) as exc:
             if committing:  # the reply was lost: the script may or may not have run
-                outcome = ("the commit was not confirmed: it was applied whole or not at all, "
-                           "never half-written; read the store to see which")
+                outcome = (
+                    "the commit was not confirmed: it was applied whole or not at all, "
+                    "never half-written; read the store to see which"
+                )
             else:
                 outcome = "the stored value is unchanged"
             raise BackendError(
@@ -315,8 +345,9 @@ class RedisBackend(Backend):
                     self._client.script_load(script.script)
         raise AssertionError("unreachable")
 
-    def _snapshot(self, names: _Keys, ttl: float | None, *, value: bool = True
-                  ) -> tuple[list, bytes | None, int, list[bytes]]:
+    def _snapshot(
+        self, names: _Keys, ttl: float | None, *, value: bool = True
+    ) -> tuple[list, bytes | None, int, list[bytes]]:
         """One atomic read: record fields, latest value (unless not wanted), ms to expiry,
         history entries."""
 
@@ -350,19 +381,29 @@ class RedisBackend(Backend):
                 sizes = [int(fields[6]), *(int(e.split(b":")[1]) for e in order)] if exists else []
                 etag = secrets.token_hex(8)
                 stage = names.stage(etag)
-                args = [_text(fields[5]), etag, value.codec, repr(now), writer, _ms(ttl),
-                        history_kept(sizes, self.retention), names.member, value.size]
+                args = [
+                    _text(fields[5]),
+                    etag,
+                    value.codec,
+                    repr(now),
+                    writer,
+                    _ms(ttl),
+                    history_kept(sizes, self.retention),
+                    names.member,
+                    value.size,
+                ]
 
-                def build(pipe: Any, stage: str = stage, args: list = args,
-                          data: bytes = value.data) -> None:
+                def build(
+                    pipe: Any, stage: str = stage, args: list = args, data: bytes = value.data
+                ) -> None:
                     pipe.delete(stage)
                     pipe.rpush(stage, data)
                     pipe.pexpire(stage, STAGE_MS)
-                    pipe.execute_command("EVALSHA", self._commit.sha, 6, *names.store, stage,
-                                         *args)
+                    pipe.execute_command("EVALSHA", self._commit.sha, 6, *names.store, stage, *args)
 
-                version = self._call("a commit", lambda b=build: self._multi(b)[-1],
-                                     committing=True)
+                version = self._call(
+                    "a commit", lambda b=build: self._multi(b)[-1], committing=True
+                )
                 if version:
                     created = float(fields[2]) if exists else now
                     return Record(key, value, int(version), created, now, now + ttl, writer)
@@ -390,13 +431,13 @@ class RedisBackend(Backend):
 
     def delete(self, key: StoreKey) -> bool:
         names = _Keys(key)
-        return bool(self._call("a delete",
-                               lambda: self._delete(keys=names.store, args=[names.member])))
+        return bool(
+            self._call("a delete", lambda: self._delete(keys=names.store, args=[names.member]))
+        )
 
     def touch(self, key: StoreKey, ttl: float) -> bool:
         names = _Keys(key)
-        return bool(self._call("a touch",
-                               lambda: self._touch(keys=names.store, args=[_ms(ttl)])))
+        return bool(self._call("a touch", lambda: self._touch(keys=names.store, args=[_ms(ttl)])))
 
     def keys(self, namespace: str, session: str | None = None) -> list[StoreKey]:
         if session is not None:
@@ -409,15 +450,15 @@ class RedisBackend(Backend):
         for s in sessions:
             idx = _Keys(StoreKey(namespace, s, "", "")).idx
             members = self._call("listing keys", lambda i=idx: self._client.smembers(i))
-            candidates = [StoreKey(namespace, s, *map(unquote, _text(m).split(":")))
-                          for m in members]
+            candidates = [
+                StoreKey(namespace, s, *map(unquote, _text(m).split(":"))) for m in members
+            ]
             alive = self._call("listing keys", lambda c=candidates: self._exist(c))
             live += [k for k, ok in zip(candidates, alive, strict=True) if ok]
         return sorted(live)
 
     def namespaces(self) -> list[str]:
-        found = self._call("listing namespaces",
-                           lambda: list(self._scan(f"{PREFIX}:{{*|*}}:idx")))
+        found = self._call("listing namespaces", lambda: list(self._scan(f"{PREFIX}:{{*|*}}:idx")))
         return sorted({unquote(_text(k).split("{", 1)[1].split("|", 1)[0]) for k in found})
 
     def _exist(self, keys: list[StoreKey]) -> list[bool]:
@@ -442,10 +483,17 @@ class RedisBackend(Backend):
             v = entry.split(b":")[0]
             if v + b":codec" not in meta:
                 continue
-            records.append(Record(
-                key, Encoded(_text(meta[v + b":codec"]), bytes(data)), int(v),
-                float(meta[v + b":created"]), float(meta[v + b":updated"]), expires,
-                _text(meta[v + b":writer"])))
+            records.append(
+                Record(
+                    key,
+                    Encoded(_text(meta[v + b":codec"]), bytes(data)),
+                    int(v),
+                    float(meta[v + b":created"]),
+                    float(meta[v + b":updated"]),
+                    expires,
+                    _text(meta[v + b":writer"]),
+                )
+            )
         return records
 
     def sweep(self, now: float | None = None, *, budget: int = 20) -> int:
@@ -462,7 +510,8 @@ class RedisBackend(Backend):
             cursor = self._sweep_cursors.get(name, 0)
             for _ in range(budget):
                 cursor, found = self._call(
-                    "a sweep", lambda n=node, c=cursor: n.scan(c, match=pattern, count=500))
+                    "a sweep", lambda n=node, c=cursor: n.scan(c, match=pattern, count=500)
+                )
                 for idx in found:
                     removed += self._prune_index(_text(idx))
                 if cursor == 0:
@@ -477,16 +526,18 @@ class RedisBackend(Backend):
         for i in range(0, len(members), 200):
             chunk = members[i : i + 200]
             recs = [f"{base}rec:{m}" for m in chunk]
-            removed += int(self._call(
-                "a sweep", lambda r=recs, c=chunk: self._prune(keys=[idx, *r], args=c)))
+            removed += int(
+                self._call("a sweep", lambda r=recs, c=chunk: self._prune(keys=[idx, *r], args=c))
+            )
         return removed
 
     def _nodes(self) -> list[tuple[str, Any]]:
         """(name, plain client) of every node holding keys: the one server, or each primary."""
         if not self.cluster:
             return [("", self._client)]
-        return [(n.name, self._client.get_redis_connection(n))
-                for n in self._client.get_primaries()]
+        return [
+            (n.name, self._client.get_redis_connection(n)) for n in self._client.get_primaries()
+        ]
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
         for _, node in self._nodes():
@@ -503,5 +554,12 @@ def _record(key: StoreKey, fields: list, value: bytes | None, pttl: int) -> Reco
     if etag is None or value is None:
         return None
     expires = time.time() + pttl / 1000 if pttl >= 0 else float("inf")
-    return Record(key, Encoded(_text(codec), bytes(value)), int(version), float(created),
-                  float(updated), expires, _text(writer))
+    return Record(
+        key,
+        Encoded(_text(codec), bytes(value)),
+        int(version),
+        float(created),
+        float(updated),
+        expires,
+        _text(writer),
+    )

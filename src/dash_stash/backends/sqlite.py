@@ -59,16 +59,18 @@ _ORPHAN_AGE = 3600.0  # a blob file no row names, older than this, is a failed c
 def path_from_url(url: str) -> Path:
     """`sqlite:///rel.db` is relative to the working directory, `sqlite:////abs.db` absolute."""
     if not url.startswith("sqlite:///"):
-        raise BackendError(f"not a SQLite URL: {url!r}; write sqlite:///relative.db or "
-                           "sqlite:////absolute/path.db")
-    return Path(url[len("sqlite:///"):])
+        raise BackendError(
+            f"not a SQLite URL: {url!r}; write sqlite:///relative.db or sqlite:////absolute/path.db"
+        )
+    return Path(url[len("sqlite:///") :])
 
 
 class SQLiteBackend(Backend):
     """One SQLite file; one connection per thread and per process (fork-safe)."""
 
-    def __init__(self, url: str, retention: Retention | None = None,
-                 busy_timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, retention: Retention | None = None, busy_timeout: float = 60.0
+    ) -> None:
         self.url = url
         self.path = path_from_url(url)
         self.retention = retention or Retention()
@@ -87,8 +89,9 @@ class SQLiteBackend(Backend):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
@@ -100,12 +103,16 @@ class SQLiteBackend(Backend):
         for _ in range(5):  # a commit may prune the version between our two statements
             now = time.time()
             if ttl is None:
-                head = conn.execute(f"SELECT version, created, expires FROM keys WHERE {_KEY} "
-                                    "AND expires > ?", (*_params(key), now)).fetchone()
+                head = conn.execute(
+                    f"SELECT version, created, expires FROM keys WHERE {_KEY} AND expires > ?",
+                    (*_params(key), now),
+                ).fetchone()
             else:
-                head = conn.execute(f"UPDATE keys SET expires = ? WHERE {_KEY} AND expires > ? "
-                                    "RETURNING version, created, expires",
-                                    (now + ttl, *_params(key), now)).fetchone()
+                head = conn.execute(
+                    f"UPDATE keys SET expires = ? WHERE {_KEY} AND expires > ? "
+                    "RETURNING version, created, expires",
+                    (now + ttl, *_params(key), now),
+                ).fetchone()
             if head is None:
                 return None
             record = self._version(conn, key, *head)
@@ -113,15 +120,28 @@ class SQLiteBackend(Backend):
                 return record
         raise BackendError(f"{key}: the latest version vanished five times while reading")
 
-    def _version(self, conn: sqlite3.Connection, key: StoreKey, version: int, created: float,
-                 expires: float) -> Record | None:
-        row = conn.execute(f"SELECT updated, writer, codec, value, file FROM versions WHERE "
-                           f"{_KEY} AND version = ?", (*_params(key), version)).fetchone()
+    def _version(
+        self, conn: sqlite3.Connection, key: StoreKey, version: int, created: float, expires: float
+    ) -> Record | None:
+        row = conn.execute(
+            f"SELECT updated, writer, codec, value, file FROM versions WHERE "
+            f"{_KEY} AND version = ?",
+            (*_params(key), version),
+        ).fetchone()
         return None if row is None else self._record(key, version, created, expires, *row)
 
-    def _record(self, key: StoreKey, version: int, created: float, expires: float,
-                updated: float | None, writer: str, codec: str, data: bytes,
-                file: str) -> Record | None:
+    def _record(
+        self,
+        key: StoreKey,
+        version: int,
+        created: float,
+        expires: float,
+        updated: float | None,
+        writer: str,
+        codec: str,
+        data: bytes,
+        file: str,
+    ) -> Record | None:
         if updated is None:  # the LEFT JOIN found no such version
             return None
         if file:
@@ -129,8 +149,7 @@ class SQLiteBackend(Backend):
                 data = (self.blobs / file).read_bytes()
             except FileNotFoundError:  # pruned by a commit since our SELECT
                 return None
-        return Record(key, Encoded(codec, bytes(data)), version, created, updated, expires,
-                      writer)
+        return Record(key, Encoded(codec, bytes(data)), version, created, updated, expires, writer)
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
         # A ready value is written to its file before we take the lock; others wait less.
@@ -141,13 +160,15 @@ class SQLiteBackend(Backend):
             self._unlink([staged])
             raise
 
-    def _commit(self, key: StoreKey, update: Update, ttl: float, writer: str,
-                staged: str) -> Record:
+    def _commit(
+        self, key: StoreKey, update: Update, ttl: float, writer: str, staged: str
+    ) -> Record:
         with self._write() as conn:
             now = time.time()
             if isinstance(update, Encoded):  # a replace: the latest value is not needed
-                head = conn.execute(f"SELECT version, created, expires FROM keys WHERE {_KEY}",
-                                    _params(key)).fetchone()
+                head = conn.execute(
+                    f"SELECT version, created, expires FROM keys WHERE {_KEY}", _params(key)
+                ).fetchone()
             else:  # one statement for the head and the latest value
                 head = conn.execute(_LATEST, _params(key)).fetchone()
             if head is not None and head[2] <= now:  # expired, not swept yet: start again
@@ -162,15 +183,29 @@ class SQLiteBackend(Backend):
             value = new_value(update, latest)
             file = staged or self._stage(value)
             version, created = (head[0] + 1, head[1]) if head else (1, now)
-            conn.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (*_params(key), version, value.size, now, writer, value.codec,
-                          b"" if file else value.data, file))
+            conn.execute(
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *_params(key),
+                    version,
+                    value.size,
+                    now,
+                    writer,
+                    value.codec,
+                    b"" if file else value.data,
+                    file,
+                ),
+            )
             if head is None:
-                conn.execute("INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (*_params(key), version, created, now + ttl))
+                conn.execute(
+                    "INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (*_params(key), version, created, now + ttl),
+                )
             else:
-                conn.execute(f"UPDATE keys SET version = ?, expires = ? WHERE {_KEY}",
-                             (version, now + ttl, *_params(key)))
+                conn.execute(
+                    f"UPDATE keys SET version = ?, expires = ? WHERE {_KEY}",
+                    (version, now + ttl, *_params(key)),
+                )
             if version % _PRUNE_EVERY == 0 or value.size >= _PRUNE_SIZE or head is None:
                 self._prune(conn, key, version)
             return Record(key, value, version, created, now, now + ttl, writer)
@@ -190,13 +225,18 @@ class SQLiteBackend(Backend):
         with self._write() as conn:
             return self._delete_rows(conn, key) > 0
 
-    def _delete_rows(self, conn: sqlite3.Connection, key: StoreKey, where: str = "",
-                     *args: object) -> int:
+    def _delete_rows(
+        self, conn: sqlite3.Connection, key: StoreKey, where: str = "", *args: object
+    ) -> int:
         """Delete versions (all, with the key, unless `where` narrows them); their files go
         after the commit. Returns how many keys rows went (0 or 1)."""
         params = (*_params(key), *args)
-        self._local.doomed += [f for (f,) in conn.execute(
-            f"SELECT file FROM versions WHERE {_KEY} {where} AND file != ''", params)]
+        self._local.doomed += [
+            f
+            for (f,) in conn.execute(
+                f"SELECT file FROM versions WHERE {_KEY} {where} AND file != ''", params
+            )
+        ]
         conn.execute(f"DELETE FROM versions WHERE {_KEY} {where}", params)
         if where:
             return 0
@@ -216,19 +256,29 @@ class SQLiteBackend(Backend):
         return [StoreKey(*row) for row in rows]
 
     def namespaces(self) -> list[str]:
-        rows = self._conn().execute("SELECT DISTINCT namespace FROM keys WHERE expires > ? "
-                                    "ORDER BY namespace", (time.time(),)).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT DISTINCT namespace FROM keys WHERE expires > ? ORDER BY namespace",
+                (time.time(),),
+            )
+            .fetchall()
+        )
         return [namespace for (namespace,) in rows]
 
     def history(self, key: StoreKey) -> list[Record]:
         conn = self._conn()
-        head = conn.execute(f"SELECT version, created FROM keys WHERE {_KEY} AND expires > ?",
-                            (*_params(key), time.time())).fetchone()
+        head = conn.execute(
+            f"SELECT version, created FROM keys WHERE {_KEY} AND expires > ?",
+            (*_params(key), time.time()),
+        ).fetchone()
         if head is None:
             return []
         rows = conn.execute(
             f"SELECT version, size FROM versions WHERE {_KEY} AND version < ? "
-            "ORDER BY version DESC", (*_params(key), head[0])).fetchall()
+            "ORDER BY version DESC",
+            (*_params(key), head[0]),
+        ).fetchall()
         kept = history_kept([size for _, size in rows], self.retention)
         older = (self._version(conn, key, version, head[1], 0.0) for version, _ in rows[:kept])
         return [record for record in older if record is not None]
@@ -237,8 +287,9 @@ class SQLiteBackend(Backend):
         now = time.time() if now is None else now
         with self._write() as conn:
             # Expiry is checked inside the write lock, so a key touched a moment ago survives.
-            expired = conn.execute("SELECT namespace, session, scope, store_id FROM keys "
-                                   "WHERE expires <= ?", (now,)).fetchall()
+            expired = conn.execute(
+                "SELECT namespace, session, scope, store_id FROM keys WHERE expires <= ?", (now,)
+            ).fetchall()
             for row in expired:
                 self._delete_rows(conn, StoreKey(*row))
             named = {f for (f,) in conn.execute("SELECT file FROM versions WHERE file != ''")}

@@ -81,24 +81,37 @@ def _dump_numpy(v: Any, d: _Dumper) -> dict | None:
 
     if isinstance(v, np.generic):
         if v.dtype.kind not in _ARRAY_KINDS:
-            raise Unstorable(v, f"a numpy scalar of dtype {v.dtype} is not storable; convert it "
-                                "to a Python value (.item()) first.")
+            raise Unstorable(
+                v,
+                f"a numpy scalar of dtype {v.dtype} is not storable; convert it "
+                "to a Python value (.item()) first.",
+            )
         return {TAG: "npscalar", "dtype": v.dtype.str, "v": v.tobytes().hex()}
     if not isinstance(v, np.ndarray):
         return None
     if isinstance(v, np.ma.MaskedArray):
-        raise Unstorable(v, "a numpy masked array is not storable; store arr.filled(...) and "
-                            "arr.mask as two arrays, or use a DataFrame with nullable dtypes.")
+        raise Unstorable(
+            v,
+            "a numpy masked array is not storable; store arr.filled(...) and "
+            "arr.mask as two arrays, or use a DataFrame with nullable dtypes.",
+        )
     if v.dtype.kind not in _ARRAY_KINDS or v.dtype.fields is not None:
-        raise Unstorable(v, f"a numpy array of dtype {v.dtype} is not storable (object and "
-                            "structured arrays would need pickle); convert it to a numeric, bool, "
-                            "datetime64, timedelta64 or string dtype, to a DataFrame, or to a "
-                            "list.")
+        raise Unstorable(
+            v,
+            f"a numpy array of dtype {v.dtype} is not storable (object and "
+            "structured arrays would need pickle); convert it to a numeric, bool, "
+            "datetime64, timedelta64 or string dtype, to a DataFrame, or to a "
+            "list.",
+        )
     a = v if type(v) is np.ndarray and v.flags.c_contiguous else np.array(v, order="C")
     raw = memoryview(a.reshape(-1).view(np.uint8))
     codec, data = _compress(raw)
-    node = {TAG: "ndarray", "dtype": a.dtype.str, "shape": list(a.shape),
-            "b": d.writer.add_bytes(data)}
+    node = {
+        TAG: "ndarray",
+        "dtype": a.dtype.str,
+        "shape": list(a.shape),
+        "b": d.writer.add_bytes(data),
+    }
     if codec:
         node["z"] = codec
     return node
@@ -163,8 +176,9 @@ def _decompress(codec: str, raw: memoryview) -> Any:
 
             return zstandard.ZstdDecompressor().decompress(raw)
     except ImportError:
-        raise BadRecord(f"the record is compressed with {codec}: pip install "
-                        "'dash-stash[compression]'") from None
+        raise BadRecord(
+            f"the record is compressed with {codec}: pip install 'dash-stash[compression]'"
+        ) from None
     raise BadRecord(f"unknown compression {codec!r}")
 
 
@@ -176,9 +190,12 @@ def _pyarrow(v: Any, extra: str) -> Any:
         import pyarrow as pa
         import pyarrow.ipc  # noqa: F401
     except ImportError:
-        raise Unstorable(v, f"storing a {type(v).__module__.partition('.')[0]} "
-                            f"{type(v).__name__} needs pyarrow: pip install "
-                            f"'dash-stash[{extra}]'") from None
+        raise Unstorable(
+            v,
+            f"storing a {type(v).__module__.partition('.')[0]} "
+            f"{type(v).__name__} needs pyarrow: pip install "
+            f"'dash-stash[{extra}]'",
+        ) from None
     return pa
 
 
@@ -187,8 +204,9 @@ def _pyarrow_for_reading(extra: str) -> Any:
         import pyarrow as pa
         import pyarrow.ipc  # noqa: F401
     except ImportError:
-        raise BadRecord(f"reading this record needs pyarrow: pip install "
-                        f"'dash-stash[{extra}]'") from None
+        raise BadRecord(
+            f"reading this record needs pyarrow: pip install 'dash-stash[{extra}]'"
+        ) from None
     return pa
 
 
@@ -200,9 +218,15 @@ def _write_table(table: Any, d: _Dumper, pa: Any) -> int:
             if table.num_rows:
                 writer.write_table(table)
             else:  # an empty table writes no batch, and so no dictionary: categories would go
-                writer.write_batch(pa.RecordBatch.from_arrays(
-                    [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in table.columns],
-                    schema=table.schema))
+                writer.write_batch(
+                    pa.RecordBatch.from_arrays(
+                        [
+                            c.chunk(0) if c.num_chunks else pa.array([], c.type)
+                            for c in table.columns
+                        ],
+                        schema=table.schema,
+                    )
+                )
 
     return d.writer.add(write)
 
@@ -238,8 +262,11 @@ def _dump_pandas(v: Any, d: _Dumper) -> dict | None:
         return {TAG: "pandas.DataFrame", **_frame(v, v, d, pa), **_columns(v, d, pa)}
     if isinstance(v, pd.Series):
         pa = _pyarrow(v, "pandas")
-        return {TAG: "pandas.Series", **_frame(v, v.to_frame(name="0"), d, pa),
-                "name": d.tree(v.name)}
+        return {
+            TAG: "pandas.Series",
+            **_frame(v, v.to_frame(name="0"), d, pa),
+            "name": d.tree(v.name),
+        }
     return None
 
 
@@ -253,13 +280,19 @@ def _frame(owner: Any, df: Any, d: _Dumper, pa: Any) -> dict:
         threads = None if len(df) * max(df.shape[1], 1) >= 1_000_000 else 1
         table = pa.Table.from_pandas(body, preserve_index=None, nthreads=threads)
     except _ARROW_ERRORS as exc:
-        raise Unstorable(owner, f"this {type(owner).__name__} cannot be stored: "
-                                f"{_column(exc, df)}. Convert that column to a supported dtype "
-                                "(numbers, bool, str, datetime, category...), for example with "
-                                ".astype(str).") from None
+        raise Unstorable(
+            owner,
+            f"this {type(owner).__name__} cannot be stored: "
+            f"{_column(exc, df)}. Convert that column to a supported dtype "
+            "(numbers, bool, str, datetime, category...), for example with "
+            ".astype(str).",
+        ) from None
     objects = [i for i, t in enumerate(df.dtypes) if _is_object_dtype(t)]
-    return {"b": _write_table(table, d, pa), "index": _index_info(df.index, d),
-            **({"objects": objects} if objects else {})}
+    return {
+        "b": _write_table(table, d, pa),
+        "index": _index_info(df.index, d),
+        **({"objects": objects} if objects else {}),
+    }
 
 
 def _is_object_dtype(dtype: Any) -> bool:
@@ -286,8 +319,11 @@ def _columns(df: Any, d: _Dumper, pa: Any) -> dict:
 
     cols = df.columns
     try:
-        table = pa.Table.from_pandas(pd.DataFrame(index=cols.set_names([None] * cols.nlevels)),
-                                     preserve_index=None, nthreads=1)
+        table = pa.Table.from_pandas(
+            pd.DataFrame(index=cols.set_names([None] * cols.nlevels)),
+            preserve_index=None,
+            nthreads=1,
+        )
     except _ARROW_ERRORS:  # labels of mixed types: keep them one by one, as an object Index
         return {"labels": d.tree(list(cols)), "columns": _index_info(cols, d)}
     return {"c": _write_table(table, d, pa), "columns": _index_info(cols, d)}
@@ -312,8 +348,12 @@ def _restore_index(index: Any, info: dict, ld: _Loader) -> Any:
     objects = info.get("objects", ())
     if isinstance(index, pd.MultiIndex):
         if objects:
-            index = index.set_levels([level.astype(object) if i in objects else level
-                                      for i, level in enumerate(index.levels)])
+            index = index.set_levels(
+                [
+                    level.astype(object) if i in objects else level
+                    for i, level in enumerate(index.levels)
+                ]
+            )
     elif objects and not _is_object_dtype(index.dtype):
         index = index.astype(object)
     if info.get("freq"):
@@ -339,9 +379,11 @@ def _load_pandas(ld: _Loader, node: dict) -> Any:
         cols = _read_table(ld, node["c"], pa).to_pandas().index
     else:
         labels = ld.value(node["labels"])
-        cols = (pd.MultiIndex.from_tuples(labels) if labels and isinstance(labels[0], tuple)
-                and len(node["columns"]["names"]) > 1
-                else pd.Index(labels, dtype=object, tupleize_cols=False))
+        cols = (
+            pd.MultiIndex.from_tuples(labels)
+            if labels and isinstance(labels[0], tuple) and len(node["columns"]["names"]) > 1
+            else pd.Index(labels, dtype=object, tupleize_cols=False)
+        )
     df.columns = _restore_index(cols, node["columns"], ld)
     return df
 
@@ -353,19 +395,25 @@ def _dump_polars(v: Any, d: _Dumper) -> dict | None:
     import polars as pl
 
     if isinstance(v, pl.LazyFrame):
-        raise Unstorable(v, "a polars LazyFrame is a query, not data; call .collect() on it "
-                            "before returning it.")
+        raise Unstorable(
+            v, "a polars LazyFrame is a query, not data; call .collect() on it before returning it."
+        )
     if not isinstance(v, (pl.DataFrame, pl.Series)):
         return None
     frame = v if isinstance(v, pl.DataFrame) else v.to_frame()
     bad = [name for name, dtype in frame.schema.items() if dtype == pl.Object]
     if bad:
-        raise Unstorable(v, f"polars column {bad[0]!r} has dtype Object, which is not storable "
-                            "(it would need pickle); convert it to a supported dtype first.")
+        raise Unstorable(
+            v,
+            f"polars column {bad[0]!r} has dtype Object, which is not storable "
+            "(it would need pickle); convert it to a supported dtype first.",
+        )
     compression = _polars_compression(frame)
     tag = "polars.DataFrame" if frame is v else "polars.Series"
-    return {TAG: tag, "b": d.writer.add(
-        lambda f: frame.write_ipc_stream(f, compression=compression))}
+    return {
+        TAG: tag,
+        "b": d.writer.add(lambda f: frame.write_ipc_stream(f, compression=compression)),
+    }
 
 
 def _polars_compression(frame: Any) -> str:
@@ -414,20 +462,32 @@ def equal(a: Any, b: Any) -> bool | None:
         import numpy as np
 
         if isinstance(a, np.ndarray):
-            return (a.dtype == b.dtype and a.shape == b.shape
-                    and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")))
+            return (
+                a.dtype == b.dtype
+                and a.shape == b.shape
+                and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM"))
+            )
         if isinstance(a, np.generic):
             return a.dtype == b.dtype and bool(a == b or (a != a and b != b))
     elif root == "pandas":
         import pandas as pd
 
         if isinstance(a, pd.DataFrame):
-            return (a.shape == b.shape and list(a.dtypes) == list(b.dtypes)
-                    and _same_index(a.index, b.index) and _same_index(a.columns, b.columns)
-                    and bool(a.equals(b)))
+            return (
+                a.shape == b.shape
+                and list(a.dtypes) == list(b.dtypes)
+                and _same_index(a.index, b.index)
+                and _same_index(a.columns, b.columns)
+                and bool(a.equals(b))
+            )
         if isinstance(a, pd.Series):
-            return (len(a) == len(b) and a.dtype == b.dtype and _same_labels([a.name], [b.name])
-                    and _same_index(a.index, b.index) and bool(a.equals(b)))
+            return (
+                len(a) == len(b)
+                and a.dtype == b.dtype
+                and _same_labels([a.name], [b.name])
+                and _same_index(a.index, b.index)
+                and bool(a.equals(b))
+            )
     elif root == "polars":
         import polars as pl
 
@@ -442,8 +502,13 @@ def equal(a: Any, b: Any) -> bool | None:
 
 def _same_index(x: Any, y: Any) -> bool:
     """Index equality down to class, dtypes, names and freq (``Index.equals`` checks values)."""
-    return (type(x) is type(y) and _dtypes(x) == _dtypes(y) and _same_labels(x.names, y.names)
-            and getattr(x, "freq", None) == getattr(y, "freq", None) and bool(x.equals(y)))
+    return (
+        type(x) is type(y)
+        and _dtypes(x) == _dtypes(y)
+        and _same_labels(x.names, y.names)
+        and getattr(x, "freq", None) == getattr(y, "freq", None)
+        and bool(x.equals(y))
+    )
 
 
 def _dtypes(index: Any) -> list:

@@ -79,22 +79,30 @@ class Reader:
             raise BadRecord("the header length points outside the record")
         self.view = memoryview(data)
         try:
-            header = orjson.loads(self.view[end - size:end])
+            header = orjson.loads(self.view[end - size : end])
         except orjson.JSONDecodeError as exc:
             raise BadRecord(f"the header is not valid JSON: {exc}") from None
-        if not isinstance(header, dict) or "v" not in header or not isinstance(
-                header.get("b"), list):
+        if (
+            not isinstance(header, dict)
+            or "v" not in header
+            or not isinstance(header.get("b"), list)
+        ):
             raise BadRecord("the header lacks the value or the blob table")
         self.tree = header["v"]
         self.spans = header["b"]
         for span in self.spans:
-            if not (isinstance(span, list) and len(span) == 2
-                    and all(type(n) is int for n in span)
-                    and len(MAGIC) <= span[0] and span[1] >= 0 and span[0] + span[1] <= end - size):
+            if not (
+                isinstance(span, list)
+                and len(span) == 2
+                and all(type(n) is int for n in span)
+                and len(MAGIC) <= span[0]
+                and span[1] >= 0
+                and span[0] + span[1] <= end - size
+            ):
                 raise BadRecord(f"blob span {span!r} lies outside the record")
 
     def blob(self, index: Any) -> memoryview:
         if type(index) is not int or not 0 <= index < len(self.spans):
             raise BadRecord(f"no blob number {index!r}")
         start, length = self.spans[index]
-        return self.view[start:start + length]
+        return self.view[start : start + length]

@@ -74,10 +74,14 @@ def dump(value: Any, store: str) -> tuple[str, bytes]:
     except RecursionError:
         raise EncodeError(
             f"{label}: the value is nested too deeply or contains itself; store a flatter "
-            "value without circular references.", store=store, path=label) from None
+            "value without circular references.",
+            store=store,
+            path=label,
+        ) from None
     except orjson.JSONEncodeError as exc:  # e.g. a str with lone surrogates, > 255 levels
-        raise EncodeError(f"{label}: the value cannot be stored: {exc}", store=store,
-                          path=label) from None
+        raise EncodeError(
+            f"{label}: the value cannot be stored: {exc}", store=store, path=label
+        ) from None
 
 
 class _Dumper:
@@ -168,8 +172,11 @@ def _zone(tz: tzinfo, offset: timedelta | None) -> Any:
         name = tz.tzname(None)
         return [_td(offset)] + ([name] if name != timezone(offset).tzname(None) else [])
     if offset is None:
-        raise Unstorable(tz, f"the time zone {tz!r} has no fixed UTC offset and no name; use "
-                             "a zoneinfo.ZoneInfo or a datetime.timezone")
+        raise Unstorable(
+            tz,
+            f"the time zone {tz!r} has no fixed UTC offset and no name; use "
+            "a zoneinfo.ZoneInfo or a datetime.timezone",
+        )
     return [_td(offset)]
 
 
@@ -180,14 +187,20 @@ def _td(v: timedelta) -> list[int]:
 def _enum(d: _Dumper, v: enum.Enum) -> dict:
     cls = type(v)
     if "<locals>" in cls.__qualname__:
-        raise Unstorable(v, f"the Enum {cls.__qualname__} is defined inside a function, so it "
-                            "cannot be found again when the value is read; define it at module "
-                            "level.")
+        raise Unstorable(
+            v,
+            f"the Enum {cls.__qualname__} is defined inside a function, so it "
+            "cannot be found again when the value is read; define it at module "
+            "level.",
+        )
     try:
         value = d.tree(v.value)
     except Unstorable as exc:
-        raise Unstorable(v, f"the value of {v!r} is not storable: "
-                            f"{exc.reason or f'object of type {type(exc.obj).__name__}'}") from None
+        raise Unstorable(
+            v,
+            f"the value of {v!r} is not storable: "
+            f"{exc.reason or f'object of type {type(exc.obj).__name__}'}",
+        ) from None
     return d.tag("enum", cls=f"{cls.__module__}:{cls.__qualname__}", v=value)
 
 
@@ -201,14 +214,20 @@ def _pandas_scalar(d: _Dumper, v: Any) -> dict | None:
     if v is pd.NA:
         return {TAG: "pandas.NA"}
     if isinstance(v, pd.Timestamp):
-        fields = {TAG: "pandas.Timestamp", "unit": v.unit,
-                  "v": int(v.to_datetime64().astype(np.int64))}
+        fields = {
+            TAG: "pandas.Timestamp",
+            "unit": v.unit,
+            "v": int(v.to_datetime64().astype(np.int64)),
+        }
         if v.tz is not None:
             fields["tz"] = _zone(v.tz, v.utcoffset())
         return fields
     if isinstance(v, pd.Timedelta):
-        return {TAG: "pandas.Timedelta", "unit": v.unit,
-                "v": int(v.to_timedelta64().astype(np.int64))}
+        return {
+            TAG: "pandas.Timedelta",
+            "unit": v.unit,
+            "v": int(v.to_timedelta64().astype(np.int64)),
+        }
     return None
 
 
@@ -262,10 +281,14 @@ def _unstorable_error(root: Any, exc: Unstorable, label: str, store: str) -> Enc
     elif callable(getattr(obj, "model_dump", None)):
         hint = "Convert it with .model_dump() before returning it."
     else:
-        hint = _HINTS.get(name, "Convert it (for example to a dict or a DataFrame) before "
-                                "returning it.")
-    return EncodeError(f"{path}: object of type {name} is not storable; supported: "
-                       f"{SUPPORTED}. {hint}", store=store, path=path)
+        hint = _HINTS.get(
+            name, "Convert it (for example to a dict or a DataFrame) before returning it."
+        )
+    return EncodeError(
+        f"{path}: object of type {name} is not storable; supported: {SUPPORTED}. {hint}",
+        store=store,
+        path=path,
+    )
 
 
 def _locate(v: Any, target: Any, path: str, seen: set[int]) -> str | None:
@@ -278,8 +301,9 @@ def _locate(v: Any, target: Any, path: str, seen: set[int]) -> str | None:
         seen.add(id(v))
     if isinstance(v, dict):
         for k, x in v.items():
-            found = (_locate(k, target, f"{_sub(path, k)} (a key)", seen)
-                     or _locate(x, target, _sub(path, k), seen))
+            found = _locate(k, target, f"{_sub(path, k)} (a key)", seen) or _locate(
+                x, target, _sub(path, k), seen
+            )
             if found:
                 return found
     elif isinstance(v, (list, tuple)):

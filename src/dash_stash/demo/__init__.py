@@ -1,7 +1,7 @@
 """The demo gallery that `dash-stash demo` serves: what dash-stash changes, in three sections.
 
-    from dash_stash.demo import make_app
-    make_app("sqlite:///demo.db").run()
+from dash_stash.demo import make_app
+make_app("sqlite:///demo.db").run()
 """
 
 from __future__ import annotations
@@ -19,15 +19,24 @@ def make_app(backend: str | None = None) -> Dash:
     """The gallery app; `backend` is a dash-stash URL (default: DASH_STASH_BACKEND or SQLite)."""
     app = Dash(__name__, title="dash-stash demo")
     dash_stash.init(app, backend, namespace=NAMESPACE)
-    app.layout = html.Main([
-        html.H1("dash-stash demo"),
-        html.P(["A drop-in ", html.Code("dcc.Store"), " whose data lives on the server. "
-                "See what the stores hold with ",
-                html.Code(f"dash-stash inspect --namespace {NAMESPACE}"), "."]),
-        seed.section(),
-        todo.section(),
-        table.section(),
-    ], style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1000px", "margin": "auto"})
+    app.layout = html.Main(
+        [
+            html.H1("dash-stash demo"),
+            html.P(
+                [
+                    "A drop-in ",
+                    html.Code("dcc.Store"),
+                    " whose data lives on the server. See what the stores hold with ",
+                    html.Code(f"dash-stash inspect --namespace {NAMESPACE}"),
+                    ".",
+                ]
+            ),
+            seed.section(),
+            todo.section(),
+            table.section(),
+        ],
+        style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1000px", "margin": "auto"},
+    )
     for part in (seed, todo, table):
         part.register(app)
     return app

@@ -23,41 +23,59 @@ import dash_stash
 
 DELAY = 0.2  # seconds each update callback "works": long enough for the two to overlap
 SIDES = {
-    "dcc": (dcc.Store, "dcc.Store", "Each callback gets the store's value as it was when the "
-            "click started, and sends back the whole value: the answer applied last wins, so "
-            "the other name is lost."),
-    "stash": (dash_stash.Store, "dash_stash.Store", "Same callbacks, same timing. Each write "
-              "is merged on the server into the latest value: both names stay."),
+    "dcc": (
+        dcc.Store,
+        "dcc.Store",
+        "Each callback gets the store's value as it was when the "
+        "click started, and sends back the whole value: the answer applied last wins, so "
+        "the other name is lost.",
+    ),
+    "stash": (
+        dash_stash.Store,
+        "dash_stash.Store",
+        "Same callbacks, same timing. Each write "
+        "is merged on the server into the latest value: both names stay.",
+    ),
 }
 BOX = {"flex": "1", "border": "1px solid #ccc", "borderRadius": "6px", "padding": "0 12px 12px"}
 
 
 def section() -> Component:
     """The two sides, next to each other."""
-    return html.Section([
-        html.H2("The seed app, side by side"),
-        html.P(["The app from the article ", html.Em("The dark side of allow_duplicate"),
-                ": two callbacks read the store as State, each changes one name and returns "
-                "the whole store. Click “load data” on each side a few times."]),
-        html.Div([side(prefix) for prefix in SIDES], style={"display": "flex", "gap": "16px"}),
-    ])
+    return html.Section(
+        [
+            html.H2("The seed app, side by side"),
+            html.P(
+                [
+                    "The app from the article ",
+                    html.Em("The dark side of allow_duplicate"),
+                    ": two callbacks read the store as State, each changes one name and returns "
+                    "the whole store. Click “load data” on each side a few times.",
+                ]
+            ),
+            html.Div([side(prefix) for prefix in SIDES], style={"display": "flex", "gap": "16px"}),
+        ]
+    )
 
 
 def side(prefix: str) -> Component:
     store_cls, title, note = SIDES[prefix]
-    return html.Div([
-        html.H3(html.Code(title)),
-        html.P(note, style={"color": "#555"}),
-        dcc.Input(id=f"{prefix}-first-name", placeholder="first name"),
-        dcc.Input(id=f"{prefix}-last-name", placeholder="last name"),
-        html.Button("load data", id=f"{prefix}-load"),
-        store_cls(id=f"{prefix}-user-data", data={}),
-        dcc.Store(id=f"{prefix}-first-done"),
-        dcc.Store(id=f"{prefix}-last-done"),
-        dcc.Store(id=f"{prefix}-tally", data={"checked": 0, "lost": 0}),
-        html.Pre(id=f"{prefix}-show"),
-        html.P(id=f"{prefix}-lost", children="no click yet"),
-    ], style=BOX)
+    return html.Div(
+        [
+            html.H3(html.Code(title)),
+            html.P(note, style={"color": "#555"}),
+            dcc.Input(id=f"{prefix}-first-name", placeholder="first name"),
+            dcc.Input(id=f"{prefix}-last-name", placeholder="last name"),
+            html.Button("load data", id=f"{prefix}-load"),
+            store_cls(id=f"{prefix}-user-data", data={}),
+            dcc.Store(id=f"{prefix}-first-done"),
+            dcc.Store(id=f"{prefix}-last-done"),
+            dcc.Store(id=f"{prefix}-tally", data={"checked": 0, "lost": 0}),
+            html.Pre(id=f"{prefix}-show"),
+            html.P(id=f"{prefix}-lost", children="no click yet"),
+        ],
+        style=BOX,
+    )
 
 
 def register(app: Dash) -> None:

@@ -26,8 +26,10 @@ def make_records(rows: int = ROWS) -> list[dict[str, float]]:
     """A seeded random table; column c<i> holds i + a uniform draw, so its mean is near i + .5."""
     rng = random.Random(7)
     names = [f"c{i}" for i in range(COLUMNS)]
-    return [dict(zip(names, [i + rng.random() for i in range(COLUMNS)], strict=True))
-            for _ in range(rows)]
+    return [
+        dict(zip(names, [i + rng.random() for i in range(COLUMNS)], strict=True))
+        for _ in range(rows)
+    ]
 
 
 def as_table(records: list[dict[str, float]]) -> Any:
@@ -49,16 +51,20 @@ def section() -> Component:
     records = make_records()
     json_mb = len(orjson.dumps(records)) / 1e6
     table = as_table(records)
-    return html.Section([
-        html.H2("A large table"),
-        html.P(f"This store holds {ROWS:,} rows x {COLUMNS} columns "
-               f"(a {type(table).__module__.split('.')[0]}.{type(table).__name__}). "
-               f"As JSON it is {json_mb:.1f} MB: a dcc.Store would send all of it from the "
-               "browser with every click that reads it. Here the browser sends a token."),
-        dash_stash.Store(id="big-table", data=table),
-        html.Button("summarize the table", id="table-summarize"),
-        html.Pre(id="table-summary"),
-    ])
+    return html.Section(
+        [
+            html.H2("A large table"),
+            html.P(
+                f"This store holds {ROWS:,} rows x {COLUMNS} columns "
+                f"(a {type(table).__module__.split('.')[0]}.{type(table).__name__}). "
+                f"As JSON it is {json_mb:.1f} MB: a dcc.Store would send all of it from the "
+                "browser with every click that reads it. Here the browser sends a token."
+            ),
+            dash_stash.Store(id="big-table", data=table),
+            html.Button("summarize the table", id="table-summarize"),
+            html.Pre(id="table-summary"),
+        ]
+    )
 
 
 def register(app: Dash) -> None:
@@ -73,12 +79,14 @@ def register(app: Dash) -> None:
     def summarize(_clicks, table):
         rows, means = summary(table)
         took = (time.perf_counter() - flask.g.demo_clock) * 1000
-        return "\n".join([
-            f"{rows:,} rows",
-            "column means: " + "  ".join(f"{name} {mean:.3f}" for name, mean in means.items()),
-            f"time on the server: {took:.0f} ms (reading the store included)",
-            f"the browser sent {flask.request.content_length or 0:,} bytes for this click",
-        ])
+        return "\n".join(
+            [
+                f"{rows:,} rows",
+                "column means: " + "  ".join(f"{name} {mean:.3f}" for name, mean in means.items()),
+                f"time on the server: {took:.0f} ms (reading the store included)",
+                f"the browser sent {flask.request.content_length or 0:,} bytes for this click",
+            ]
+        )
 
 
 def summary(table: Any) -> tuple[int, dict[str, float]]:

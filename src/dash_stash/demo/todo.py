@@ -17,16 +17,23 @@ import dash_stash
 
 
 def section() -> Component:
-    return html.Section([
-        html.H2("To-do list in local scope"),
-        html.P(["Kept with ", html.Code('dash_stash.Store(storage_type="local")'),
-                ": reload the page or restart the browser, the list is still there. "
-                "The browser holds only a signed token; the list itself is on the server."]),
-        dash_stash.Store(id="todos", data=[], storage_type="local"),
-        dcc.Input(id="todo-new", placeholder="something to do"),
-        html.Button("add", id="todo-add"),
-        html.Ul(id="todo-list", style={"listStyle": "none", "paddingLeft": "0"}),
-    ])
+    return html.Section(
+        [
+            html.H2("To-do list in local scope"),
+            html.P(
+                [
+                    "Kept with ",
+                    html.Code('dash_stash.Store(storage_type="local")'),
+                    ": reload the page or restart the browser, the list is still there. "
+                    "The browser holds only a signed token; the list itself is on the server.",
+                ]
+            ),
+            dash_stash.Store(id="todos", data=[], storage_type="local"),
+            dcc.Input(id="todo-new", placeholder="something to do"),
+            html.Button("add", id="todo-add"),
+            html.Ul(id="todo-list", style={"listStyle": "none", "paddingLeft": "0"}),
+        ]
+    )
 
 
 def register(app: Dash) -> None:
@@ -72,10 +79,18 @@ def register(app: Dash) -> None:
 
 def item(todo: dict) -> Component:
     done = todo["done"]
-    return html.Li([
-        html.Button("☑" if done else "☐", id={"type": "todo-toggle", "item": todo["id"]},
-                    title="done / not done"),
-        html.Span(todo["text"], style={"margin": "0 8px",
-                                       "textDecoration": "line-through" if done else "none"}),
-        html.Button("✕", id={"type": "todo-delete", "item": todo["id"]}, title="delete"),
-    ], className="todo done" if done else "todo")
+    return html.Li(
+        [
+            html.Button(
+                "☑" if done else "☐",
+                id={"type": "todo-toggle", "item": todo["id"]},
+                title="done / not done",
+            ),
+            html.Span(
+                todo["text"],
+                style={"margin": "0 8px", "textDecoration": "line-through" if done else "none"},
+            ),
+            html.Button("✕", id={"type": "todo-delete", "item": todo["id"]}, title="delete"),
+        ],
+        className="todo done" if done else "todo",
+    )

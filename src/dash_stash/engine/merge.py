@@ -38,8 +38,7 @@ MISSING: Any = _Missing()
 def format_path(store: str, path: tuple) -> str:
     """``user_data["a"][2]``: where in a store a conflict happened, as Python would index it."""
     return store + "".join(
-        f"[{json.dumps(k, ensure_ascii=False)}]" if isinstance(k, str) else f"[{k!r}]"
-        for k in path
+        f"[{json.dumps(k, ensure_ascii=False)}]" if isinstance(k, str) else f"[{k!r}]" for k in path
     )
 
 
@@ -48,28 +47,43 @@ def resolve_policy(policy: str | Callable[[Any, Any, Any], Any], store: str) -> 
     if callable(policy):
         return lambda path, base, ours, theirs: policy(base, ours, theirs)
     if policy == "last-writer-wins":
+
         def last_writer_wins(path: tuple, base: Any, ours: Any, theirs: Any) -> Any:
-            log.warning("dash-stash: two writers changed %s in different ways; keeping the "
-                        "value of the later one (conflict policy 'last-writer-wins'). Use "
-                        "'raise' or a resolver function to handle it.", format_path(store, path))
+            log.warning(
+                "dash-stash: two writers changed %s in different ways; keeping the "
+                "value of the later one (conflict policy 'last-writer-wins'). Use "
+                "'raise' or a resolver function to handle it.",
+                format_path(store, path),
+            )
             return ours
+
         return last_writer_wins
     if policy == "raise":
+
         def raise_conflict(path: tuple, base: Any, ours: Any, theirs: Any) -> Any:
             where = format_path(store, path)
             raise ConflictError(
                 f"{where} was changed by another writer since this callback read it, in a "
                 "different way; nothing was written (conflict policy 'raise'). Re-run the "
                 "action, or set a resolver function as the conflict policy.",
-                store=store, path=where,
+                store=store,
+                path=where,
             )
+
         return raise_conflict
-    raise ValueError(f"conflict policy for store {store!r} must be one of {', '.join(POLICIES)} "
-                     f"or a function (base, ours, theirs) -> value; got {policy!r}")
+    raise ValueError(
+        f"conflict policy for store {store!r} must be one of {', '.join(POLICIES)} "
+        f"or a function (base, ours, theirs) -> value; got {policy!r}"
+    )
 
 
-def merge3(base: Any, ours: Any, theirs: Any, resolve: Resolver,
-           equal: Callable[[Any, Any], bool] = json_equal) -> Any:
+def merge3(
+    base: Any,
+    ours: Any,
+    theirs: Any,
+    resolve: Resolver,
+    equal: Callable[[Any, Any], bool] = json_equal,
+) -> Any:
     """Apply the change ``base -> ours`` onto ``theirs``; no input is changed."""
     return _Merge(resolve, equal).merge((), base, ours, theirs)
 
@@ -77,8 +91,9 @@ def merge3(base: Any, ours: Any, theirs: Any, resolve: Resolver,
 def _key(item: Any) -> Any:
     """A hashable stand-in for a list item, so items compare by value (dicts are unhashable)."""
     try:
-        return orjson.dumps(item, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-                            | orjson.OPT_SERIALIZE_NUMPY)
+        return orjson.dumps(
+            item, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+        )
     except TypeError:
         return ("object", id(item))
 
@@ -90,8 +105,11 @@ def _hunks(base_keys: list, other: list, side: int) -> list[tuple[int, int, int,
     matcher = SequenceMatcher(None, base_keys, keys, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "replace" and i2 - i1 == j2 - j1:
-            hunks += [(i1 + n, i1 + n + 1, side, other[j1 + n:j1 + n + 1])
-                      for n in range(i2 - i1) if base_keys[i1 + n] != keys[j1 + n]]
+            hunks += [
+                (i1 + n, i1 + n + 1, side, other[j1 + n : j1 + n + 1])
+                for n in range(i2 - i1)
+                if base_keys[i1 + n] != keys[j1 + n]
+            ]
         elif tag != "equal":
             hunks.append((i1, i2, side, other[j1:j2]))
     return hunks
@@ -135,15 +153,17 @@ class _Merge:
 
     def lists(self, path: tuple, base: list, ours: list, theirs: list) -> list:
         base_keys = [_key(x) for x in base]
-        hunks = sorted(_hunks(base_keys, theirs, 0) + _hunks(base_keys, ours, 1),
-                       key=lambda h: h[:3])
+        hunks = sorted(
+            _hunks(base_keys, theirs, 0) + _hunks(base_keys, ours, 1), key=lambda h: h[:3]
+        )
         out: list = []
         pos = i = 0
         while i < len(hunks):
             group, start, end = [hunks[i]], hunks[i][0], hunks[i][1]
             i += 1
-            while i < len(hunks) and (hunks[i][0] < end or hunks[i][0] == hunks[i][1] == end
-                                      == start):
+            while i < len(hunks) and (
+                hunks[i][0] < end or hunks[i][0] == hunks[i][1] == end == start
+            ):
                 group.append(hunks[i])
                 end = max(end, hunks[i][1])
                 i += 1
@@ -163,8 +183,11 @@ class _Merge:
             return their_items + our_items
         if self.equal(their_items, our_items):
             return our_items
-        if end - start == 1 and len(our_items) == len(their_items) == 1 and all(
-                isinstance(x, (dict, list)) for x in (our_items[0], their_items[0])):
+        if (
+            end - start == 1
+            and len(our_items) == len(their_items) == 1
+            and all(isinstance(x, (dict, list)) for x in (our_items[0], their_items[0]))
+        ):
             value = self.merge((*path, start), base[start], our_items[0], their_items[0])
             return [] if value is MISSING else [value]
         raise _Conflict

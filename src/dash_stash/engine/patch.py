@@ -145,11 +145,14 @@ def _resolve(location: Any, root: Any, where: str) -> list[str | int]:
 
 def _from_end(index: int, container: Any, where: str) -> int:
     if not isinstance(container, list):
-        raise PatchError(f"{where}: index {index} counts from the end of a list, "
-                         f"but there is {_kind(container)} there")
+        raise PatchError(
+            f"{where}: index {index} counts from the end of a list, "
+            f"but there is {_kind(container)} there"
+        )
     if len(container) + index < 0:
-        raise PatchError(f"{where}: index {index} is out of range for a list of "
-                         f"{len(container)} items")
+        raise PatchError(
+            f"{where}: index {index} is out of range for a list of {len(container)} items"
+        )
     return len(container) + index
 
 
@@ -172,21 +175,30 @@ def _assoc(container: Any, key: str | int, value: Any, where: str) -> Any:
     """ramda ``assoc``: a copy of ``container`` with ``key`` set."""
     if isinstance(container, list):
         if not isinstance(key, int):
-            raise PatchError(f"{where}: {key!r} is not a list index (the browser would turn "
-                             "the list into an object); use an int")
+            raise PatchError(
+                f"{where}: {key!r} is not a list index (the browser would turn "
+                "the list into an object); use an int"
+            )
         if key < len(container):
-            return [*container[:key], value, *container[key + 1:]]
+            return [*container[:key], value, *container[key + 1 :]]
         if key == len(container):
             return [*container, value]
-        raise PatchError(f"{where}: index {key} is past the end of a list of {len(container)} "
-                         "items (the browser would leave holes); use append, extend or insert")
+        raise PatchError(
+            f"{where}: index {key} is past the end of a list of {len(container)} "
+            "items (the browser would leave holes); use append, extend or insert"
+        )
     if isinstance(container, dict):
         return {**container, _dkey(key): value}
-    if container is None or container is UNDEFINED or _is_number(container) \
-            or isinstance(container, bool):
+    if (
+        container is None
+        or container is UNDEFINED
+        or _is_number(container)
+        or isinstance(container, bool)
+    ):
         return {_dkey(key): value}  # ramda replaces null and numbers with a new object
-    raise PatchError(f"{where}: cannot set {key!r} inside a {_kind(container)}; "
-                     "assign a whole new value instead")
+    raise PatchError(
+        f"{where}: cannot set {key!r} inside a {_kind(container)}; assign a whole new value instead"
+    )
 
 
 def _set(root: Any, path: list[str | int], value: Any, where: str) -> Any:
@@ -198,8 +210,10 @@ def _set(root: Any, path: list[str | int], value: Any, where: str) -> Any:
         child = _step(root, key)
         if child is not None and not isinstance(child, (dict, list)):
             if child is not UNDEFINED and not isinstance(child, (str, bool, numbers.Real)):
-                raise PatchError(f"{where}: cannot patch inside a {_kind(child)}; "
-                                 "assign a whole new value instead")
+                raise PatchError(
+                    f"{where}: cannot patch inside a {_kind(child)}; "
+                    "assign a whole new value instead"
+                )
             child = [] if isinstance(path[1], int) else {}
         value = _set(child, path[1:], value, where)
     return _assoc(root, key, value, where)
@@ -216,7 +230,7 @@ def _delete(root: Any, path: list[str | int], where: str) -> Any:
         raise PatchError(f"{where}: cannot delete {key!r} inside a {_kind(root)}")
     if len(path) == 1:
         if isinstance(root, list):
-            return [*root[:key], *root[key + 1:]]
+            return [*root[:key], *root[key + 1 :]]
         return {k: v for k, v in root.items() if k != _dkey(key)}
     child = _step(root, key)
     if child is None or child is UNDEFINED:
@@ -273,22 +287,28 @@ def _adder(at_end: bool) -> Callable[[Any, dict, str], Any]:
         if not isinstance(prev, list):
             raise PatchError(f"{where}: needs a list there, found {_kind(prev)}")
         return [*prev, value] if at_end else [value, *prev]
+
     return add
 
 
 def _arithmetic(func: Callable[[float, float], float]) -> Callable[[Any, dict, str], Any]:
     """JavaScript numbers are doubles, so compute in floats; ints stay ints where exact."""
+
     def apply(prev: Any, params: dict, where: str) -> Any:
         value = _param(params, "value", where)
         if func is operator.add and isinstance(prev, str) and isinstance(value, str):
             return prev + value
         prev = 0 if prev is None else prev  # JavaScript: null + 1 == 1
         if not (_is_number(prev) and _is_number(value)):
-            raise PatchError(f"{where}: needs numbers (or two strings to join), found "
-                             f"{_kind(prev)} there and {_kind(value)} as the operand")
+            raise PatchError(
+                f"{where}: needs numbers (or two strings to join), found "
+                f"{_kind(prev)} there and {_kind(value)} as the operand"
+            )
         if func is operator.truediv and value == 0:
-            raise PatchError(f"{where}: division by zero (the browser would store Infinity "
-                             "or NaN, which JSON cannot hold)")
+            raise PatchError(
+                f"{where}: division by zero (the browser would store Infinity "
+                "or NaN, which JSON cannot hold)"
+            )
         try:
             result = func(float(prev), float(value))
         except OverflowError:
@@ -298,6 +318,7 @@ def _arithmetic(func: Callable[[float, float], float]) -> Callable[[Any, dict, s
         if _is_int(prev) and _is_int(value) and result.is_integer() and abs(result) <= 2**53:
             return int(result)
         return result
+
     return apply
 
 
@@ -311,8 +332,10 @@ def _reverse(prev: Any, params: dict, where: str) -> Any:
     if isinstance(prev, list) or (isinstance(prev, str) and all(c <= "\uffff" for c in prev)):
         return prev[::-1]
     if isinstance(prev, str):
-        raise PatchError(f"{where}: the string has characters outside the BMP, which the "
-                         "browser would split into broken halves; reverse it in Python")
+        raise PatchError(
+            f"{where}: the string has characters outside the BMP, which the "
+            "browser would split into broken halves; reverse it in Python"
+        )
     raise PatchError(f"{where}: reverse() needs a list there, found {_kind(prev)}")
 
 
@@ -324,11 +347,18 @@ def _remove(prev: Any, params: dict, where: str) -> Any:
 
 
 _UPDATES: dict[str, Callable[[Any, dict, str], Any]] = {
-    "Merge": _merge, "Extend": _extend, "Insert": _insert,
-    "Append": _adder(True), "Prepend": _adder(False),
-    "Add": _arithmetic(operator.add), "Sub": _arithmetic(operator.sub),
-    "Mul": _arithmetic(operator.mul), "Div": _arithmetic(operator.truediv),
-    "Clear": _clear, "Reverse": _reverse, "Remove": _remove,
+    "Merge": _merge,
+    "Extend": _extend,
+    "Insert": _insert,
+    "Append": _adder(True),
+    "Prepend": _adder(False),
+    "Add": _arithmetic(operator.add),
+    "Sub": _arithmetic(operator.sub),
+    "Mul": _arithmetic(operator.mul),
+    "Div": _arithmetic(operator.truediv),
+    "Clear": _clear,
+    "Reverse": _reverse,
+    "Remove": _remove,
 }
 OPERATIONS = ("Assign", "Delete", *_UPDATES)
 

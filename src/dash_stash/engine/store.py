@@ -77,16 +77,30 @@ class StashEngine:
         self._last_sweep = time.monotonic()
         self._sweep_lock = threading.Lock()
 
-    def read(self, key: StoreKey, *, ttl: float | None = None, initial: Initial = _nothing,
-             label: str = "") -> tuple[Any, Record | None]:
+    def read(
+        self,
+        key: StoreKey,
+        *,
+        ttl: float | None = None,
+        initial: Initial = _nothing,
+        label: str = "",
+    ) -> tuple[Any, Record | None]:
         """The latest value and its record; `initial()` and None if never written."""
         record = self.backend.read(key, ttl)
         if record is None:
             return initial(), None
         return self.decode(record, label or key.store_id), record
 
-    def commit(self, key: StoreKey, write: Write, *, ttl: float, writer: str = "",
-               initial: Initial = _nothing, label: str = "") -> Record:
+    def commit(
+        self,
+        key: StoreKey,
+        write: Write,
+        *,
+        ttl: float,
+        writer: str = "",
+        initial: Initial = _nothing,
+        label: str = "",
+    ) -> Record:
         """Commit `write` atomically on the latest version; on any error nothing changes."""
         label = label or key.store_id
         ready = self.encode(write.value, label) if isinstance(write, Replace) else None
