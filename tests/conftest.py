@@ -165,8 +165,6 @@ def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
             sys.executable,
             "-m",
             "gunicorn",
-            "-c",
-            str(ROOT / "tests" / "gunicorn_conf.py"),
             "-w",
             str(workers),
             "--threads",

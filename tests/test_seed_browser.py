@@ -71,7 +71,6 @@ def test_seed_app_under_gunicorn_with_4_workers(gunicorn, page, tmp_path):
         workers=4,
         env={"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db"},
     )
-    warm_up(server.url, 4)
     assert run_clicks(page, server.url, 25) == []
     workers = page.text_content("#pids").split()
     assert len(workers) > 1, f"all callbacks went to one worker: {workers}"
@@ -90,13 +89,8 @@ SHOW = {
 }
 
 
-def warm_up(url: str, workers: int) -> set[str]:
-    """One request at a time until every worker has answered; return their pids.
-
-    Dash sets a worker up on its first request and is not thread-safe there (plotly/dash
-    #3971): a browser's first burst of parallel requests to a fresh gthread worker can get
-    500 "not a registered library" for the JS bundles, and the page never renders.
-    """
+def worker_pids(url: str, workers: int) -> set[str]:
+    """One request at a time until every worker has answered; return their pids."""
     pids: set[str] = set()
     deadline = time.monotonic() + 30  # a worker still booting answers nothing yet
     while time.monotonic() < deadline:

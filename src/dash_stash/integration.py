@@ -20,7 +20,7 @@ from typing import Any
 from dash import Dash
 from dash._utils import stringify_id
 
-from . import codec, scopes, web
+from . import _compat, codec, scopes, web
 from .backends import Retention, StoreKey, open_backend
 from .callbacks import CallbackWiring
 from .component import Store, StoreRegistry, StoreSpec
@@ -108,6 +108,7 @@ class Stash:
         retention: Retention | None,
         cookie_name: str,
     ) -> None:
+        _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
         self.app = app
         self.namespace = namespace or _default_namespace(app)
         self.engine = StashEngine(

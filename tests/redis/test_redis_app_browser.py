@@ -7,7 +7,7 @@ import json
 
 import pytest
 from proxy import RoundRobinProxy
-from test_seed_browser import CALLBACK, IDLE_PROBE, run_clicks, warm_up
+from test_seed_browser import CALLBACK, IDLE_PROBE, run_clicks, worker_pids
 
 from dash_stash.backends import open_backend
 from dash_stash.codec import decode
@@ -28,13 +28,13 @@ def test_two_hosts_behind_a_round_robin_proxy_lose_no_update(
     # by one host is accepted by the other.
     env = {"DASH_STASH_BACKEND": redis_url, "DASH_STASH_SECRET": ""}
     hosts = [gunicorn(SEED, workers=2, env=env) for _ in range(2)]
-    pids = [warm_up(host.url, 2) for host in hosts]
     proxy = RoundRobinProxy([("127.0.0.1", host.port) for host in hosts])
     try:
         assert run_clicks(page, proxy.url, 25) == []
         shown = page.text_content("#pids").split()
     finally:
         proxy.stop()
+    pids = [worker_pids(host.url, 2) for host in hosts]  # after the clicks: no warm-up
 
     callbacks = [(i, json.loads(body)) for i, path, body in proxy.sent if CALLBACK in path]
     writers = {i for i, body in callbacks if body["output"].startswith("user_data.data@")}
@@ -60,7 +60,6 @@ def click(page) -> None:
 def test_redis_killed_and_restarted_under_a_running_app(gunicorn, redis_factory, page):
     server = redis_factory("--appendonly", "yes", "--appendfsync", "always")
     app = gunicorn(SEED, workers=2, env={"DASH_STASH_BACKEND": server.url})
-    warm_up(app.url, 2)
     statuses: list[int] = []
     page.on("response", lambda r: statuses.append(r.status) if CALLBACK in r.url else None)
     page.goto(app.url)
