@@ -23,8 +23,9 @@ class StoreKey:
     scope: str
     store_id: str
 
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.session}/{self.scope}/{self.store_id}"
+    def __str__(self) -> str:  # for errors and logs: the session shortened (redacted)
+        session = f"{self.session[:6]}..." if len(self.session) > 8 else self.session
+        return f"{self.namespace}/{session}/{self.scope}/{self.store_id}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,16 @@ class Backend(ABC):
     @abstractmethod
     def namespaces(self) -> list[str]:
         """The namespaces (apps) that have live keys, for the inspector."""
+
+    def sizes(self, namespace: str, session: str) -> dict[StoreKey, int]:
+        """The encoded size of each live key of one session, for its quota. Backends that
+        can answer without loading values override this."""
+        found = {}
+        for key in self.keys(namespace, session):
+            record = self.read(key)
+            if record is not None:
+                found[key] = record.value.size
+        return found
 
     @abstractmethod
     def history(self, key: StoreKey) -> list[Record]:

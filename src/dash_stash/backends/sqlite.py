@@ -255,6 +255,16 @@ class SQLiteBackend(Backend):
         rows = self._conn().execute(sql, (*params, time.time())).fetchall()
         return [StoreKey(*row) for row in rows]
 
+    def sizes(self, namespace: str, session: str) -> dict[StoreKey, int]:
+        rows = self._conn().execute(
+            "SELECT k.namespace, k.session, k.scope, k.store_id, v.size FROM keys k "
+            "JOIN versions v ON v.namespace = k.namespace AND v.session = k.session "
+            "AND v.scope = k.scope AND v.store_id = k.store_id AND v.version = k.version "
+            "WHERE k.namespace = ? AND k.session = ? AND k.expires > ?",
+            (namespace, session, time.time()),
+        )
+        return {StoreKey(*row[:4]): row[4] for row in rows}
+
     def namespaces(self) -> list[str]:
         rows = (
             self._conn()
