@@ -38,6 +38,7 @@ DEFAULT_DIR = ".dash_stash"
 DEFAULT_MAX_VALUE_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_SESSION_BYTES = 256 * 1024 * 1024  # across the stores of one browser session
 DEFAULT_MAX_SESSION_INSTANCES = 1000  # live page loads / tabs with written stores, per session
+_OWNER_TTL = 7 * 86400.0  # a namespace stays claimed this long after its app last ran
 _SEEDS_KEPT = 4096  # seeds this process remembers having kept alive (an LRU, so bounded)
 
 
@@ -146,10 +147,12 @@ class Stash:
         self._static_seeds: dict[str, str] = {}
         self._seeded: OrderedDict[str, float] = OrderedDict()  # seed -> when kept alive
         self._seeded_lock = threading.Lock()
+        self._owner_key = StoreKey(self.namespace, "", "app", "owner")
+        self._owner_kept = time.monotonic()
         self.callbacks = CallbackWiring(self)  # checks Dash's internals now, not at a click
         cookie = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
         web.FlaskWeb(cookie, self.signer, app.config.routes_pathname_prefix).install(
-            app.server, self, lambda: app.routes, self.callbacks.update
+            app.server, self, lambda: app.routes, self.on_request
         )
 
     # -- secret and session ------------------------------------------------------------
@@ -284,6 +287,41 @@ class Stash:
             for node in nodes:
                 if isinstance(node, Store):
                     self.own(node, static=True)
+        self.claim_namespace()
+
+    def claim_namespace(self) -> None:
+        """Record this app as its namespace's owner; refuse to serve if another app (another
+        folder, other stores and callbacks) owns it: the two would read each other's stores.
+        The same folder (a redeploy) or the same stores and callbacks (another copy of the
+        app) may take it over."""
+        layout = sorted(self._static_seeds) + ["--"] + sorted(self.app.callback_map)
+        mine = {
+            "folder": os.path.abspath(self.app.server.root_path),
+            "layout": _short_hash("\n".join(layout)),
+        }
+        fresh = codec.encode(mine)
+
+        def update(latest: Any) -> codec.Encoded:
+            owner = codec.decode(latest.value) if latest else mine
+            if owner["folder"] != mine["folder"] and owner["layout"] != mine["layout"]:
+                raise StashError(
+                    f"dash-stash: the namespace {self.namespace!r} on this backend belongs to "
+                    f"another app (in {owner['folder']}, with other stores and callbacks) "
+                    "that ran within the last week; two apps in one namespace would read "
+                    "each other's stores. Give this app its own: dash_stash.init(app, "
+                    "namespace=...)"
+                )
+            return fresh
+
+        self.engine.backend.commit(self._owner_key, update, ttl=_OWNER_TTL, writer="init")
+        self._owner_kept = time.monotonic()
+
+    def on_request(self) -> None:
+        """Before each request: wrap new callbacks; keep the namespace claimed (hourly)."""
+        self.callbacks.update()
+        if time.monotonic() - self._owner_kept > 3600:
+            self._owner_kept = time.monotonic()
+            self.engine.backend.touch(self._owner_key, _OWNER_TTL)
 
     def _seed_key(self, seed: str) -> StoreKey:
         return StoreKey(self.namespace, "", "seed", seed)
