@@ -270,12 +270,18 @@ class Stash:
 
     def own_layouts(self) -> None:
         """Find the stores of the app's layout, its validation layout and its static page
-        layouts, so that every worker knows them before any of them serves a page."""
+        layouts, so that every worker knows them before any of them serves a page.
+
+        Only static layouts (the same for every visitor) give the layout data a request
+        without a valid token starts from; a layout function is never called here (what it
+        renders belongs to one request), and a validation layout's data is not shown to
+        anyone (Dash renders it from the layout function, outside any request)."""
         import dash
 
-        layouts = [self.app._layout_value(), self.app.validation_layout]  # Dash calls both
+        layouts = [self.app._layout, self.app.validation_layout]
         layouts += [page.get("layout") for page in dash.page_registry.values()]
         for layout in layouts:
+            static = layout is not self.app.validation_layout
             if callable(layout) or layout is None:
                 continue  # a page's layout function: its stores are owned when minted
             nodes = [layout] if isinstance(layout, Store) else []
@@ -286,7 +292,7 @@ class Stash:
                     nodes += [item, *getattr(item, "_traverse", lambda: [])()]
             for node in nodes:
                 if isinstance(node, Store):
-                    self.own(node, static=True)
+                    self.own(node, static=static)
         self.claim_namespace()
 
     def claim_namespace(self) -> None:

@@ -107,20 +107,41 @@ class SQLiteBackend(Backend):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            target = f"file:{self.path.resolve()}?mode=ro" if self.read_only else str(self.path)
-            conn = sqlite3.connect(
-                target,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                uri=self.read_only,
-            )
-            if not self.read_only:
+            if self.read_only:
+                conn = self._connect_read_only()
+            else:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self.busy_timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write: `mode=ro`, which sees a running app's WAL; if the
+        WAL's index cannot be made (a read-only folder: a copy, a read-only mount), the file
+        as it is (`immutable=1`)."""
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(
+                f"file:{self.path.resolve()}?{options}",
+                uri=True,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                conn.execute("SELECT 1 FROM keys LIMIT 1")
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+                if "immutable" in options:
+                    raise
+        raise AssertionError("unreachable")
 
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
         conn = self._conn()
