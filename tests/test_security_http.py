@@ -302,7 +302,7 @@ def test_a_fresh_instance_keeps_no_copy_until_it_really_changes(serve, db):
 
 
 def test_layout_function_seeds_live_as_long_as_their_store(serve, db, monkeypatch):
-    monkeypatch.setattr(integration, "_SEEDS_KEPT", 20)
+    monkeypatch.setattr(integration, "_SEEDS_KEPT", 20, raising=False)
     app = per_user_app(url_of(db))
     server = serve(app)
     for n in range(30):
