@@ -225,8 +225,26 @@ class Stash:
         # lives as long as the instances that read it (each read refreshes it).
         if encoded is not None and (static or web.has_session()):
             self._keep_seed(seed, encoded, scopes.SEED_TTL if static else spec.ttl)
+        if not static and seed and web.has_session():
+            # A write that comes without any token (see `scopes.unbound_instance`) starts
+            # from the data rendered last *for this session*, never another session's.
+            key = self._unbound_seed_key(store_id, spec.scope)
+            self.engine.backend.commit(key, codec.encode(seed), ttl=spec.ttl, writer="layout")
         self.stores.add(store.id, spec)
         return spec, seed
+
+    def _unbound_seed_key(self, store_id: str, scope: str) -> StoreKey:
+        instance = f"{scopes.unbound_instance(scope)}-seed"
+        return StoreKey(self.namespace, self.session_key(), instance, store_id)
+
+    def _unbound_seed(self, store_id: str, spec: StoreSpec) -> str:
+        """The layout data a write without a token starts from: the static layout's, else
+        what was last rendered for this session (a store made by a callback or a layout
+        function), else none."""
+        if store_id in self._static_seeds:
+            return self._static_seeds[store_id]
+        record = self.engine.backend.read(self._unbound_seed_key(store_id, spec.scope))
+        return str(codec.decode(record.value)) if record else ""
 
     def _keep_seed(self, seed: str, encoded: codec.Encoded, ttl: float) -> None:
         """Write a seed if it is absent, else push its expiry; at most hourly per process."""
@@ -366,7 +384,12 @@ class Stash:
         else:  # a bad token: a fresh instance, so it can reach nothing that exists
             instance = scopes.new_instance(spec.scope)
         key = StoreKey(self.namespace, self.session_key(), instance, store_id)
-        seed = token.seed if token else self._static_seeds.get(store_id, "")
+        if token is not None:
+            seed = token.seed
+        elif sent is None:
+            seed = self._unbound_seed(store_id, spec)
+        else:
+            seed = self._static_seeds.get(store_id, "")
         return Located(key, token, seed)
 
     def check_quota(self, key: StoreKey) -> int:
