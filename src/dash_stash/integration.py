@@ -395,16 +395,14 @@ class Stash:
     def check_quota(self, key: StoreKey) -> int:
         """How many bytes `key`'s next value may have within its session's quota;
         `QuotaError` if the session may not create `key` at all."""
-        sizes = self.engine.backend.sizes(key.namespace, key.session)
-        instances = {k.scope for k in sizes}
-        if key.scope not in instances and len(instances) >= self.quota.max_instances:
+        usage = self.engine.backend.usage(key)
+        if not usage.has_instance and usage.instances >= self.quota.max_instances:
             raise QuotaError(
-                f"this browser session already keeps {len(instances):,} page loads or tabs "
+                f"this browser session already keeps {usage.instances:,} page loads or tabs "
                 f"of stores (the limit is {self.quota.max_instances:,}); old ones expire "
                 "when idle. Raise it with dash_stash.init(app, max_session_instances=...)"
             )
-        used = sum(size for k, size in sizes.items() if k != key)
-        return self.quota.max_bytes - used
+        return self.quota.max_bytes - usage.other_bytes
 
 
 def _short_hash(text: str) -> str:

@@ -42,6 +42,17 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What one session keeps: live scope instances (page loads, tabs, `local`) with written
+    stores, whether the key asked about is in one of them, and the bytes of the session's
+    latest values other than that key's."""
+
+    instances: int
+    has_instance: bool
+    other_bytes: int
+
+
+@dataclass(frozen=True)
 class Retention:
     """How much history a key keeps: at most `versions` old versions and `max_bytes` of them."""
 
@@ -90,6 +101,13 @@ class Backend(ABC):
     @abstractmethod
     def namespaces(self) -> list[str]:
         """The namespaces (apps) that have live keys, for the inspector."""
+
+    def usage(self, key: StoreKey) -> Usage:
+        """What `key`'s session keeps besides `key`, for its quota (see `Usage`)."""
+        sizes = self.sizes(key.namespace, key.session)
+        instances = {k.scope for k in sizes}
+        others = sum(size for k, size in sizes.items() if k != key)
+        return Usage(len(instances), key.scope in instances, others)
 
     def sizes(self, namespace: str, session: str) -> dict[StoreKey, int]:
         """The encoded size of each live key of one session, for its quota. Backends that

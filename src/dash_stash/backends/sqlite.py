@@ -30,7 +30,16 @@ from pathlib import Path
 
 from ..codec import Encoded
 from ..errors import BackendError, CorruptRecordError
-from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
+from .base import (
+    Backend,
+    Record,
+    Retention,
+    StoreKey,
+    Update,
+    Usage,
+    history_kept,
+    new_value,
+)
 
 # `keys` holds one small row per store (its latest version and expiry), so refreshing expiry
 # on a read never rewrites a value; `versions` is append-only (the latest and its history), so
@@ -305,15 +314,21 @@ class SQLiteBackend(Backend):
         rows = self._conn().execute(sql, (*params, time.time())).fetchall()
         return [StoreKey(*row) for row in rows]
 
-    def sizes(self, namespace: str, session: str) -> dict[StoreKey, int]:
-        rows = self._conn().execute(
-            "SELECT k.namespace, k.session, k.scope, k.store_id, v.size FROM keys k "
-            "JOIN versions v ON v.namespace = k.namespace AND v.session = k.session "
-            "AND v.scope = k.scope AND v.store_id = k.store_id AND v.version = k.version "
-            "WHERE k.namespace = ? AND k.session = ? AND k.expires > ?",
-            (namespace, session, time.time()),
+    def usage(self, key: StoreKey) -> Usage:
+        instances, has_instance, other_bytes = (
+            self._conn()
+            .execute(
+                "SELECT count(DISTINCT k.scope), coalesce(max(k.scope = ?), 0), "
+                "coalesce(sum(CASE WHEN k.scope = ? AND k.store_id = ? THEN 0 ELSE v.size END), 0) "
+                "FROM keys k JOIN versions v ON v.namespace = k.namespace "
+                "AND v.session = k.session AND v.scope = k.scope AND v.store_id = k.store_id "
+                "AND v.version = k.version WHERE k.namespace = ? AND k.session = ? "
+                "AND k.expires > ?",
+                (key.scope, key.scope, key.store_id, key.namespace, key.session, time.time()),
+            )
+            .fetchone()
         )
-        return {StoreKey(*row[:4]): row[4] for row in rows}
+        return Usage(instances, bool(has_instance), other_bytes)
 
     def namespaces(self) -> list[str]:
         rows = (
