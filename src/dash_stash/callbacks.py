@@ -180,16 +180,19 @@ class CallbackCall:
                 if value and located.token:
                     self.stash.engine.delete(located.key)
                 return value
-            if not web.has_session():
+            if not web.has_session():  # 400: the browser must send its cookie, or reload
                 log.warning(
                     "dash-stash: callback %r, store %r: the request has no valid session "
                     "cookie (a browser that refuses cookies, or a cookie cleared or forged), "
-                    "so nothing was written: it could never be read back. The store keeps "
-                    "its value; the next page load gets a session.",
+                    "so nothing was written: it could never be read back. The response sets "
+                    "a new session; the user should reload the page (and allow cookies).",
                     self.name,
                     store_id,
                 )
-                return NoUpdate()
+                raise BadRequest(
+                    f"dash-stash: callback {self.name!r}, store {store_id!r}: no valid session "
+                    "cookie, so nothing was written; reload the page and allow cookies"
+                )
             loaded = self.loaded.get(store_id)
             if is_patch(value):
                 write = PatchWrite(patch_operations(value))
