@@ -111,7 +111,8 @@ def make_app(kind: str, rows: int, folder: str):
         if kind == "stash":
             import dash_stash
 
-            dash_stash.init(app, f"sqlite:///{folder}/stash.db")
+            # up to a million rows: over the default 32 MiB per value
+            dash_stash.init(app, f"sqlite:///{folder}/stash.db", max_value_bytes=2**30)
             store, to_store, from_store = dash_stash.Store(id="table"), same, same
         else:
             store, to_store, from_store = dcc.Store(id="table"), records, pd.DataFrame

@@ -50,7 +50,7 @@ def make_app(kind: str, rows: int, db: str):
     if kind == "stash":
         import dash_stash
 
-        dash_stash.init(app, f"sqlite:///{db}")
+        dash_stash.init(app, f"sqlite:///{db}", max_value_bytes=2**30)  # up to 1M rows
         store = dash_stash.Store(id="table", data=data)
     else:
         store = dcc.Store(id="table", data=data)

@@ -180,7 +180,13 @@ def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
         ]
         full_env = {
             **os.environ,
-            "PYTHONPATH": f"{ROOT / 'tests' / 'apps'}:{ROOT / 'examples'}",
+            "PYTHONPATH": os.pathsep.join(
+                [
+                    str(ROOT / "tests" / "apps"),
+                    str(ROOT / "examples"),
+                    os.environ.get("PYTHONPATH", ""),
+                ]
+            ),
             **(env or {}),
         }
         s = ProcessServer(argv, port, full_env, cwd)

@@ -14,9 +14,10 @@ import requests
 class DashClient:
     """One browser's view of an app: its cookie jar, the layout and the callback list."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.url = url
         self.http = requests.Session()
+        self.http.headers.update(headers or {})
         self.http.get(url + "/").raise_for_status()  # sets the session cookie
         self.layout = self.http.get(url + "/_dash-layout").json()
         self.callbacks = self.http.get(url + "/_dash-dependencies").json()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dash_stash.backends import Retention, StoreKey, open_backend
+from dash_stash.backends import Retention, StoreKey, Usage, open_backend
 from dash_stash.codec import Encoded, decode, encode
 
 KEY = StoreKey("ns", "s1", "local", "user_data")
@@ -155,3 +155,19 @@ def test_sqlite_failed_commit_leaves_no_file_behind(tmp_path):
     time.sleep(0.05)
     assert b.sweep() == 1
     assert list((tmp_path / "stash.db.blobs").iterdir()) == []
+
+
+def test_usage_counts_a_sessions_instances_and_other_bytes(backend):
+    def raw(key, size, ttl=60.0):
+        backend.commit(key, Encoded("json", b"1" * size), ttl=ttl)
+
+    a = StoreKey("ns", "s1", "page-a", "x")
+    raw(a, 10)
+    raw(StoreKey("ns", "s1", "page-a", "y"), 20)
+    raw(StoreKey("ns", "s1", "page-b", "x"), 30)
+    raw(StoreKey("ns", "s2", "page-c", "x"), 99)  # another session
+    raw(StoreKey("ns", "s1", "page-d", "x"), 5, ttl=0.01)  # expires
+    time.sleep(0.05)
+    assert backend.usage(a) == Usage(2, True, 50)
+    assert backend.usage(StoreKey("ns", "s1", "page-new", "x")) == Usage(2, False, 60)
+    assert backend.usage(StoreKey("ns", "nobody", "local", "x")) == Usage(0, False, 0)

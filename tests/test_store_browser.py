@@ -81,7 +81,7 @@ def test_browser_holds_only_small_tokens(browser, app_url):
         assert token.startswith("ds1.") and len(token) < 1024
     assert features_app.SECRET not in json.dumps(held)
     assert features_app.SECRET not in page.content()
-    cookie = next(c for c in context.cookies() if c["name"] == "dash_stash_session")
+    cookie = next(c for c in context.cookies() if c["name"].startswith("dash_stash_session"))
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     context.close()
 

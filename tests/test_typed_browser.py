@@ -154,7 +154,8 @@ def test_value_over_the_size_limit_fails_and_keeps_the_value(serve, page, tmp_pa
 
 
 def test_a_million_rows_end_to_end(serve, page, tmp_path):
-    open_app(serve, page, tmp_path)
+    # Over the default 32 MiB per value: an app that stores a million rows raises the limit.
+    open_app(serve, page, tmp_path, max_value_bytes=512 * 1024 * 1024)
     start = time.monotonic()
     write(page, "million", 1)
     got = read(page, 1)

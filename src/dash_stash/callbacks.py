@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +29,16 @@ from typing import TYPE_CHECKING, Any
 from dash._callback import NoUpdate
 from dash._grouping import flatten_grouping, map_grouping
 from dash._utils import inputs_to_dict, stringify_id
+from werkzeug.exceptions import BadRequest
 
-from . import codec
+from . import codec, web
 from .component import StoreRegistry
 from .engine import Merge, PatchWrite, Replace
 from .engine.patch import is_patch, patch_operations
 from .errors import BackendError, StashError
+from .tokens import PREFIX
+
+log = logging.getLogger("dash_stash")
 
 if TYPE_CHECKING:
     from .integration import Located, Stash
@@ -144,7 +150,7 @@ class CallbackCall:
             value, record = self.stash.engine.read(
                 located.key,
                 ttl=spec.ttl,
-                initial=lambda: self.stash.seed_value(located.seed),
+                initial=lambda: self.stash.seed_value(located.seed, spec.ttl),
                 label=store_id,
             )
             if store_id in self.writes:
@@ -174,10 +180,26 @@ class CallbackCall:
                 if value and located.token:
                     self.stash.engine.delete(located.key)
                 return value
+            if not web.has_session():  # 400: the browser must send its cookie, or reload
+                log.warning(
+                    "dash-stash: callback %r, store %r: the request has no valid session "
+                    "cookie (a browser that refuses cookies, or a cookie cleared or forged), "
+                    "so nothing was written: it could never be read back. The response sets "
+                    "a new session; the user should reload the page (and allow cookies).",
+                    self.name,
+                    store_id,
+                )
+                raise BadRequest(
+                    f"dash-stash: callback {self.name!r}, store {store_id!r}: no valid session "
+                    "cookie, so nothing was written; reload the page and allow cookies"
+                )
             loaded = self.loaded.get(store_id)
             if is_patch(value):
                 write = PatchWrite(patch_operations(value))
             elif loaded is not None:
+                if loaded.encoded is None and codec.equal(self._base(loaded), value):
+                    # Never written and unchanged: keep no copy of its layout data.
+                    return self.stash.token(store_id, spec, located.key.scope, 0, located.seed)
                 write = Merge(lambda: self._base(loaded), loaded.version, value, spec.on_conflict)
             else:
                 write = Replace(value)
@@ -187,7 +209,8 @@ class CallbackCall:
                 ttl=spec.ttl,
                 writer=self.name,
                 label=store_id,
-                initial=lambda: self.stash.seed_value(located.seed),
+                initial=lambda: self.stash.seed_value(located.seed, spec.ttl),
+                room=self.stash.check_quota(located.key),
             )
             return self.stash.token(store_id, spec, located.key.scope, record.version, located.seed)
 
@@ -195,7 +218,8 @@ class CallbackCall:
         """A fresh copy of what the callback read (it may have changed the one it got)."""
         if loaded.encoded is not None:
             return codec.decode(loaded.encoded)
-        return self.stash.seed_value(loaded.located.seed)
+        spec = self.stash.stores.get(loaded.located.key.store_id)
+        return self.stash.seed_value(loaded.located.seed, spec.ttl if spec else 0.0)
 
     def write_outputs(self, result: Any, outputs_list: Any) -> Any:
         """Commit every store output of `result`; return `result` with tokens in their place."""
@@ -259,6 +283,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         g = kwargs.get("callback_context")
         if g is None:
             return args
+        _check_declared(stash, name, cb, g.inputs_list + g.states_list)
         hidden = g.states_list[user_states:]
         if hidden:
             g.states_list = g.states_list[:user_states]
@@ -346,6 +371,52 @@ def _flat(entries: Any) -> list[dict]:
     for out in _as_list(entries or []):
         flat += [o for o in _as_list(out) if isinstance(o, dict) and "id" in o]
     return flat
+
+
+def _check_declared(stash: Stash, name: str, cb: dict, entries: list) -> None:
+    """Refuse (400) a request whose inputs or states name a store the callback does not
+    declare at that place: Dash checks a request's outputs, not which components its inputs
+    name, so a crafted request could otherwise make any callback read (and echo) any store."""
+    declared = cb["inputs"] + cb["state"]
+    # Our hidden States may be missing: the page downloaded the callbacks before we added them.
+    least = len(cb["inputs"]) + cb["_dash_stash"]["user_states"]
+    if not least <= len(entries) <= len(declared):
+        _refuse(name, f"it sends {len(entries)} inputs and states; the callback has {least}")
+    for dep, entry in zip(declared, entries, strict=False):
+        for item in entry if isinstance(entry, list) else [entry]:
+            if not isinstance(item, dict):
+                continue
+            value = item.get("value")
+            is_store = (isinstance(value, str) and value.startswith(PREFIX)) or (
+                stash.stores.get(item.get("id")) is not None
+            )
+            if is_store and not _declares(dep, item):
+                _refuse(
+                    name,
+                    f"it sends {stringify_id(item.get('id'))}.{item.get('property')} where the "
+                    f"callback declares {dep['id']}.{dep['property']}",
+                )
+
+
+def _declares(dep: dict, item: dict) -> bool:
+    """Is `item` (a request entry) the component and property `dep` (a declared one) names,
+    wildcards (MATCH, ALL, ALLSMALLER) included?"""
+    if item.get("property") != dep["property"]:
+        return False
+    component_id = item.get("id")
+    if not dep["id"].startswith("{"):
+        return isinstance(component_id, str) and component_id == dep["id"]
+    pattern = json.loads(dep["id"])
+    return (
+        isinstance(component_id, dict)
+        and component_id.keys() == pattern.keys()
+        and all(isinstance(p, list) or component_id[k] == p for k, p in pattern.items())
+    )
+
+
+def _refuse(name: str, why: str) -> None:
+    log.warning("dash-stash: refused a request to callback %r: %s", name, why)
+    raise BadRequest(f"dash-stash: this request does not match callback {name!r}")
 
 
 def _read_dep(call: CallbackCall, dep: Any, arg: Any) -> Any:

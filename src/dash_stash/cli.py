@@ -23,6 +23,7 @@ import orjson
 
 from . import codec
 from .backends import Backend, StoreKey, open_backend
+from .codec import typed
 from .demo import NAMESPACE as DEMO_NAMESPACE
 from .errors import StashError
 from .integration import default_backend_url
@@ -77,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"namespace=...), else '<module name>/' (e.g. 'app/'); the demo's is {DEMO_NAMESPACE}. "
         "Default: every app on the backend",
     )
-    inspect.add_argument("--session", help="only this browser session (its cookie id)")
+    inspect.add_argument(
+        "--session",
+        help="only this browser session, as listed (a keyed hash: the backend never holds "
+        "the cookie's session id)",
+    )
     inspect.add_argument(
         "--show",
         metavar="KEY",
@@ -151,6 +156,7 @@ def print_listing(backend: Backend, keys: list[StoreKey]) -> None:
         "WRITER",
         "EXPIRES",
     ]
+    rows = [[safe_text(cell) for cell in row] for row in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -176,19 +182,24 @@ def find_key(keys: list[StoreKey], wanted: str) -> StoreKey:
 
 
 def show(backend: Backend, key: StoreKey) -> None:
+    """Print one value and its history (values only ever decoded, never imported from)."""
+    with typed.no_imports():
+        _show(backend, key)
+
+
+def _show(backend: Backend, key: StoreKey) -> None:
     record = backend.read(key)
     if record is None:
         raise UserError(f"{key_text(key)} expired or was deleted just now")
-    print(f"namespace  {key.namespace}\nkey        {key_text(key)}")
-    print(
-        f"version    {record.version}, written by {record.writer or '-'} at {when(record.updated)}"
-    )
+    print(f"namespace  {safe_text(key.namespace)}\nkey        {key_text(key)}")
+    writer = safe_text(record.writer or "-")
+    print(f"version    {record.version}, written by {writer} at {when(record.updated)}")
     print(f"created    {when(record.created)}; expires {expires_text(record.expires)}")
     print(f"stored     {size_text(record.value.size)} ({record.value.codec})\n")
     if key.scope == "app" and key.store_id == "secret":
         print("(the secret that signs this app's tokens: not shown)")
     else:
-        lines = describe(codec.decode(record.value)).splitlines()
+        lines = safe_text(describe(codec.decode(record.value))).splitlines()
         print("\n".join(lines[:MAX_LINES]))
         if len(lines) > MAX_LINES:
             print(f"... {len(lines) - MAX_LINES:,} more lines")
@@ -196,7 +207,7 @@ def show(backend: Backend, key: StoreKey) -> None:
     print(f"\nhistory: the latest and {len(history)} older versions kept")
     for old in [record, *history]:
         print(
-            f"  v{old.version:<5} {when(old.updated)}  {old.writer or '-':<24} "
+            f"  v{old.version:<5} {when(old.updated)}  {safe_text(old.writer or '-'):<24} "
             f"{size_text(old.value.size)}"
         )
 
@@ -239,7 +250,7 @@ def _shape_or_text(value: Any) -> Any:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    backend = open_existing(args.backend)
+    backend = open_existing(args.backend, writable=True)
     try:
         removed = backend.sweep()
     finally:
@@ -251,11 +262,12 @@ def run_sweep(args: argparse.Namespace) -> int:
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def open_existing(url: str | None) -> Backend:
-    """Open a backend to look at; a SQLite file that is not there is an error, not created."""
+def open_existing(url: str | None, writable: bool = False) -> Backend:
+    """Open a backend to look at (SQLite: read-only unless `writable`); a SQLite file that
+    is not there is an error, not created."""
     url = url or default_backend_url()
     if url.startswith("sqlite:"):
-        from .backends.sqlite import path_from_url
+        from .backends.sqlite import SQLiteBackend, path_from_url
 
         path = path_from_url(url)
         if not path.is_file():
@@ -263,6 +275,8 @@ def open_existing(url: str | None) -> Backend:
                 f"no SQLite file at {path} ({url}); give --backend, or set "
                 "DASH_STASH_BACKEND as the app does"
             )
+        if not writable:  # looking changes nothing, and works on a read-only copy
+            return SQLiteBackend(url, read_only=True)
     elif url.startswith("memory:"):
         raise UserError(
             "memory:// lives inside the app's own process: there is nothing to "
@@ -272,7 +286,12 @@ def open_existing(url: str | None) -> Backend:
 
 
 def key_text(key: StoreKey) -> str:
-    return f"{key.session}/{key.scope}/{key.store_id}"
+    return safe_text(f"{key.session}/{key.scope}/{key.store_id}")
+
+
+def safe_text(text: str) -> str:
+    """`text` with control characters escaped: a stored name cannot drive the terminal."""
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
 
 
 def when(timestamp: float) -> str:

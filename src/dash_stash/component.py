@@ -24,12 +24,11 @@ ConflictPolicy = str | Callable[[Any, Any, Any], Any]
 
 @dataclass
 class StoreSpec:
-    """What the server knows of a store id: its scope, lifetime, conflict policy, layout data."""
+    """What the server knows of a store id: its scope, lifetime and conflict policy."""
 
     scope: str
     ttl: float
     on_conflict: ConflictPolicy
-    seed: str = ""  # content hash of the latest layout data minted for this id
     raw_id: Any = field(default=None, repr=False)
 
 

@@ -25,6 +25,11 @@ class ValueTooLargeError(StashError, ValueError):
     """An encoded value is larger than the configured limit."""
 
 
+class QuotaError(StashError, ValueError):
+    """A write would take one browser session over its quota (`init(max_session_bytes=...,
+    max_session_instances=...)`); nothing was committed."""
+
+
 class CorruptRecordError(StashError):
     """A stored record cannot be decoded; it is left as it is."""
 

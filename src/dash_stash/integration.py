@@ -12,7 +12,9 @@ import logging
 import os
 import secrets
 import sys
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,19 @@ from .backends import Retention, StoreKey, open_backend
 from .callbacks import CallbackWiring
 from .component import Store, StoreRegistry, StoreSpec
 from .engine import StashEngine
-from .errors import StashError, TokenError
+from .errors import QuotaError, StashError, TokenError
 from .tokens import Signer, Token
 
 log = logging.getLogger("dash_stash")
 
 DEFAULT_DIR = ".dash_stash"
+# One callback's value: far above what a page shows, far below what fills a disk. Raise it
+# with init(max_value_bytes=...) for stores that really hold more.
+DEFAULT_MAX_VALUE_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_SESSION_BYTES = 256 * 1024 * 1024  # across the stores of one browser session
+DEFAULT_MAX_SESSION_INSTANCES = 1000  # live page loads / tabs with written stores, per session
+_OWNER_TTL = 7 * 86400.0  # a namespace stays claimed this long after its app last ran
+_SEEDS_KEPT = 4096  # seeds this process remembers having kept alive (an LRU, so bounded)
 
 
 def default_backend_url() -> str:
@@ -44,16 +53,22 @@ def init(
     secret: str | bytes | None = None,
     *,
     namespace: str | None = None,
-    max_value_bytes: int = 512 * 1024 * 1024,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    max_session_bytes: int = DEFAULT_MAX_SESSION_BYTES,
+    max_session_instances: int = DEFAULT_MAX_SESSION_INSTANCES,
     retention: Retention | None = None,
-    cookie_name: str = web.COOKIE,
+    cookie_name: str | None = None,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
     `backend` is a URL (`memory://`, `sqlite:///path.db`, `redis://host:port/0`); without it,
     `DASH_STASH_BACKEND`, else SQLite under `./.dash_stash/`. `secret` signs tokens: else
     `DASH_STASH_SECRET`, else the Flask `secret_key`, else one generated once and kept in
-    the backend so that every worker agrees.
+    the backend so that every worker agrees (so a copy of the backend can mint tokens:
+    set a secret in production). `namespace` defaults to the app's name, folder and URL
+    prefix. `max_value_bytes` bounds one store's encoded value; `max_session_bytes` and
+    `max_session_instances` bound what one browser session may keep (a write over them fails
+    with `QuotaError`). `cookie_name` defaults to one per namespace.
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -68,6 +83,7 @@ def init(
         max_value_bytes=max_value_bytes,
         retention=retention,
         cookie_name=cookie_name,
+        quota=Quota(max_session_bytes, max_session_instances),
     )
     app._dash_stash = stash  # type: ignore[attr-defined]
     return stash
@@ -83,6 +99,14 @@ def current_stash(what: str) -> Stash | None:
             f"{what}: this app has no dash-stash; call dash_stash.init(app) after creating it"
         )
     return stash
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one browser session may keep on the server."""
+
+    max_bytes: int
+    max_instances: int
 
 
 @dataclass
@@ -106,26 +130,43 @@ class Stash:
         namespace: str | None,
         max_value_bytes: int,
         retention: Retention | None,
-        cookie_name: str,
+        cookie_name: str | None,
+        quota: Quota,
     ) -> None:
         _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
         self.app = app
         self.namespace = namespace or _default_namespace(app)
+        self.quota = quota
         self.engine = StashEngine(
             open_backend(backend_url, retention), max_value_bytes=max_value_bytes
         )
         self.signer = Signer(self._secret(secret), self.namespace)
         self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
-        self._seeded: dict[str, float] = {}  # seed hash -> when this process last kept it
+        # Layout data of the app's static layouts, by store id: what a request without a
+        # valid token starts from. Data a layout *function* rendered is named only inside
+        # the token of the page it rendered, never kept here (it may be another user's).
+        self._static_seeds: dict[str, str] = {}
+        self._seeded: OrderedDict[str, float] = OrderedDict()  # seed -> when kept alive
+        self._seeded_lock = threading.Lock()
+        self._owner_key = StoreKey(self.namespace, "", "app", "owner")
+        self._owner_kept = time.monotonic()
         self.callbacks = CallbackWiring(self)  # checks Dash's internals now, not at a click
-        web.FlaskWeb(cookie_name).install(app.server, self, self.callbacks.update)
+        cookie = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
+        web.FlaskWeb(cookie, self.signer, app.config.routes_pathname_prefix).install(
+            app.server, self, lambda: app.routes, self.on_request
+        )
 
     # -- secret and session ------------------------------------------------------------
 
     def _secret(self, secret: str | bytes | None) -> str | bytes:
-        secret = secret or os.environ.get("DASH_STASH_SECRET") or self.app.server.secret_key
-        if secret:
-            return secret
+        for found, source in (
+            (secret, "init(secret=...)"),
+            (os.environ.get("DASH_STASH_SECRET"), "DASH_STASH_SECRET"),
+            (self.app.server.secret_key, "the Flask app's secret_key"),
+        ):
+            if found:
+                log.info("dash-stash %s: tokens are signed with %s", self.namespace, source)
+                return found
         key = StoreKey(self.namespace, "", "app", "secret")
         record = self.engine.backend.read(key)
         if record is None:  # the first worker ever: commit one, unless another was quicker
@@ -133,19 +174,29 @@ class Stash:
             record = self.engine.backend.commit(
                 key, lambda latest: latest.value if latest else fresh, ttl=100 * 365 * 86400.0
             )
+        log.warning(
+            "dash-stash %s: tokens are signed with a secret kept in the backend %s, so a "
+            "copy of the backend can act as any new session; set DASH_STASH_SECRET (the "
+            "same for every worker) to keep it out",
+            self.namespace,
+            self.engine.backend.url.split("@")[-1],
+        )
         return str(codec.decode(record.value))
 
     def session_id(self) -> str:
+        """This request's session id: what tokens are bound to (never stored)."""
         return web.session_id()
+
+    def session_key(self) -> str:
+        """This request's session as backend keys name it: a keyed hash of its id."""
+        return web.session_key()
 
     # -- tokens ------------------------------------------------------------------------
 
     def mint(self, store: Store) -> str:
         """The token a layout's `Store` sends to the browser for a fresh scope instance."""
-        spec = self.own(store)
-        return self.token(
-            stringify_id(store.id), spec, scopes.new_instance(spec.scope), 0, spec.seed
-        )
+        spec, seed = self.own(store)
+        return self.token(stringify_id(store.id), spec, scopes.new_instance(spec.scope), 0, seed)
 
     def token(self, store_id: str, spec: StoreSpec, instance: str, version: int, seed: str) -> str:
         """A signed token for this browser session, carrying the store's options."""
@@ -153,26 +204,62 @@ class Stash:
         token = Token(store_id, spec.scope, instance, version, seed, spec.ttl, policy)
         return self.signer.sign(token, self.session_id())
 
-    def own(self, store: Store) -> StoreSpec:
-        """Record `store` as one of this app's stores, its layout data kept as its seed."""
+    def own(self, store: Store, static: bool = False) -> tuple[StoreSpec, str]:
+        """Record `store` as one of this app's stores, its layout data kept as a seed;
+        return its spec and the seed. `static`: the store is in a static layout (the same
+        for every visitor), so its seed is what a request without a valid token reads."""
         spec = store._stash_spec
+        store_id = stringify_id(store.id)
         if store._stash_seed is None:  # once per Store object: a static layout encodes once
             store._stash_seed = None, ""
             if store._stash_initial is not None:
-                encoded = self.engine.encode(store._stash_initial, stringify_id(store.id))
+                encoded = self.engine.encode(store._stash_initial, store_id)
                 seed = hashlib.blake2b(
                     encoded.codec.encode() + b"\0" + encoded.data, digest_size=16
                 ).hexdigest()
                 store._stash_seed = encoded, seed
-        encoded, spec.seed = store._stash_seed
-        if encoded is not None and time.monotonic() - self._seeded.get(spec.seed, -1e9) > 3600:
-            # At most hourly per process: keep the seed alive, write it only if it is absent.
-            key = self._seed_key(spec.seed)
-            if not self.engine.backend.touch(key, scopes.SEED_TTL):
-                self.engine.backend.commit(key, encoded, ttl=scopes.SEED_TTL, writer="layout")
-            self._seeded[spec.seed] = time.monotonic()
+        encoded, seed = store._stash_seed
+        if static:
+            self._static_seeds[store_id] = seed
+        static = static or (bool(seed) and self._static_seeds.get(store_id) == seed)
+        # A layout function's data is kept only for a session that can use its token, and
+        # lives as long as the instances that read it (each read refreshes it).
+        if encoded is not None and (static or web.has_session()):
+            self._keep_seed(seed, encoded, scopes.SEED_TTL if static else spec.ttl)
+        if not static and seed and web.has_session():
+            # A write that comes without any token (see `scopes.unbound_instance`) starts
+            # from the data rendered last *for this session*, never another session's.
+            key = self._unbound_seed_key(store_id, spec.scope)
+            self.engine.backend.commit(key, codec.encode(seed), ttl=spec.ttl, writer="layout")
         self.stores.add(store.id, spec)
-        return spec
+        return spec, seed
+
+    def _unbound_seed_key(self, store_id: str, scope: str) -> StoreKey:
+        instance = f"{scopes.unbound_instance(scope)}-seed"
+        return StoreKey(self.namespace, self.session_key(), instance, store_id)
+
+    def _unbound_seed(self, store_id: str, spec: StoreSpec) -> str:
+        """The layout data a write without a token starts from: the static layout's, else
+        what was last rendered for this session (a store made by a callback or a layout
+        function), else none."""
+        if store_id in self._static_seeds:
+            return self._static_seeds[store_id]
+        record = self.engine.backend.read(self._unbound_seed_key(store_id, spec.scope))
+        return str(codec.decode(record.value)) if record else ""
+
+    def _keep_seed(self, seed: str, encoded: codec.Encoded, ttl: float) -> None:
+        """Write a seed if it is absent, else push its expiry; at most hourly per process."""
+        with self._seeded_lock:
+            kept = self._seeded.get(seed)
+            if kept is not None and time.monotonic() - kept < min(3600.0, ttl / 4):
+                return
+            self._seeded[seed] = time.monotonic()
+            self._seeded.move_to_end(seed)
+            while len(self._seeded) > _SEEDS_KEPT:
+                self._seeded.popitem(last=False)
+        key = self._seed_key(seed)
+        if not self.engine.backend.touch(key, ttl):
+            self.engine.backend.commit(key, encoded, ttl=ttl, writer="layout")
 
     def spec_from_token(self, component_id: Any, sent: Any) -> StoreSpec | None:
         """Recognise a store this process has not seen (a page's layout function ran on
@@ -195,7 +282,6 @@ class Stash:
             token.scope,
             token.ttl or scopes.DEFAULT_TTL[token.scope],
             policy or "last-writer-wins",
-            token.seed,
             raw_id=component_id,
         )
         self.stores.add(component_id, spec)
@@ -203,12 +289,18 @@ class Stash:
 
     def own_layouts(self) -> None:
         """Find the stores of the app's layout, its validation layout and its static page
-        layouts, so that every worker knows them before any of them serves a page."""
+        layouts, so that every worker knows them before any of them serves a page.
+
+        Only static layouts (the same for every visitor) give the layout data a request
+        without a valid token starts from; a layout function is never called here (what it
+        renders belongs to one request), and a validation layout's data is not shown to
+        anyone (Dash renders it from the layout function, outside any request)."""
         import dash
 
-        layouts = [self.app._layout_value(), self.app.validation_layout]  # Dash calls both
+        layouts = [self.app._layout, self.app.validation_layout]
         layouts += [page.get("layout") for page in dash.page_registry.values()]
         for layout in layouts:
+            static = layout is not self.app.validation_layout
             if callable(layout) or layout is None:
                 continue  # a page's layout function: its stores are owned when minted
             nodes = [layout] if isinstance(layout, Store) else []
@@ -219,16 +311,54 @@ class Stash:
                     nodes += [item, *getattr(item, "_traverse", lambda: [])()]
             for node in nodes:
                 if isinstance(node, Store):
-                    self.own(node)
+                    self.own(node, static=static)
+        self.claim_namespace()
+
+    def claim_namespace(self) -> None:
+        """Record this app as its namespace's owner; refuse to serve if another app (another
+        folder, other stores and callbacks) owns it: the two would read each other's stores.
+        The same folder (a redeploy) or the same stores and callbacks (another copy of the
+        app) may take it over."""
+        layout = sorted(self._static_seeds) + ["--"] + sorted(self.app.callback_map)
+        mine = {
+            "folder": os.path.abspath(self.app.server.root_path),
+            "layout": _short_hash("\n".join(layout)),
+        }
+        fresh = codec.encode(mine)
+
+        def update(latest: Any) -> codec.Encoded:
+            owner = codec.decode(latest.value) if latest else mine
+            if owner["folder"] != mine["folder"] and owner["layout"] != mine["layout"]:
+                raise StashError(
+                    f"dash-stash: the namespace {self.namespace!r} on this backend belongs to "
+                    f"another app (in {owner['folder']}, with other stores and callbacks) "
+                    "that ran within the last week; two apps in one namespace would read "
+                    "each other's stores. Give this app its own: dash_stash.init(app, "
+                    "namespace=...)"
+                )
+            return fresh
+
+        self.engine.backend.commit(self._owner_key, update, ttl=_OWNER_TTL, writer="init")
+        self._owner_kept = time.monotonic()
+
+    def on_request(self) -> None:
+        """Before each request: wrap new callbacks; keep the namespace claimed (hourly)."""
+        self.callbacks.update()
+        if time.monotonic() - self._owner_kept > 3600:
+            self._owner_kept = time.monotonic()
+            self.engine.backend.touch(self._owner_key, _OWNER_TTL)
 
     def _seed_key(self, seed: str) -> StoreKey:
         return StoreKey(self.namespace, "", "seed", seed)
 
-    def seed_value(self, seed: str) -> Any:
-        """The layout data a store starts from (None when the layout gave none)."""
+    def seed_value(self, seed: str, ttl: float) -> Any:
+        """The layout data a store starts from (None when the layout gave none); reading it
+        keeps it alive for `ttl` more (a static layout's: for `SEED_TTL`)."""
         if not seed:
             return None
-        record = self.engine.backend.read(self._seed_key(seed), scopes.SEED_TTL)
+        if seed in self._static_seeds.values():
+            ttl = max(ttl, scopes.SEED_TTL)
+        record = self.engine.backend.read(self._seed_key(seed), ttl)
         return codec.decode(record.value) if record else None
 
     def locate(self, component_id: Any, sent: Any, spec: StoreSpec) -> Located:
@@ -254,12 +384,38 @@ class Stash:
             instance = scopes.unbound_instance(spec.scope)
         else:  # a bad token: a fresh instance, so it can reach nothing that exists
             instance = scopes.new_instance(spec.scope)
-        key = StoreKey(self.namespace, self.session_id(), instance, store_id)
-        return Located(key, token, token.seed if token else spec.seed)
+        key = StoreKey(self.namespace, self.session_key(), instance, store_id)
+        if token is not None:
+            seed = token.seed
+        elif sent is None:
+            seed = self._unbound_seed(store_id, spec)
+        else:
+            seed = self._static_seeds.get(store_id, "")
+        return Located(key, token, seed)
+
+    def check_quota(self, key: StoreKey) -> int:
+        """How many bytes `key`'s next value may have within its session's quota;
+        `QuotaError` if the session may not create `key` at all."""
+        usage = self.engine.backend.usage(key)
+        if not usage.has_instance and usage.instances >= self.quota.max_instances:
+            raise QuotaError(
+                f"this browser session already keeps {usage.instances:,} page loads or tabs "
+                f"of stores (the limit is {self.quota.max_instances:,}); old ones expire "
+                "when idle. Raise it with dash_stash.init(app, max_session_instances=...)"
+            )
+        return self.quota.max_bytes - usage.other_bytes
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
 def _default_namespace(app: Dash) -> str:
+    """The app's module name, a hash of the folder it lives in (two projects whose module is
+    `app.py` never share) and its URL prefix."""
     name = app.config.get("name") or "app"
     if name == "__main__":
         name = Path(sys.argv[0]).stem or "app"
-    return f"{name}{app.config.get('requests_pathname_prefix') or '/'}"
+    folder = app.server.root_path
+    prefix = app.config.get("requests_pathname_prefix") or "/"
+    return f"{name}-{_short_hash(os.path.abspath(folder))}{prefix}"

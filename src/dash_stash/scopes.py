@@ -42,6 +42,7 @@ def unbound_instance(scope: str) -> str:
     a page's layout function) is written by a callback that does not read it: the browser had
     downloaded the callbacks before we knew to ask it for that store's token. Writes then
     go to one instance per browser session, so consecutive writes still build on each other;
-    the next page load sends the token and gets per-tab instances again.
+    the next page load sends the token and gets per-tab instances again. Such an instance
+    starts from the layout data last rendered for the same session (never another's).
     """
     return "local" if scope == "local" else f"{scope}-unbound"

@@ -3,6 +3,10 @@
 A token names a store and its scope instance and is HMAC-signed together with the app
 namespace and the browser's session id. A token copied into another browser, edited or forged
 fails `verify` and reads nothing.
+
+The session ids themselves are the server's too: the cookie is `<id>.<mac>`, so a cookie the
+server did not make (planted by an attacker: session fixation) is recognised and replaced, and
+backend keys hold `session_key(id)`, a keyed hash, so a copy of the backend names no session.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 
 import orjson
@@ -61,7 +66,7 @@ class Signer:
         if not isinstance(text, str) or not text.startswith(PREFIX):
             raise TokenError("not a dash-stash token")
         payload, _, mac = text[len(PREFIX) :].partition(".")
-        if not hmac.compare_digest(mac, self._mac(payload, session)):
+        if not mac.isascii() or not hmac.compare_digest(mac, self._mac(payload, session)):
             raise TokenError("bad signature: forged, edited, or minted for another browser")
         try:
             store_id, scope, instance, version, seed, ttl, policy = orjson.loads(_unb64(payload))
@@ -78,8 +83,33 @@ class Signer:
             raise TokenError(f"malformed token payload: {exc}") from None
 
     def _mac(self, payload: str, session: str) -> str:
-        message = b"\0".join((self._namespace, session.encode(), payload.encode()))
-        return _b64(hmac.new(self._secret, message, hashlib.sha256).digest()[:18])
+        return _b64(self._digest(b"token", session.encode(), payload.encode())[:18])
+
+    # -- session ids ----------------------------------------------------------------------
+
+    def new_session(self) -> tuple[str, str]:
+        """A fresh session: (its id, the cookie value that carries it, signed)."""
+        session = secrets.token_urlsafe(16)
+        return session, f"{session}.{self._session_mac(session)}"
+
+    def session_from_cookie(self, cookie: str) -> str | None:
+        """The session id a cookie carries, if this server made it; else None."""
+        session, _, mac = cookie.partition(".")
+        if not (session and mac.isascii() and session.isascii()):
+            return None
+        return session if hmac.compare_digest(mac, self._session_mac(session)) else None
+
+    def session_key(self, session: str) -> str:
+        """What backend keys hold for a session: a keyed hash, useless as a cookie."""
+        return self._digest(b"key", session.encode()).hex()[:32]
+
+    def _session_mac(self, session: str) -> str:
+        return _b64(self._digest(b"cookie", session.encode())[:18])
+
+    def _digest(self, purpose: bytes, *parts: bytes) -> bytes:
+        """HMAC-SHA256 over the app namespace and `parts`, one key use per `purpose`."""
+        message = b"\0".join((purpose, self._namespace, *parts))
+        return hmac.new(self._secret, message, hashlib.sha256).digest()
 
 
 def _b64(data: bytes) -> str:

@@ -1,56 +1,126 @@
 """The web framework side: per-request state and the session cookie. Flask only, for now.
 
 Everything dash-stash needs from a request goes through `FlaskWeb`, so that Dash's FastAPI
-and Quart servers (Dash 4.2+) can follow with one more class of the same shape.
+and Quart servers (Dash 4.2+) can follow with one more class of the same shape. Every rule
+about sessions lives here; routes (dash-stash's own included) ask through the functions at
+the end of this module:
+
+- `session_id()`: this request's session id (what tokens are bound to);
+- `session_key()`: the keyed hash of it that backend keys hold (never the cookie value);
+- `has_session()`: did the browser send a valid, server-made session cookie? Without one a
+  request can never read back what it writes, so it must commit nothing.
+
+The session cookie is set only on the Dash app's own routes (every route under its URL
+prefix, `_dash-stash/` included), never on static files: HttpOnly, SameSite=Lax, `Secure` and
+a `__Host-` name when the request is HTTPS (`request.is_secure`: behind a proxy, apply
+werkzeug's `ProxyFix`) or `SESSION_COOKIE_SECURE` is set, and `Cache-Control: private`.
 """
 
 from __future__ import annotations
 
-import secrets
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import flask
 
+from .tokens import Signer
+
+log = logging.getLogger("dash_stash")
+
 COOKIE = "dash_stash_session"
-
-
-def _valid(session: str) -> bool:
-    return len(session) == 32 and session.isalnum()
+# Dash's requests carry tokens and component values; 16 MiB lets a page post its inputs
+# (dcc.Upload contents are base64 in the body) while refusing a flood. Flask's
+# MAX_CONTENT_LENGTH, when the app sets one, wins.
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+_STATIC = ("_dash-component-suites/", "_favicon.ico")
 
 
 class FlaskWeb:
     """Hooks a Flask server: before each request, knows the stash and the browser session."""
 
-    def __init__(self, cookie_name: str = COOKIE) -> None:
+    def __init__(self, cookie_name: str, signer: Signer, routes_prefix: str) -> None:
         self.cookie_name = cookie_name
+        self.signer = signer
+        self.prefix = routes_prefix
 
-    def install(self, server: flask.Flask, owner: Any, on_request: Callable[[], None]) -> None:
-        """Run `on_request` before every request, with `owner` as this request's stash."""
+    def install(
+        self,
+        server: flask.Flask,
+        owner: Any,
+        routes: Callable[[], list],
+        on_request: Callable[[], None],
+    ) -> None:
+        """Run `on_request` before every request, with `owner` as this request's stash.
+
+        `routes()` gives the Dash app's URL rules (`app.routes`), asked at each request so
+        that routes added later count too."""
+
+        def is_dash_route() -> bool:
+            path = flask.request.path
+            if path.startswith(self.prefix + "_dash-stash/"):
+                return True
+            rule = flask.request.url_rule
+            return (
+                rule is not None
+                and rule.rule in routes()
+                and not any(part in rule.rule for part in _STATIC)
+            )
 
         def before() -> None:
-            flask.g.dash_stash = owner
-            session = flask.request.cookies.get(self.cookie_name, "")
-            if not _valid(session):
-                session = secrets.token_hex(16)
-                flask.g.dash_stash_new_session = True
+            flask.g.dash_stash, flask.g.dash_stash_signer = owner, self.signer
+            dash_route = is_dash_route()
+            if dash_route:
+                _limit_body(server)
+            secure = bool(flask.request.is_secure or server.config.get("SESSION_COOKIE_SECURE"))
+            name = f"__Host-{self.cookie_name}" if secure else self.cookie_name
+            session = self.signer.session_from_cookie(flask.request.cookies.get(name, ""))
+            flask.g.dash_stash_valid_session = session is not None
+            if session is None:  # absent, expired, or not one of ours: a new one
+                session, cookie = self.signer.new_session()
+                if dash_route:
+                    flask.g.dash_stash_set_cookie = name, cookie, secure
             flask.g.dash_stash_session = session
             on_request()
 
         def after(response: flask.Response) -> flask.Response:
-            if flask.g.get("dash_stash_new_session"):
+            new = flask.g.get("dash_stash_set_cookie")
+            if new is not None:
+                name, cookie, secure = new
                 response.set_cookie(
-                    self.cookie_name,
-                    flask.g.dash_stash_session,
+                    name,
+                    cookie,
                     max_age=400 * 86400,
+                    path="/",
                     httponly=True,
                     samesite="Lax",
-                    secure=flask.request.is_secure,
+                    secure=secure,
                 )
+                response.cache_control.public = False
+                response.cache_control.private = True
             return response
 
         server.before_request(before)
         server.after_request(after)
+
+
+def _limit_body(server: flask.Flask) -> None:
+    """Refuse (413) a Dash request body over the default limit, if the app sets none."""
+    if server.config.get("MAX_CONTENT_LENGTH") is not None:
+        return  # Flask enforces the app's own limit
+    length = flask.request.content_length
+    if length is not None and length > DEFAULT_MAX_REQUEST_BYTES:
+        log.warning(
+            "dash-stash: refused a %s-byte request to %s (the limit is %s bytes); set "
+            "app.server.config['MAX_CONTENT_LENGTH'] to allow more",
+            f"{length:,}",
+            flask.request.path,
+            f"{DEFAULT_MAX_REQUEST_BYTES:,}",
+        )
+        flask.abort(413)
+    with contextlib.suppress(AttributeError):  # Flask 3.1+: also a body without a length
+        flask.request.max_content_length = DEFAULT_MAX_REQUEST_BYTES
 
 
 def current_owner() -> Any | None:
@@ -67,3 +137,14 @@ def in_request() -> bool:
 def session_id() -> str:
     """The browser session of this request (set before the request by `FlaskWeb`)."""
     return flask.g.dash_stash_session
+
+
+def has_session() -> bool:
+    """Did this request come with a valid session cookie the server made? A request
+    without one (no cookie, a forged or foreign one) can never read back what it writes."""
+    return bool(flask.g.get("dash_stash_valid_session"))
+
+
+def session_key() -> str:
+    """The keyed hash of this request's session id: what backend keys hold."""
+    return flask.g.dash_stash_signer.session_key(session_id())

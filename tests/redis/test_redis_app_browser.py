@@ -81,7 +81,8 @@ def test_redis_killed_and_restarted_under_a_running_app(gunicorn, redis_factory,
     server.start()  # same port and directory: the append-only file is read back
     backend = open_backend(server.url)
     try:
-        [key] = [k for k in backend.keys("seed_app/") if k.store_id == "user_data"]
+        [namespace] = [n for n in backend.namespaces() if n.startswith("seed_app-")]
+        [key] = [k for k in backend.keys(namespace) if k.store_id == "user_data"]
         record = backend.read(key)
         assert decode(record.value) == {"first_name": "Mickael3", "last_name": "Jackson3"}
         assert record.version == 6  # two commits per click, none from the failed click

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..errors import BackendError
-from .base import Backend, Record, Retention, StoreKey
+from .base import Backend, Record, Retention, StoreKey, Usage
 
-__all__ = ["Backend", "Record", "Retention", "StoreKey", "open_backend"]
+__all__ = ["Backend", "Record", "Retention", "StoreKey", "Usage", "open_backend"]
 
 
 def open_backend(url: str, retention: Retention | None = None) -> Backend:

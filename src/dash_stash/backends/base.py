@@ -23,8 +23,9 @@ class StoreKey:
     scope: str
     store_id: str
 
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.session}/{self.scope}/{self.store_id}"
+    def __str__(self) -> str:  # for errors and logs: the session shortened (redacted)
+        session = f"{self.session[:6]}..." if len(self.session) > 8 else self.session
+        return f"{self.namespace}/{session}/{self.scope}/{self.store_id}"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,17 @@ class Record:
     updated: float
     expires: float
     writer: str = ""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one session keeps: live scope instances (page loads, tabs, `local`) with written
+    stores, whether the key asked about is in one of them, and the bytes of the session's
+    latest values other than that key's."""
+
+    instances: int
+    has_instance: bool
+    other_bytes: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,23 @@ class Backend(ABC):
     @abstractmethod
     def namespaces(self) -> list[str]:
         """The namespaces (apps) that have live keys, for the inspector."""
+
+    def usage(self, key: StoreKey) -> Usage:
+        """What `key`'s session keeps besides `key`, for its quota (see `Usage`)."""
+        sizes = self.sizes(key.namespace, key.session)
+        instances = {k.scope for k in sizes}
+        others = sum(size for k, size in sizes.items() if k != key)
+        return Usage(len(instances), key.scope in instances, others)
+
+    def sizes(self, namespace: str, session: str) -> dict[StoreKey, int]:
+        """The encoded size of each live key of one session, for its quota. Backends that
+        can answer without loading values override this."""
+        found = {}
+        for key in self.keys(namespace, session):
+            record = self.read(key)
+            if record is not None:
+                found[key] = record.value.size
+        return found
 
     @abstractmethod
     def history(self, key: StoreKey) -> list[Record]:

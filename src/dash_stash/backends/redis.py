@@ -461,6 +461,18 @@ class RedisBackend(Backend):
         found = self._call("listing namespaces", lambda: list(self._scan(f"{PREFIX}:{{*|*}}:idx")))
         return sorted({unquote(_text(k).split("{", 1)[1].split("|", 1)[0]) for k in found})
 
+    def sizes(self, namespace: str, session: str) -> dict[StoreKey, int]:
+        keys = self.keys(namespace, session)
+
+        def fetch() -> list:
+            pipe = self._client.pipeline(transaction=False)
+            for k in keys:
+                pipe.hget(_Keys(k).rec, "size")
+            return pipe.execute()
+
+        found = self._call("measuring a session", fetch) if keys else []
+        return {k: int(size) for k, size in zip(keys, found, strict=True) if size is not None}
+
     def _exist(self, keys: list[StoreKey]) -> list[bool]:
         pipe = self._client.pipeline(transaction=False)
         for k in keys:

@@ -10,12 +10,18 @@ made an 80 MB table several times slower to write than writing a file. A blob fi
 whole and renamed into place before the row that names it commits, and removed only after
 the commit that drops its row, so a row never names a missing or partial file for long (a
 reader that races a removal reads the version again).
+
+Everything is private to the user the app runs as: a folder we create is 0700, the blob
+folder 0700, the database (and so its WAL and SHM, which SQLite creates with the database's
+mode) and every blob file 0600. A file name read from the database is used only if it is one
+we make (32 hex digits), so an edited row cannot point a read outside the blob folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -23,8 +29,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..codec import Encoded
-from ..errors import BackendError
-from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
+from ..errors import BackendError, CorruptRecordError
+from .base import (
+    Backend,
+    Record,
+    Retention,
+    StoreKey,
+    Update,
+    Usage,
+    history_kept,
+    new_value,
+)
 
 # `keys` holds one small row per store (its latest version and expiry), so refreshing expiry
 # on a read never rewrites a value; `versions` is append-only (the latest and its history), so
@@ -54,6 +69,7 @@ _PRUNE_EVERY = 8  # versions; a large value prunes at once, so history stays wit
 _PRUNE_SIZE = 64 * 1024
 FILE_SIZE = 1024 * 1024  # values this large go to a file beside the database
 _ORPHAN_AGE = 3600.0  # a blob file no row names, older than this, is a failed commit's
+_FILE_NAME = re.compile(r"[0-9a-f]{32}")  # what `_stage` names a blob file
 
 
 def path_from_url(url: str) -> Path:
@@ -69,17 +85,28 @@ class SQLiteBackend(Backend):
     """One SQLite file; one connection per thread and per process (fork-safe)."""
 
     def __init__(
-        self, url: str, retention: Retention | None = None, busy_timeout: float = 60.0
+        self,
+        url: str,
+        retention: Retention | None = None,
+        busy_timeout: float = 60.0,
+        *,
+        read_only: bool = False,
     ) -> None:
         self.url = url
         self.path = path_from_url(url)
         self.retention = retention or Retention()
         self.busy_timeout = busy_timeout
+        self.read_only = read_only  # for `dash-stash inspect`: never creates or writes
         self.blobs = self.path.with_name(self.path.name + ".blobs")
         self._local = threading.local()
         try:
-            self.blobs.mkdir(parents=True, exist_ok=True)
-            self._conn().executescript(_SCHEMA)
+            if read_only:
+                self._conn().execute("SELECT 1 FROM keys LIMIT 1")
+            else:
+                _private_folder(self.path.parent)
+                _private_folder(self.blobs)
+                _private_file(self.path)
+                self._conn().executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise BackendError(
                 f"cannot open the SQLite backend {url!r} ({exc}); check that the folder "
@@ -89,14 +116,41 @@ class SQLiteBackend(Backend):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if self.read_only:
+                conn = self._connect_read_only()
+            else:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self.busy_timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write: `mode=ro`, which sees a running app's WAL; if the
+        WAL's index cannot be made (a read-only folder: a copy, a read-only mount), the file
+        as it is (`immutable=1`)."""
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(
+                f"file:{self.path.resolve()}?{options}",
+                uri=True,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                conn.execute("SELECT 1 FROM keys LIMIT 1")
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+                if "immutable" in options:
+                    raise
+        raise AssertionError("unreachable")
 
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
         conn = self._conn()
@@ -145,6 +199,11 @@ class SQLiteBackend(Backend):
         if updated is None:  # the LEFT JOIN found no such version
             return None
         if file:
+            if not _FILE_NAME.fullmatch(file):
+                raise CorruptRecordError(
+                    f"{key} (version {version}): its row names the value file {file!r}, "
+                    "which is not a name dash-stash makes; the row was edited. Not read."
+                )
             try:
                 data = (self.blobs / file).read_bytes()
             except FileNotFoundError:  # pruned by a commit since our SELECT
@@ -255,6 +314,22 @@ class SQLiteBackend(Backend):
         rows = self._conn().execute(sql, (*params, time.time())).fetchall()
         return [StoreKey(*row) for row in rows]
 
+    def usage(self, key: StoreKey) -> Usage:
+        instances, has_instance, other_bytes = (
+            self._conn()
+            .execute(
+                "SELECT count(DISTINCT k.scope), coalesce(max(k.scope = ?), 0), "
+                "coalesce(sum(CASE WHEN k.scope = ? AND k.store_id = ? THEN 0 ELSE v.size END), 0) "
+                "FROM keys k JOIN versions v ON v.namespace = k.namespace "
+                "AND v.session = k.session AND v.scope = k.scope AND v.store_id = k.store_id "
+                "AND v.version = k.version WHERE k.namespace = ? AND k.session = ? "
+                "AND k.expires > ?",
+                (key.scope, key.scope, key.store_id, key.namespace, key.session, time.time()),
+            )
+            .fetchone()
+        )
+        return Usage(instances, bool(has_instance), other_bytes)
+
     def namespaces(self) -> list[str]:
         rows = (
             self._conn()
@@ -319,13 +394,14 @@ class SQLiteBackend(Backend):
             return ""
         name = os.urandom(16).hex()
         part = self.blobs / f".{name}.part"
-        part.write_bytes(value.data)
+        with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            out.write(value.data)
         part.replace(self.blobs / name)
         return name
 
     def _unlink(self, names: list[str]) -> None:
         for name in names:
-            if name:
+            if _FILE_NAME.fullmatch(name):
                 with contextlib.suppress(FileNotFoundError):
                     (self.blobs / name).unlink()
 
@@ -334,6 +410,23 @@ class SQLiteBackend(Backend):
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _private_folder(path: Path) -> None:
+    """Create `path` as 0700; tighten it if it is the default `.dash_stash` or ours."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True)
+    elif path.name == ".dash_stash" or path.name.endswith(".blobs"):
+        path.chmod(0o700)
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file as 0600 before SQLite does (it gives its WAL and SHM the
+    database's mode), and tighten an existing one and its WAL and SHM."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            part.chmod(0o600)
 
 
 def _params(key: StoreKey) -> tuple[str, str, str, str]:

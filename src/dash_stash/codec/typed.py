@@ -32,6 +32,8 @@ reading, only a subclass of ``enum.Enum`` is accepted.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import importlib
 import json
@@ -387,9 +389,26 @@ def _load_zone(spec: Any) -> tzinfo | None:
     return timezone(offset, spec[1]) if len(spec) > 1 else timezone(offset)
 
 
-def _load_enum(ld: _Loader, node: dict) -> enum.Enum:
+_IMPORTS = contextvars.ContextVar("dash_stash_imports", default=True)
+
+
+@contextlib.contextmanager
+def no_imports() -> Any:
+    """Decode without importing anything (`dash-stash inspect`): an Enum whose module is
+    not loaded reads as text naming it, since importing runs that module's code."""
+    reset = _IMPORTS.set(False)
+    try:
+        yield
+    finally:
+        _IMPORTS.reset(reset)
+
+
+def _load_enum(ld: _Loader, node: dict) -> Any:
     module_name, _, qualname = str(node["cls"]).partition(":")
-    module = sys.modules.get(module_name) or importlib.import_module(module_name)
+    module = sys.modules.get(module_name)
+    if module is None and not _IMPORTS.get():
+        return f"<enum {node['cls']} value {ld.value(node['v'])!r}>"
+    module = module or importlib.import_module(module_name)
     cls: Any = module
     for part in qualname.split("."):
         cls = getattr(cls, part)

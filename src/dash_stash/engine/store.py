@@ -17,7 +17,7 @@ from typing import Any
 from .. import codec
 from ..backends import Backend, Record, StoreKey
 from ..codec import Encoded
-from ..errors import CorruptRecordError, ValueTooLargeError
+from ..errors import CorruptRecordError, QuotaError, ValueTooLargeError
 from .merge import merge3, resolve_policy
 from .patch import apply_patch
 
@@ -68,7 +68,7 @@ class StashEngine:
         self,
         backend: Backend,
         *,
-        max_value_bytes: int = 512 * 1024 * 1024,
+        max_value_bytes: int = 32 * 1024 * 1024,
         sweep_every: float = 60.0,
     ) -> None:
         self.backend = backend
@@ -100,22 +100,24 @@ class StashEngine:
         writer: str = "",
         initial: Initial = _nothing,
         label: str = "",
+        room: int | None = None,
     ) -> Record:
-        """Commit `write` atomically on the latest version; on any error nothing changes."""
+        """Commit `write` atomically on the latest version; on any error nothing changes.
+        `room`: the most bytes the new value may have (what its session's quota leaves)."""
         label = label or key.store_id
-        ready = self.encode(write.value, label) if isinstance(write, Replace) else None
+        ready = self.encode(write.value, label, room) if isinstance(write, Replace) else None
         if isinstance(write, Merge):
             ours = self.encode(write.ours, label)  # fails early, outside the backend's lock
 
         def update(latest: Record | None) -> Encoded:
             if isinstance(write, Merge) and (latest.version if latest else 0) == write.base_version:
-                return ours  # nobody committed since the writer read: its value is the merge
+                return self._within(ours, label, room)  # nobody committed since it read
             current = self.decode(latest, label) if latest else initial()
             if isinstance(write, PatchWrite):
-                return self.encode(apply_patch(current, write.operations), label)
+                return self.encode(apply_patch(current, write.operations), label, room)
             resolve = resolve_policy(write.on_conflict, label)
             merged = merge3(write.load_base(), write.ours, current, resolve, codec.equal)
-            return self.encode(merged, label)
+            return self.encode(merged, label, room)
 
         record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
         self.maybe_sweep()
@@ -135,14 +137,25 @@ class StashEngine:
                 f"decoded: {exc}. It was left as it is; clear the store to start again."
             ) from None
 
-    def encode(self, value: Any, label: str) -> Encoded:
-        """Encode a value for `label`'s store, within the size limit."""
+    def encode(self, value: Any, label: str, room: int | None = None) -> Encoded:
+        """Encode a value for `label`'s store, within the size limit (and `room`)."""
         encoded = codec.encode(value, store=label)
         if encoded.size > self.max_value_bytes:
             raise ValueTooLargeError(
                 f"{label}: the value is {encoded.size:,} bytes encoded, over the limit of "
                 f"{self.max_value_bytes:,} bytes; store less, or raise the limit with "
                 "dash_stash.init(app, max_value_bytes=...)"
+            )
+        return self._within(encoded, label, room)
+
+    @staticmethod
+    def _within(encoded: Encoded, label: str, room: int | None) -> Encoded:
+        if room is not None and encoded.size > room:
+            raise QuotaError(
+                f"{label}: the value is {encoded.size:,} bytes encoded, and this browser "
+                f"session's stores have only {max(room, 0):,} bytes left of their quota; "
+                "nothing was written. Store less, clear stores you no longer need, or raise "
+                "it with dash_stash.init(app, max_session_bytes=...)"
             )
         return encoded
 
