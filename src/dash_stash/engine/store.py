@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import codec
+import orjson
+
 from ..backends import Backend, Record, StoreKey
+from ..backends.base import Change
 from ..codec import Encoded
 from ..errors import CorruptRecordError, ValueTooLargeError
-from .merge import merge3, resolve_policy
+from .merge import Conflict, merge3, recording, resolve_policy
 from .patch import apply_patch
 
 log = logging.getLogger("dash_stash")
@@ -58,7 +61,17 @@ class Merge:
     on_conflict: str | Callable[[Any, Any, Any], Any] = "last-writer-wins"
 
 
-Write = Replace | PatchWrite | Merge
+@dataclass(frozen=True)
+class Restore:
+    """Make an old version's value current again, as a new version (history stays)."""
+
+    record: Record
+
+
+Write = Replace | PatchWrite | Merge | Restore
+
+# `Record.kind` of each write, as the inspector shows it.
+KINDS = ("replace", "patch", "merge", "restore")
 
 
 class StashEngine:
@@ -101,21 +114,36 @@ class StashEngine:
         initial: Initial = _nothing,
         label: str = "",
     ) -> Record:
-        """Commit `write` atomically on the latest version; on any error nothing changes."""
+        """Commit `write` atomically on the latest version; on any error nothing changes.
+
+        The version records its kind of write, and for a merge what the policy settled."""
         label = label or key.store_id
-        ready = self.encode(write.value, label) if isinstance(write, Replace) else None
-        if isinstance(write, Merge):
+        ready = None
+        if isinstance(write, Replace):
+            ready = Change(self.encode(write.value, label), "replace")
+        elif isinstance(write, Restore):
+            details = orjson.dumps({"from": write.record.version}).decode()
+            ready = Change(write.record.value, "restore", details)
+        elif isinstance(write, Merge):
             ours = self.encode(write.ours, label)  # fails early, outside the backend's lock
 
-        def update(latest: Record | None) -> Encoded:
+        def update(latest: Record | None) -> Change:
             if isinstance(write, Merge) and (latest.version if latest else 0) == write.base_version:
-                return ours  # nobody committed since the writer read: its value is the merge
+                return Change(ours, "replace")  # nobody committed since the writer read
             current = self.decode(latest, label) if latest else initial()
             if isinstance(write, PatchWrite):
-                return self.encode(apply_patch(current, write.operations), label)
-            resolve = resolve_policy(write.on_conflict, label)
+                return Change(self.encode(apply_patch(current, write.operations), label), "patch")
+            assert isinstance(write, Merge)
+            conflicts: list[Conflict] = []
+            resolve = recording(resolve_policy(write.on_conflict, label), conflicts)
             merged = merge3(write.load_base(), write.ours, current, resolve, codec.equal)
-            return self.encode(merged, label)
+            details = {
+                "base": write.base_version,
+                "theirs": latest.version if latest else 0,
+                "theirs_writer": latest.writer if latest else "",
+                "conflicts": [c.as_json() for c in conflicts],
+            }
+            return Change(self.encode(merged, label), "merge", orjson.dumps(details).decode())
 
         record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
         self.maybe_sweep()
