@@ -20,9 +20,14 @@ from .errors import (
     TokenError,
     ValueTooLargeError,
 )
+from .inspect import InspectError, Version, history, restore
 from .integration import Stash, init
 
 __version__ = "0.1.0"
+
+# Served by Dash from /_dash-component-suites/dash_stash/ (Dash registers this package
+# because `Store` subclasses a component): the dev tools' "Stores" panel, plain JS.
+_js_dist = [{"relative_package_path": "panel.js", "namespace": "dash_stash"}]
 
 __all__ = [
     "Backend",
@@ -30,6 +35,7 @@ __all__ = [
     "ConflictError",
     "CorruptRecordError",
     "EncodeError",
+    "InspectError",
     "PatchError",
     "Record",
     "Retention",
@@ -39,6 +45,9 @@ __all__ = [
     "StoreKey",
     "TokenError",
     "ValueTooLargeError",
+    "Version",
+    "history",
     "init",
     "open_backend",
+    "restore",
 ]

@@ -8,11 +8,13 @@ store's value lives.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ def init(
     max_value_bytes: int = 512 * 1024 * 1024,
     retention: Retention | None = None,
     cookie_name: str = web.COOKIE,
+    inspector: Callable[[Any], Any] | None = None,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
@@ -54,6 +57,10 @@ def init(
     `DASH_STASH_BACKEND`, else SQLite under `./.dash_stash/`. `secret` signs tokens: else
     `DASH_STASH_SECRET`, else the Flask `secret_key`, else one generated once and kept in
     the backend so that every worker agrees.
+
+    `inspector` authorizes the operator page at `<prefix>_dash-stash/` outside debug mode:
+    called with the request, it returns True to serve it, False to refuse (403), or a
+    response to send instead (a 401 asking for a password). See docs/inspector.md.
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -68,8 +75,24 @@ def init(
         max_value_bytes=max_value_bytes,
         retention=retention,
         cookie_name=cookie_name,
+        inspector=inspector,
     )
     app._dash_stash = stash  # type: ignore[attr-defined]
+    _STASHES[stash.namespace] = stash
+    return stash
+
+
+_STASHES: dict[str, Stash] = {}  # by namespace, for `history(key)` outside a request
+
+
+def stash_for(namespace: str) -> Stash:
+    """The stash of the app (in this process) whose namespace is `namespace`."""
+    stash = _STASHES.get(namespace)
+    if stash is None:
+        raise StashError(
+            f"no app in this process called dash_stash.init with namespace {namespace!r}; "
+            f"known: {', '.join(sorted(_STASHES)) or 'none'}"
+        )
     return stash
 
 
@@ -107,17 +130,30 @@ class Stash:
         max_value_bytes: int,
         retention: Retention | None,
         cookie_name: str,
+        inspector: Callable[[Any], Any] | None = None,
     ) -> None:
         self.app = app
         self.namespace = namespace or _default_namespace(app)
         self.engine = StashEngine(
             open_backend(backend_url, retention), max_value_bytes=max_value_bytes
         )
-        self.signer = Signer(self._secret(secret), self.namespace)
+        signing = self._secret(secret)
+        self.signer = Signer(signing, self.namespace)
+        # Inspectors show sessions by a hash keyed with the secret: never the cookie itself.
+        self.label_key = hmac.new(
+            signing.encode() if isinstance(signing, str) else signing,
+            b"dash-stash session label",
+            hashlib.sha256,
+        ).digest()
         self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
         self._seeded: dict[str, float] = {}  # seed hash -> when this process last kept it
         self.callbacks = CallbackWiring(self)  # checks Dash's internals now, not at a click
-        web.FlaskWeb(cookie_name).install(app.server, self, self.callbacks.update)
+        from .inspector import Inspector
+
+        self.inspector = Inspector(self, inspector)
+        web.FlaskWeb(cookie_name).install(
+            app.server, self, self.callbacks.update, self.inspector.intercept
+        )
 
     # -- secret and session ------------------------------------------------------------
 

@@ -102,6 +102,7 @@ class SQLiteBackend(Backend):
 
     def _migrate(self) -> None:
         """Add the columns a database made by an older dash-stash lacks (old rows: '')."""
+
         def missing(conn: sqlite3.Connection) -> list[tuple[str, str]]:
             have = {row[1] for row in conn.execute("PRAGMA table_info(versions)")}
             return [column for column in _ADDED if column[0] not in have]

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import codec
 import orjson
 
+from .. import codec
 from ..backends import Backend, Record, StoreKey
 from ..backends.base import Change
 from ..codec import Encoded
