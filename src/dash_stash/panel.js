@@ -99,7 +99,8 @@
   function TreeNode(props) {
     var s = props.summary;
     var openable = s.type === "dict" || s.type === "list" || s.type === "table";
-    var _open = React.useState(!!props.open);
+    var where = JSON.stringify(props.path);
+    var _open = React.useState(props.opened.has(where));
     var open = _open[0], setOpen = _open[1];
     var _node = React.useState(null);
     var node = _node[0], setNode = _node[1];
@@ -126,7 +127,11 @@
       : h("span", { style: { color: "#881391" } }, JSON.stringify(props.name) + ": ");
     var head = h("div", {
       className: "ds-tree-head", style: Object.assign({ cursor: openable ? "pointer" : "default" }, S.mono),
-      onClick: function () { if (openable) setOpen(!open); },
+      onClick: function () {
+        if (!openable) return;
+        if (open) props.opened.delete(where); else props.opened.add(where);  // kept on updates
+        setOpen(!open);
+      },
     }, openable ? (open ? "▾ " : "▸ ") : "  ", label,
       h("span", { className: "ds-preview" }, s.preview));
     var body = null;
@@ -149,7 +154,7 @@
           node.children.map(function (c) {
             return h(TreeNode, { key: String(c.key), name: c.key, summary: c,
                                  path: props.path.concat([c.key]), store: props.store,
-                                 version: props.version });
+                                 version: props.version, opened: props.opened });
           }),
           node.more > 0 ? h("button", {
             className: "ds-more",
@@ -163,6 +168,7 @@
   function ValueView(props) {
     var _root = React.useState(null);
     var root = _root[0], setRoot = _root[1];
+    var opened = React.useRef(new Set(["[]"])).current;  // open paths, as the value changes
     React.useEffect(function () {
       api("value", { id: props.store.rawId, token: props.store.token, path: [] })
         .then(function (r) { setRoot(r); })
@@ -172,7 +178,7 @@
     if (root.error) return h("div", { style: { color: "#c00" } }, root.error);
     return h("div", { id: "ds-value", "data-version": root.version },
       h(TreeNode, { summary: root.node, path: [], store: props.store, version: root.version,
-                    open: true, key: root.version }));
+                    opened: opened }));
   }
 
   function HistoryView(props) {
