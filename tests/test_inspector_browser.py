@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).parent / "apps"))
 import inspector_app  # noqa: E402
+
+from dash_stash.backends import StoreKey, open_backend  # noqa: E402
+from dash_stash.engine import Replace, StashEngine  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -128,7 +132,7 @@ def test_panel_previews_tables_and_long_lists_lazily(page, app_url):
     expect(value.locator(".ds-tree .ds-tree")).to_have_count(200)
 
 
-def test_operator_page_lists_sessions_by_hash_and_sweeps(browser, app_url):
+def test_operator_page_lists_sessions_by_hash_and_sweeps(browser, app_url, tmp_path):
     users = [browser.new_context() for _ in range(2)]
     try:
         for n, context in enumerate(users):
@@ -147,8 +151,11 @@ def test_operator_page_lists_sessions_by_hash_and_sweeps(browser, app_url):
         operator.fill("#q", "count")
         operator.click("#search")
         expect(operator.locator("tr.store")).to_have_count(2)
+        old = StashEngine(open_backend(f"sqlite:///{tmp_path}/stash.db"))  # one expired store
+        old.commit(StoreKey("inspected/", "x", "tab-1", "old"), Replace(1), ttl=0.01)
+        time.sleep(0.05)
         operator.click("#sweep")
-        expect(operator.locator("#swept")).to_have_text("Swept 0 expired stores.")
+        expect(operator.locator("#swept")).to_have_text("Swept 1 expired store.")
         expect(operator.locator("tr.store", has_text="counter")).to_have_count(2)
     finally:
         for context in users:

@@ -251,7 +251,7 @@ class Inspector:
         e = html.escape
         lines = [
             f"<h1>dash-stash: {e(self.stash.namespace)}</h1>",
-            f"<p id='total'>{len(found)} stores in {len(sessions)} sessions, "
+            f"<p id='total'>{_count(len(found), 'store')} in {_count(len(sessions), 'session')}, "
             f"{e(size_text(total))} in total (backend {e(safe_url(backend.url))})</p>",
             "<form method='get'><input name='q' id='q' placeholder='store id' "
             f"value='{e(wanted)}'><button id='search'>Search</button></form>",
@@ -259,7 +259,8 @@ class Inspector:
             "<button id='sweep'>Sweep expired stores</button></form>",
         ]
         if "swept" in args:
-            lines.append(f"<p id='swept'>Swept {e(args['swept'])} expired stores.</p>")
+            swept = _count(int(args["swept"]) if args["swept"].isdigit() else 0, "expired store")
+            lines.append(f"<p id='swept'>Swept {swept}.</p>")
         lines.append(
             "<table><tr><th>session (keyed hash)</th><th>scope</th><th>store</th>"
             "<th>version</th><th>size</th><th>writer</th><th>kind</th><th>updated</th>"
@@ -269,7 +270,7 @@ class Inspector:
         for label, members in sessions.items():
             size = sum(r.size for r in members)
             lines.append(
-                f"<tr class='session'><th colspan='9'>{e(label)}: {len(members)} stores, "
+                f"<tr class='session'><th colspan='9'>{e(label)}: {_count(len(members), 'store')}, "
                 f"{e(size_text(size))}</th></tr>"
             )
             for row in members[: max(0, PAGE_ROWS - shown)]:
@@ -292,6 +293,10 @@ class Inspector:
         if shown < len(found):
             lines.append(f"<p>{len(found) - shown} more stores: narrow the search.</p>")
         return _PAGE.format(body="\n".join(lines))
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def _version(body: dict, name: str, *, optional: bool = False) -> Any:

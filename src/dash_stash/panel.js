@@ -73,12 +73,12 @@
 
   var S = {
     overlay: {
-      position: "fixed", right: "12px", bottom: "56px", width: "min(960px, 92vw)",
+      position: "fixed", right: "12px", bottom: "56px", width: "min(1180px, 96vw)",
       height: "min(560px, 75vh)", background: "#fff", color: "#222", zIndex: 10000,
       border: "1px solid #c8d0dc", borderRadius: "6px", boxShadow: "0 6px 24px rgba(0,0,0,.18)",
       display: "flex", font: "12px system-ui, sans-serif", textAlign: "left",
     },
-    list: { width: "45%", overflow: "auto", borderRight: "1px solid #e3e7ee" },
+    list: { width: "44%", overflow: "auto", borderRight: "1px solid #e3e7ee" },
     detail: { flex: 1, overflow: "auto", padding: "8px 12px" },
     th: { padding: "4px 6px", borderBottom: "1px solid #e3e7ee", position: "sticky", top: 0,
           background: "#f6f8fb", fontWeight: 600 },
@@ -224,7 +224,7 @@
                 onClick: function () { restore(v.version); },
               }, "restore"))),
             conflicts.length ? h("tr", { key: v.version + "c", className: "ds-conflicts" },
-              h("td", { colSpan: 6, style: S.td },
+              h("td", { colSpan: 6, style: Object.assign({}, S.td, { whiteSpace: "normal" }) },
                 conflicts.map(function (c, j) {
                   return h("div", { key: j, className: "ds-conflict", style: S.mono },
                     "conflict at " + pathText(c.path) + ": " + (props.writerOf(v) || "this write") +
