@@ -165,7 +165,8 @@ def test_operator_page_rights(serve, tmp_path):
     allowed = {"yes": False}
 
     def authorize(request):
-        return allowed["yes"] and request.headers.get("X-Operator") == "1"
+        # only an explicit True lets in: a truthy header value does not
+        return allowed["yes"] and request.headers.get("X-Operator") == "1" or "no"
 
     app = inspector_app.make_app(f"sqlite:///{tmp_path}/s.db", debug=False, inspector=authorize)
     url = serve(app).url

@@ -128,11 +128,11 @@ class Inspector:
         verdict = self.authorize(web.native_request())
         if verdict is True:
             return True
-        if verdict is False or verdict is None:
-            return web.Reply(
-                403, "Forbidden: not authorized for the dash-stash inspector", "text/plain"
-            )
-        return verdict  # the authorizer's own response (a 401 asking for a password)
+        if web.is_response(verdict):
+            return verdict  # the authorizer's own answer (a 401 asking for a password)
+        # False, None, or anything else: only an explicit True lets a request in
+        refusal = "Forbidden: not authorized for the dash-stash inspector"
+        return web.Reply(403, refusal, "text/plain")
 
     def answer_panel(self, name: str) -> web.Reply:
         body = web.request_json()

@@ -59,8 +59,8 @@ def init(
     the backend so that every worker agrees.
 
     `inspector` authorizes the operator page at `<prefix>_dash-stash/` outside debug mode:
-    called with the request, it returns True to serve it, False to refuse (403), or a
-    response to send instead (a 401 asking for a password). See docs/inspector.md.
+    called with the request, it returns True to serve it, or a response to send instead (a
+    401 asking for a password); anything else refuses it (403). See docs/inspector.md.
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(

@@ -121,3 +121,8 @@ def request_args() -> dict[str, str]:
 def native_request() -> Any:
     """The framework's own request object (for an app's `inspector=` authorizer)."""
     return flask.request
+
+
+def is_response(value: Any) -> bool:
+    """Is `value` a response of the web framework (an authorizer's own answer)?"""
+    return isinstance(value, flask.Response)
