@@ -1,5 +1,6 @@
 """One check for every backend: each version keeps its kind of write and what a merge's
-policy settled (used by test_inspect.py on memory and SQLite, and by the Redis tests)."""
+policy settled, and `head` lists the latest without its value (used by test_inspect.py on
+memory and SQLite, and by the Redis tests)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,16 @@ def check_kinds(backend: Backend) -> None:
         ],
     }
     assert engine.read(KEY)[0] == {"color": "white", "n": 1}  # what v2 held
+
+    # A listing's view of the latest version, without its value, as `read` has it
+    head, latest = backend.head(KEY), backend.read(KEY)
+    assert head is not None and latest is not None
+    assert (head.version, head.size, head.codec, head.writer, head.kind) == (
+        5,
+        latest.value.size,
+        latest.value.codec,
+        "undo",
+        "restore",
+    )
+    assert head.updated == latest.updated and abs(head.expires - latest.expires) < 1
+    assert backend.head(StoreKey("kinds", "session", "local", "absent")) is None

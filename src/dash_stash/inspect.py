@@ -19,6 +19,7 @@ import orjson
 
 from . import codec
 from .backends import Backend, Record, StoreKey
+from .backends.base import Head
 from .engine import Restore
 from .errors import StashError
 
@@ -32,45 +33,20 @@ class InspectError(StashError):
     """What was asked for is not there: a version no longer kept, a path not in the value."""
 
 
-@dataclass(frozen=True)
-class StoreRow:
-    """One store as every inspector lists it: where it lives, its latest version, its life."""
-
-    key: StoreKey
-    version: int
-    size: int
-    codec: str
-    writer: str
-    kind: str
-    updated: float
-    expires: float
-
-    @classmethod
-    def of(cls, record: Record) -> StoreRow:
-        return cls(
-            record.key,
-            record.version,
-            record.value.size,
-            record.value.codec,
-            record.writer,
-            record.kind,
-            record.updated,
-            record.expires,
-        )
-
-    def as_json(self) -> dict:
-        return {
-            "id": self.key.store_id,
-            "version": self.version,
-            "size": self.size,
-            "size_text": size_text(self.size),
-            "writer": self.writer,
-            "kind": self.kind,
-            "updated": self.updated,
-            "updated_text": when(self.updated),
-            "expires": self.expires,
-            "expires_text": expires_text(self.expires),
-        }
+def row_json(head: Head) -> dict:
+    """One store as the panel lists it: its latest version, writer, size, life."""
+    return {
+        "id": head.key.store_id,
+        "version": head.version,
+        "size": head.size,
+        "size_text": size_text(head.size),
+        "writer": head.writer,
+        "kind": head.kind,
+        "updated": head.updated,
+        "updated_text": when(head.updated),
+        "expires": head.expires,
+        "expires_text": expires_text(head.expires),
+    }
 
 
 @dataclass(frozen=True)
@@ -114,10 +90,10 @@ class Version:
         }
 
 
-def rows(backend: Backend, keys: list[StoreKey]) -> list[StoreRow]:
-    """The live stores among `keys`; reading never extends a store's life."""
-    found = (backend.read(key) for key in keys)
-    return [StoreRow.of(record) for record in found if record is not None]
+def rows(backend: Backend, keys: list[StoreKey]) -> list[Head]:
+    """The live stores among `keys`, without their values; never extends a store's life."""
+    found = (backend.head(key) for key in keys)
+    return [head for head in found if head is not None]
 
 
 def versions(backend: Backend, key: StoreKey) -> list[Version]:

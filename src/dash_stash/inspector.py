@@ -23,16 +23,17 @@ import orjson
 
 from . import codec, scopes, web
 from .backends import StoreKey
+from .backends.base import Head
 from .component import StoreSpec
 from .engine import Restore
 from .errors import StashError, TokenError
 from .inspect import (
     InspectError,
-    StoreRow,
     diff,
     expires_text,
     is_secret,
     record_at,
+    row_json,
     rows,
     safe_url,
     session_label,
@@ -178,10 +179,10 @@ class Inspector:
                 located, spec = self.locate(item if isinstance(item, dict) else {})
             except Refused:
                 continue  # not this browser's: as if it were not on the page
-            record = self.stash.engine.backend.read(located.key)
+            head = self.stash.engine.backend.head(located.key)
             row = (
-                StoreRow.of(record).as_json()
-                if record
+                row_json(head)
+                if head
                 else {"id": located.key.store_id, "version": 0, "writer": "layout", "kind": ""}
             )
             out.append({**row, "rawId": item["id"], "scope": spec.scope, "ttl": spec.ttl})
@@ -242,7 +243,7 @@ class Inspector:
             if not wanted or wanted.lower() in k.store_id.lower()
         ]
         found = rows(backend, keys)
-        sessions: dict[str, list[StoreRow]] = {}
+        sessions: dict[str, list[Head]] = {}
         for row in found:
             sessions.setdefault(session_label(self.stash.label_key, row.key.session), []).append(
                 row

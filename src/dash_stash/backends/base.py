@@ -43,6 +43,34 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Head:
+    """What a listing shows of a key's latest version, read without its value."""
+
+    key: StoreKey
+    version: int
+    size: int
+    codec: str
+    writer: str
+    kind: str
+    updated: float
+    expires: float
+
+    @classmethod
+    def of(cls, record: Record) -> Head:
+        value = record.value
+        return cls(
+            record.key,
+            record.version,
+            value.size,
+            value.codec,
+            record.writer,
+            record.kind,
+            record.updated,
+            record.expires,
+        )
+
+
+@dataclass(frozen=True)
 class Retention:
     """How much history a key keeps: at most `versions` old versions and `max_bytes` of them."""
 
@@ -107,6 +135,12 @@ class Backend(ABC):
     @abstractmethod
     def namespaces(self) -> list[str]:
         """The namespaces (apps) that have live keys, for the inspector."""
+
+    def head(self, key: StoreKey) -> Head | None:
+        """The latest version's metadata without its value (None if absent or expired); for
+        listings that poll, so a large value is not read each time. Never extends expiry."""
+        record = self.read(key)
+        return Head.of(record) if record else None
 
     @abstractmethod
     def history(self, key: StoreKey) -> list[Record]:

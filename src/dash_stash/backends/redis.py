@@ -54,6 +54,7 @@ from ..codec import Encoded
 from ..errors import BackendError
 from .base import (
     Backend,
+    Head,
     Record,
     Retention,
     StoreKey,
@@ -378,6 +379,23 @@ class RedisBackend(Backend):
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
         fields, value, pttl, _ = self._snapshot(_Keys(key), ttl)
         return _record(key, fields, value, pttl)
+
+    def head(self, key: StoreKey) -> Head | None:
+        fields, _, pttl, _ = self._snapshot(_Keys(key), None, value=False)
+        codec, version, _, updated, writer, etag, size, kind, _ = fields
+        if etag is None:
+            return None
+        expires = time.time() + pttl / 1000 if pttl >= 0 else float("inf")
+        return Head(
+            key,
+            int(version),
+            int(size),
+            _text(codec),
+            _text(writer),
+            _text(kind),
+            float(updated),
+            expires,
+        )
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
         names = _Keys(key)

@@ -26,6 +26,7 @@ from ..codec import Encoded
 from ..errors import BackendError
 from .base import (
     Backend,
+    Head,
     Record,
     Retention,
     StoreKey,
@@ -302,6 +303,21 @@ class SQLiteBackend(Backend):
             .fetchall()
         )
         return [namespace for (namespace,) in rows]
+
+    def head(self, key: StoreKey) -> Head | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT k.version, v.size, v.codec, v.writer, v.kind, v.updated, k.expires "
+                "FROM keys k JOIN versions v ON v.namespace = k.namespace "
+                "AND v.session = k.session AND v.scope = k.scope AND v.store_id = k.store_id "
+                "AND v.version = k.version WHERE k.namespace = ? AND k.session = ? "
+                "AND k.scope = ? AND k.store_id = ? AND k.expires > ?",
+                (*_params(key), time.time()),
+            )
+            .fetchone()
+        )
+        return Head(key, *row) if row else None
 
     def history(self, key: StoreKey) -> list[Record]:
         conn = self._conn()
