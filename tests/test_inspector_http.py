@@ -200,7 +200,7 @@ def test_history_and_restore_inside_and_outside_callbacks(serve, tmp_path):
     token = alice.prop("counter", "data")
     for _ in range(3):
         token = inc(alice, token)
-    (key,) = [k for k in stash.engine.backend.keys(stash.namespace) if k.store_id == "counter"]
+    (key,) = stash.keys("counter")
     kept = dash_stash.history(key)
     assert [(v.version, v.writer, v.kind) for v in kept] == [
         (3, "increment", "patch"),
@@ -219,3 +219,44 @@ def test_history_and_restore_inside_and_outside_callbacks(serve, tmp_path):
         dash_stash.history("counter")
     with pytest.raises(dash_stash.InspectError, match="version 99 is not kept"):
         dash_stash.restore(key, 99)
+
+
+def test_history_and_restore_misused_in_callbacks_say_what_to_do(serve, caplog):
+    import dash_stash
+    from dash import Dash, Input, Output, html
+
+    app = Dash("misuse")
+    dash_stash.init(app, "memory://")
+    app.layout = html.Div(
+        [
+            dash_stash.Store(id="doc", data=[]),
+            dash_stash.Store(id="other", data=[]),
+            html.Button(id="go"),
+        ]
+    )
+
+    @app.callback(Output("doc", "data"), Input("go", "n_clicks"), prevent_initial_call=True)
+    def undo_missing(n):
+        if n == 1:
+            return ["first"]
+        if n == 2:
+            return dash_stash.restore("doc", 99)  # never written that far
+        if n == 3:
+            dash_stash.history("other")  # not an Input, State or Output here
+        return dash_stash.restore("doc", 1)  # fine
+
+    c = DashClient(serve(app).url)
+    cb = c.callback("doc.data")
+    token = c.prop("doc", "data")
+    assert c.call(cb, {("go", "n_clicks"): 1, ("doc", "data"): token}).status_code == 200
+    assert c.call(cb, {("go", "n_clicks"): 2, ("doc", "data"): token}).status_code == 500
+    assert "callback 'undo_missing', store 'doc': doc: version 99 is not kept (kept: 1)" in (
+        caplog.text
+    )
+    assert c.call(cb, {("go", "n_clicks"): 3, ("doc", "data"): token}).status_code == 500
+    assert "store 'other' is none of its Inputs, States or Outputs" in caplog.text
+    assert "add State('other', 'data')" in caplog.text
+    restored = c.call(cb, {("go", "n_clicks"): 4, ("doc", "data"): token})
+    assert restored.status_code == 200
+    kept = dash_stash.history(app._dash_stash.keys("doc")[0])
+    assert [(v.version, v.kind) for v in kept] == [(2, "restore"), (1, "replace")]

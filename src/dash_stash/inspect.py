@@ -315,7 +315,7 @@ def history(store: str | StoreKey) -> list[Version]:
 
     Inside a callback, name the store by its id: it is this browser's (and this tab's)
     value, so the callback must have the store as an Input, State or Output. Outside a
-    callback, give its `StoreKey` (from `Stash.keys()` or the operator page's listing).
+    callback, give its `StoreKey` (from `Stash.keys(store_id)`).
     """
     stash, key = _where(store, "dash_stash.history")
     return versions(stash.engine.backend, key)
@@ -332,10 +332,11 @@ def restore(store: str | StoreKey, version: int) -> Any:
     from .callbacks import current_call
 
     stash, key = _where(store, "dash_stash.restore")
-    old = record_at(stash.engine.backend, key, version)
     call = current_call()
     if isinstance(store, str) and call is not None:
-        return call.restore(store, old)
+        with call.errors(store):  # the message names the callback and the store
+            return call.restore(store, record_at(stash.engine.backend, key, version))
+    old = record_at(stash.engine.backend, key, version)
     spec = stash.stores.get(key.store_id)
     ttl = spec.ttl if spec else max(60.0, old.expires - time.time())
     return stash.engine.commit(key, Restore(old), ttl=ttl, writer="dash_stash.restore")
@@ -351,6 +352,6 @@ def _where(store: str | StoreKey, what: str) -> tuple[Any, StoreKey]:
     if call is None:
         raise StashError(
             f"{what}({store!r}) outside a callback: there is no browser to say whose store "
-            "is meant; pass its StoreKey instead (see Stash.keys())"
+            "is meant; pass its StoreKey instead (see Stash.keys(store_id))"
         )
     return call.stash, call.where(store, what).key

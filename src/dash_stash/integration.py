@@ -256,6 +256,16 @@ class Stash:
                 if isinstance(node, Store):
                     self.own(node)
 
+    def keys(self, store_id: str | None = None) -> list[StoreKey]:
+        """The live keys of this app's stores in every session (of one store id if given),
+        for `dash_stash.history(key)` / `restore(key, version)` outside a callback."""
+        found = self.engine.backend.keys(self.namespace)
+        return [
+            k
+            for k in found
+            if k.session and (store_id is None or k.store_id == store_id)  # not the app's own
+        ]
+
     def _seed_key(self, seed: str) -> StoreKey:
         return StoreKey(self.namespace, "", "seed", seed)
 
