@@ -222,8 +222,9 @@ def test_history_and_restore_inside_and_outside_callbacks(serve, tmp_path):
 
 
 def test_history_and_restore_misused_in_callbacks_say_what_to_do(serve, caplog):
-    import dash_stash
     from dash import Dash, Input, Output, html
+
+    import dash_stash
 
     app = Dash("misuse")
     dash_stash.init(app, "memory://")
