@@ -310,13 +310,12 @@ def _version(body: dict, name: str, *, optional: bool = False) -> Any:
 
 
 def _scope_name(key: StoreKey) -> str:
-    """What kind of instance a key's scope part is (its random part is not needed here)."""
+    """What kind of instance a key's scope part is (see scopes.py), without its random part."""
     instance = key.scope
-    for prefix, name in (("page-", "memory"), ("tab-", "session"), ("memory-", "memory")):
+    prefixes = (("page-", "memory"), ("memory-", "memory"), ("tab-", "session"))
+    for prefix, name in (*prefixes, ("session-", "session")):
         if instance.startswith(prefix):
             return name
-    if instance.startswith("session-"):
-        return "session"
     return {"seed": "layout data", "app": "app"}.get(instance, instance)
 
 
