@@ -227,7 +227,7 @@
               h("td", { colSpan: 6, style: Object.assign({}, S.td, { whiteSpace: "normal" }) },
                 conflicts.map(function (c, j) {
                   return h("div", { key: j, className: "ds-conflict", style: S.mono },
-                    "conflict at " + pathText(c.path) + ": " + (props.writerOf(v) || "this write") +
+                    "conflict at " + pathText(c.path) + ": " + (v.writer || "this write") +
                     " wrote " + c.ours + ", " + (v.details.theirs_writer || "another writer") +
                     " wrote " + c.theirs + " (base " + c.base + "); the policy kept " + c.kept +
                     ": " + c.value);
@@ -323,8 +323,7 @@
                                onClick: function () { setTab(t); } }, t);
         })),
         h(views[tab], { store: current, key: tab + current.rawKey,
-                        onRestored: function () { setTick(tick + 1); },
-                        writerOf: function (v) { return v.writer; } }));
+                        onRestored: function () { setTick(tick + 1); } }));
     }
     return h("div", { id: "dash-stash-panel", style: S.overlay },
       h("div", { style: S.list },

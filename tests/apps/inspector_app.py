@@ -3,7 +3,7 @@ conflict, a table and a long list."""
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -52,9 +52,11 @@ def make_app(
     def add_tag(n: int, data: dict) -> dict:
         return {**data, "tags": [*data["tags"], f"t{n}"]}
 
+    both_read = threading.Barrier(2)  # each painter writes only once both have read
+
     def painter(color: str) -> Callable[[int, dict], dict]:
         def paint(_: int, data: dict) -> dict:
-            time.sleep(0.5)  # both painters read the same version before either writes
+            both_read.wait(timeout=30)
             return {**data, "color": color}
 
         paint.__name__ = f"paint_{color}"
