@@ -30,6 +30,10 @@
       credentials: "same-origin",
       body: JSON.stringify(body),
     }).then(function (r) {
+      var json = (r.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+      if (!json) {  // not answered by dash-stash: an app without it, or not in debug mode
+        throw new Error("this app has no dash-stash inspector (HTTP " + r.status + ")");
+      }
       return r.json().then(function (j) {
         if (!r.ok) throw new Error(j.error || "HTTP " + r.status);
         return j;
