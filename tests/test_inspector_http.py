@@ -261,3 +261,53 @@ def test_history_and_restore_misused_in_callbacks_say_what_to_do(serve, caplog):
     assert restored.status_code == 200
     kept = dash_stash.history(app._dash_stash.keys("doc")[0])
     assert [(v.version, v.kind) for v in kept] == [(2, "restore"), (1, "replace")]
+
+
+def test_panel_serves_pattern_matching_stores(serve, tmp_path):
+    from dash import MATCH, Dash, Input, Output, Patch, html
+
+    import dash_stash
+
+    app = Dash("patterns")
+    dash_stash.init(app, f"sqlite:///{tmp_path}/s.db")
+    app.layout = html.Div(
+        [
+            html.Div([dash_stash.Store(id={"type": "cart", "index": i}, data=[]) for i in (0, 1)]),
+            *[html.Button(id={"type": "add", "index": i}) for i in (0, 1)],
+        ]
+    )
+
+    @app.callback(
+        Output({"type": "cart", "index": MATCH}, "data"),
+        Input({"type": "add", "index": MATCH}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def add(n):
+        patch = Patch()
+        patch.append(n)
+        return patch
+
+    app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+    url = serve(app).url
+    c = DashClient(url)
+    carts = [{"id": {"type": "cart", "index": i}} for i in (0, 1)]
+    for cart in carts:
+        cart["token"] = c.prop(cart["id"], "data")
+    cb = c.callback('{"index":["MATCH"],"type":"cart"}.data')
+    body = {
+        "output": cb["output"],
+        "outputs": {"id": {"type": "cart", "index": 1}, "property": "data"},
+        "inputs": [{"id": {"type": "add", "index": 1}, "property": "n_clicks", "value": 7}],
+        "state": [{**carts[1], "property": "data", "value": carts[1]["token"]}],
+        "changedPropIds": ['{"index":1,"type":"add"}.n_clicks'],
+    }
+    c.http.post(url + "/_dash-update-component", json=body).raise_for_status()
+    listed = panel(c.http, url, "stores", stores=carts).json()["stores"]
+    assert [(s["rawId"], s["version"]) for s in listed] == [
+        (carts[0]["id"], 0),
+        (carts[1]["id"], 1),
+    ]
+    value = panel(c.http, url, "value", **carts[1]).json()
+    assert value["node"]["children"] == [{"key": 0, "type": "json", "preview": "7"}]
+    restored = panel(c.http, url, "restore", **carts[1], version=1).json()
+    assert restored["version"] == 2 and restored["token"].startswith("ds1.")
