@@ -21,9 +21,14 @@ from .errors import (
     TokenError,
     ValueTooLargeError,
 )
+from .inspect import InspectError, Version, history, restore
 from .integration import Stash, init
 
 __version__ = "0.1.0"
+
+# Served by Dash from /_dash-component-suites/dash_stash/ (Dash registers this package
+# because `Store` subclasses a component): the dev tools' "Stores" panel, plain JS.
+_js_dist = [{"relative_package_path": "panel.js", "namespace": "dash_stash"}]
 
 __all__ = [
     "Backend",
@@ -31,6 +36,7 @@ __all__ = [
     "ConflictError",
     "CorruptRecordError",
     "EncodeError",
+    "InspectError",
     "PatchError",
     "QuotaError",
     "Record",
@@ -41,6 +47,9 @@ __all__ = [
     "StoreKey",
     "TokenError",
     "ValueTooLargeError",
+    "Version",
+    "history",
     "init",
     "open_backend",
+    "restore",
 ]

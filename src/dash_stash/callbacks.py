@@ -32,8 +32,9 @@ from dash._utils import inputs_to_dict, stringify_id
 from werkzeug.exceptions import BadRequest
 
 from . import codec, web
+from .backends import Record
 from .component import StoreRegistry
-from .engine import Merge, PatchWrite, Replace
+from .engine import Merge, PatchWrite, Replace, Restore
 from .engine.patch import is_patch, patch_operations
 from .errors import BackendError, StashError
 from .tokens import PREFIX
@@ -124,6 +125,29 @@ class Loaded:
     encoded: codec.Encoded | None  # None: read the layout data (never written)
 
 
+@dataclass(frozen=True)
+class Restored:
+    """What `dash_stash.restore` returns inside a callback: an old version committed again.
+
+    Return it as the store's `Output` so that the page follows (its token moves to the new
+    version and the store's dependent callbacks fire); it is not committed a second time."""
+
+    store_id: str
+    record: Record
+
+    @property
+    def version(self) -> int:
+        return self.record.version
+
+
+def current_call() -> CallbackCall | None:
+    """The callback run of this request; None outside a callback."""
+    call = _CALL.get()
+    if call is None or not web.in_request() or call.request is not web.current_request():
+        return None  # a finished callback of an earlier request on this thread
+    return call
+
+
 @dataclass
 class CallbackCall:
     """One run of one callback: the stores it read, and where its writes go."""
@@ -134,6 +158,29 @@ class CallbackCall:
     writes: set[str]  # ids of the stores this callback outputs: only they need a merge base
     located: dict[str, Located] = field(default_factory=dict)
     loaded: dict[str, Loaded] = field(default_factory=dict)
+    request: object = field(default_factory=web.current_request)
+
+    def where(self, store_id: str, what: str) -> Located:
+        """Where a store this callback reads or writes lives (for `history` / `restore`)."""
+        located = self.located.get(store_id)
+        if located is None:
+            raise StashError(
+                f"{what} in callback {self.name!r}: store {store_id!r} is none of its Inputs, "
+                "States or Outputs, so dash-stash cannot tell which tab's value is meant; add "
+                f"State({store_id!r}, 'data') to the callback"
+            )
+        return located
+
+    def restore(self, store_id: str, record: Record) -> Restored:
+        """Commit `record`'s value as the store's new version."""
+        located = self.where(store_id, "dash_stash.restore")
+        spec = self.stash.stores.get(located.key.store_id)
+        assert spec is not None
+        with self.errors(store_id):
+            new = self.stash.engine.commit(
+                located.key, Restore(record), ttl=spec.ttl, writer=self.name, label=store_id
+            )
+        return Restored(store_id, new)
 
     def read(self, dep: dict) -> Any:
         """The value of one Input/State entry of the request (stores: the stored value)."""
@@ -176,6 +223,15 @@ class CallbackCall:
         store_id = stringify_id(out["id"])
         with self.errors(store_id):
             located = self.locate({"id": out["id"], "value": None})  # hidden or read: known
+            if isinstance(value, Restored):  # committed by `restore`: the browser follows
+                if value.store_id != store_id or prop != "data":
+                    raise StashError(
+                        f"the result of dash_stash.restore({value.store_id!r}, ...) was "
+                        f"returned for {store_id!r}.{prop}; return it for "
+                        f"{value.store_id!r}.data"
+                    )
+                version = value.record.version
+                return self.stash.token(store_id, spec, located.key.scope, version, located.seed)
             if prop == "clear_data":
                 if value and located.token:
                     self.stash.engine.delete(located.key)

@@ -1,7 +1,7 @@
 """The `dash-stash` command: run the demo, see what stores hold and who wrote it, sweep.
 
     dash-stash demo [--host 127.0.0.1] [--port 8050] [--backend URL]
-    dash-stash inspect --namespace dash-stash-demo [--session ID] [--show KEY]
+    dash-stash inspect --namespace dash-stash-demo [--session ID] [--show KEY [--diff A B]]
     dash-stash sweep [--backend URL]
 
 `--backend` defaults to what `dash_stash.init` uses: DASH_STASH_BACKEND, else the SQLite file
@@ -12,20 +12,27 @@ on stderr and exits with status 1.
 from __future__ import annotations
 
 import argparse
-import re
 import sqlite3
 import sys
-import time
 from collections.abc import Sequence
-from typing import Any
-
-import orjson
 
 from . import codec
 from .backends import Backend, StoreKey, open_backend
 from .codec import typed
 from .demo import NAMESPACE as DEMO_NAMESPACE
 from .errors import StashError
+from .inspect import (
+    describe,
+    diff,
+    expires_text,
+    is_secret,
+    record_at,
+    rows,
+    safe_url,
+    size_text,
+    versions,
+    when,
+)
 from .integration import default_backend_url
 
 MAX_LINES = 60  # of one value printed by `inspect --show`
@@ -89,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one value and its history; KEY is a listed key "
         "(session/scope/store id) or a store id that only one listed key has",
     )
+    inspect.add_argument(
+        "--diff",
+        nargs=2,
+        type=int,
+        metavar=("A", "B"),
+        help="with --show: what changed from version A to version B, path by path",
+    )
     inspect.set_defaults(run=run_inspect)
 
     sweep = commands.add_parser("sweep", help="delete expired stores, print how many")
@@ -105,7 +119,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     backend = args.backend or default_backend_url()
     app = make_app(backend)
-    print(f"dash-stash demo on http://{args.host}:{args.port}/ (stores in {_safe(backend)})")
+    print(f"dash-stash demo on http://{args.host}:{args.port}/ (stores in {safe_url(backend)})")
     print(f"see what they hold: dash-stash inspect --namespace {DEMO_NAMESPACE}", flush=True)
     app.run(host=args.host, port=args.port, debug=False, threaded=True)
     return 0
@@ -119,7 +133,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     try:
         namespaces = [args.namespace] if args.namespace else backend.namespaces()
         keys = [k for ns in namespaces for k in backend.keys(ns, args.session)]
-        if args.show:
+        if args.diff and not args.show:
+            raise UserError("--diff A B needs --show KEY: the store whose versions to compare")
+        if args.show and args.diff:
+            print_diff(backend, find_key(keys, args.show), *args.diff)
+        elif args.show:
             show(backend, find_key(keys, args.show))
         else:
             print_listing(backend, keys)
@@ -129,22 +147,20 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def print_listing(backend: Backend, keys: list[StoreKey]) -> None:
-    rows = []
-    for key in keys:
-        record = backend.read(key)  # no ttl: looking must not extend a store's life
-        if record is not None:
-            rows.append(
-                [
-                    key.namespace,
-                    key_text(key),
-                    str(record.version),
-                    size_text(record.value.size),
-                    when(record.updated),
-                    record.writer or "-",
-                    expires_text(record.expires),
-                ]
-            )
-    if not rows:
+    table = [
+        [
+            row.key.namespace,
+            key_text(row.key),
+            str(row.version),
+            size_text(row.size),
+            when(row.updated),
+            row.writer or "-",
+            row.kind or "-",
+            expires_text(row.expires),
+        ]
+        for row in rows(backend, keys)
+    ]
+    if not table:
         print("no stores")
         return
     header = [
@@ -154,11 +170,12 @@ def print_listing(backend: Backend, keys: list[StoreKey]) -> None:
         "SIZE",
         "UPDATED",
         "WRITER",
+        "KIND",
         "EXPIRES",
     ]
-    rows = [[safe_text(cell) for cell in row] for row in rows]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
+    table = [[safe_text(cell) for cell in row] for row in table]
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
+    for row in [header, *table]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
@@ -196,54 +213,45 @@ def _show(backend: Backend, key: StoreKey) -> None:
     print(f"version    {record.version}, written by {writer} at {when(record.updated)}")
     print(f"created    {when(record.created)}; expires {expires_text(record.expires)}")
     print(f"stored     {size_text(record.value.size)} ({record.value.codec})\n")
-    if key.scope == "app" and key.store_id == "secret":
+    if is_secret(key):
         print("(the secret that signs this app's tokens: not shown)")
     else:
         lines = safe_text(describe(codec.decode(record.value))).splitlines()
         print("\n".join(lines[:MAX_LINES]))
         if len(lines) > MAX_LINES:
             print(f"... {len(lines) - MAX_LINES:,} more lines")
-    history = backend.history(key)
-    print(f"\nhistory: the latest and {len(history)} older versions kept")
-    for old in [record, *history]:
+    kept = versions(backend, key)
+    print(f"\nhistory: the latest and {len(kept) - 1} older versions kept")
+    for old in kept:
         print(
             f"  v{old.version:<5} {when(old.updated)}  {safe_text(old.writer or '-'):<24} "
-            f"{size_text(old.value.size)}"
+            f"{old.kind or '-':<8} {size_text(old.size)}"
         )
+        for conflict in old.conflicts:
+            print(
+                safe_text(
+                    f"         conflict at {conflict['path']}: ours {conflict['ours']}, "
+                    f"theirs {conflict['theirs']}; kept {conflict['kept']}"
+                )
+            )
 
 
-def describe(value: Any) -> str:
-    """JSON, pretty; tables and arrays by type and shape; other typed values as text."""
-    top = _shape(value)
-    if top is not None and hasattr(value, "columns"):
-        dtypes = value.dtypes
-        if hasattr(dtypes, "items"):  # pandas: name -> dtype
-            columns = [f"  {name}: {dtype}" for name, dtype in dtypes.items()]
-        else:  # polars: a list in column order
-            columns = [f"  {n}: {d}" for n, d in zip(value.columns, dtypes, strict=True)]
-        return "\n".join([top, "columns:", *columns])
-    if top is not None:
-        return top
-    return orjson.dumps(
-        value, default=_shape_or_text, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-    ).decode()
-
-
-def _shape(value: Any) -> str | None:
-    shape = getattr(value, "shape", None)
-    if not isinstance(shape, tuple) or shape == ():  # () : a numpy scalar, printed as text
-        return None
-    kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
-    dtype = getattr(value, "dtype", None)
-    return f"<{kind} shape {shape}{f' dtype {dtype}' if dtype is not None else ''}>"
-
-
-def _shape_or_text(value: Any) -> Any:
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    if isinstance(value, (bytes, bytearray)):
-        return f"<{len(value):,} bytes>"
-    return _shape(value) or str(value)
+def print_diff(backend: Backend, key: StoreKey, a: int, b: int) -> None:
+    """Print what changed from version `a` to version `b` of one store."""
+    if is_secret(key):
+        raise UserError("the secret that signs this app's tokens is not shown")
+    old, new = (codec.decode(record_at(backend, key, v).value) for v in (a, b))
+    changes = diff(old, new)
+    print(f"{key_text(key)}: version {a} -> {b}, {len(changes)} changes")
+    for change in changes:
+        path = "".join(f"[{p!r}]" for p in change["path"]) or "(the whole value)"
+        if change["op"] == "changed":
+            line = f"  ~ {path}: {change['old']} -> {change['new']}"
+        elif change["op"] == "added":
+            line = f"  + {path}: {change['new']}"
+        else:
+            line = f"  - {path}: {change['old']}"
+        print(safe_text(line))
 
 
 # ---- sweep ---------------------------------------------------------------------------------
@@ -292,32 +300,6 @@ def key_text(key: StoreKey) -> str:
 def safe_text(text: str) -> str:
     """`text` with control characters escaped: a stored name cannot drive the terminal."""
     return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
-
-
-def when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def expires_text(expires: float) -> str:
-    left = expires - time.time()
-    if left <= 0:
-        return "expired"
-    for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
-        if left >= seconds:
-            return f"in {left / seconds:.0f}{unit}"
-    return f"in {left:.0f}s"
-
-
-def size_text(size: int) -> str:
-    for unit, factor in (("MB", 1e6), ("kB", 1e3)):
-        if size >= factor:
-            return f"{size / factor:.1f} {unit}"
-    return f"{size} B"
-
-
-def _safe(url: str) -> str:
-    """The URL without a password."""
-    return re.sub(r"//[^/@]*@", "//***@", url)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ def init(
     max_session_instances: int = DEFAULT_MAX_SESSION_INSTANCES,
     retention: Retention | None = None,
     cookie_name: str | None = None,
+    inspector: Callable[[Any], Any] | None = None,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
@@ -69,6 +71,10 @@ def init(
     prefix. `max_value_bytes` bounds one store's encoded value; `max_session_bytes` and
     `max_session_instances` bound what one browser session may keep (a write over them fails
     with `QuotaError`). `cookie_name` defaults to one per namespace.
+
+    `inspector` authorizes the operator page at `<prefix>_dash-stash/` outside debug mode:
+    called with the request, it returns True to serve it, or a response to send instead (a
+    401 asking for a password); anything else refuses it (403). See docs/inspector.md.
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -84,8 +90,24 @@ def init(
         retention=retention,
         cookie_name=cookie_name,
         quota=Quota(max_session_bytes, max_session_instances),
+        inspector=inspector,
     )
     app._dash_stash = stash  # type: ignore[attr-defined]
+    _STASHES[stash.namespace] = stash
+    return stash
+
+
+_STASHES: dict[str, Stash] = {}  # by namespace, for `history(key)` outside a request
+
+
+def stash_for(namespace: str) -> Stash:
+    """The stash of the app (in this process) whose namespace is `namespace`."""
+    stash = _STASHES.get(namespace)
+    if stash is None:
+        raise StashError(
+            f"no app in this process called dash_stash.init with namespace {namespace!r}; "
+            f"known: {', '.join(sorted(_STASHES)) or 'none'}"
+        )
     return stash
 
 
@@ -132,6 +154,7 @@ class Stash:
         retention: Retention | None,
         cookie_name: str | None,
         quota: Quota,
+        inspector: Callable[[Any], Any] | None = None,
     ) -> None:
         _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
         self.app = app
@@ -151,9 +174,12 @@ class Stash:
         self._owner_key = StoreKey(self.namespace, "", "app", "owner")
         self._owner_kept = time.monotonic()
         self.callbacks = CallbackWiring(self)  # checks Dash's internals now, not at a click
+        from .inspector import Inspector
+
+        self.inspector = Inspector(self, inspector)
         cookie = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
         web.FlaskWeb(cookie, self.signer, app.config.routes_pathname_prefix).install(
-            app.server, self, lambda: app.routes, self.on_request
+            app.server, self, lambda: app.routes, self.on_request, self.inspector.intercept
         )
 
     # -- secret and session ------------------------------------------------------------
@@ -347,6 +373,16 @@ class Stash:
         if time.monotonic() - self._owner_kept > 3600:
             self._owner_kept = time.monotonic()
             self.engine.backend.touch(self._owner_key, _OWNER_TTL)
+
+    def keys(self, store_id: str | None = None) -> list[StoreKey]:
+        """The live keys of this app's stores in every session (of one store id if given),
+        for `dash_stash.history(key)` / `restore(key, version)` outside a callback."""
+        found = self.engine.backend.keys(self.namespace)
+        return [
+            k
+            for k in found
+            if k.session and (store_id is None or k.store_id == store_id)  # not the app's own
+        ]
 
     def _seed_key(self, seed: str) -> StoreKey:
         return StoreKey(self.namespace, "", "seed", seed)

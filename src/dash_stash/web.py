@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import flask
@@ -37,6 +38,21 @@ DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _STATIC = ("_dash-component-suites/", "_favicon.ico")
 
 
+@dataclass
+class Reply:
+    """A response, independent of the web framework."""
+
+    status: int
+    body: str | bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# Given (method, path) of a request, a reply to send instead of routing it (a `Reply`, or the
+# framework's own response), or None to let the app route it as if we were not there.
+Intercept = Callable[[str, str], Any]
+
+
 class FlaskWeb:
     """Hooks a Flask server: before each request, knows the stash and the browser session."""
 
@@ -51,8 +67,10 @@ class FlaskWeb:
         owner: Any,
         routes: Callable[[], list],
         on_request: Callable[[], None],
+        intercept: Intercept | None = None,
     ) -> None:
-        """Run `on_request` before every request, with `owner` as this request's stash.
+        """Run `on_request` before every request, with `owner` as this request's stash; let
+        `intercept` answer a request before the app's routes see it.
 
         `routes()` gives the Dash app's URL rules (`app.routes`), asked at each request so
         that routes added later count too."""
@@ -68,7 +86,7 @@ class FlaskWeb:
                 and not any(part in rule.rule for part in _STATIC)
             )
 
-        def before() -> None:
+        def before() -> Any:
             flask.g.dash_stash, flask.g.dash_stash_signer = owner, self.signer
             dash_route = is_dash_route()
             if dash_route:
@@ -83,6 +101,17 @@ class FlaskWeb:
                     flask.g.dash_stash_set_cookie = name, cookie, secure
             flask.g.dash_stash_session = session
             on_request()
+            if intercept is not None:
+                reply = intercept(flask.request.method, flask.request.path)
+                if isinstance(reply, Reply):
+                    return flask.Response(
+                        reply.body,
+                        reply.status,
+                        headers=reply.headers,
+                        content_type=reply.content_type,
+                    )
+                return reply
+            return None
 
         def after(response: flask.Response) -> flask.Response:
             new = flask.g.get("dash_stash_set_cookie")
@@ -134,6 +163,11 @@ def in_request() -> bool:
     return flask.has_request_context()
 
 
+def current_request() -> object | None:
+    """This request (its identity tells one request from the next on a thread)."""
+    return flask.request._get_current_object() if flask.has_request_context() else None
+
+
 def session_id() -> str:
     """The browser session of this request (set before the request by `FlaskWeb`)."""
     return flask.g.dash_stash_session
@@ -148,3 +182,23 @@ def has_session() -> bool:
 def session_key() -> str:
     """The keyed hash of this request's session id: what backend keys hold."""
     return flask.g.dash_stash_signer.session_key(session_id())
+
+
+def request_json() -> Any:
+    """The JSON body of this request; None unless it is sent as application/json."""
+    return flask.request.get_json(silent=True) if flask.request.is_json else None
+
+
+def request_args() -> dict[str, str]:
+    """The query string and form fields of this request."""
+    return {**flask.request.args.to_dict(), **flask.request.form.to_dict()}
+
+
+def native_request() -> Any:
+    """The framework's own request object (for an app's `inspector=` authorizer)."""
+    return flask.request
+
+
+def is_response(value: Any) -> bool:
+    """Is `value` a response of the web framework (an authorizer's own answer)?"""
+    return isinstance(value, flask.Response)

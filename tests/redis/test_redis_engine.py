@@ -23,3 +23,9 @@ def test_engine_patches_and_merges_lose_nothing(redis_url):
     value, record = StashEngine(open_backend(redis_url)).read(KEY)
     assert value == {f"p{p}t{t}": 20 for p in range(8) for t in range(8)}
     assert record.version == 8 * 8 * 20
+
+
+def test_versions_keep_kind_of_write_and_merge_conflicts(redis_url):
+    from write_kinds import check_kinds  # the same check as on memory and SQLite
+
+    check_kinds(open_backend(redis_url))

@@ -39,6 +39,36 @@ class Record:
     updated: float
     expires: float
     writer: str = ""
+    kind: str = ""  # how it was written: "replace", "patch", "merge", "restore", ...
+    details: str = ""  # JSON object: what a merge's policy settled, which version a restore
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a listing shows of a key's latest version, read without its value."""
+
+    key: StoreKey
+    version: int
+    size: int
+    codec: str
+    writer: str
+    kind: str
+    updated: float
+    expires: float
+
+    @classmethod
+    def of(cls, record: Record) -> Head:
+        value = record.value
+        return cls(
+            record.key,
+            record.version,
+            value.size,
+            value.codec,
+            record.writer,
+            record.kind,
+            record.updated,
+            record.expires,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,17 +90,33 @@ class Retention:
     max_bytes: int = 16 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class Change:
+    """What one commit writes: the value, and how it came about (kept with the version, for
+    the inspector: `Record.kind` and `Record.details`)."""
+
+    value: Encoded
+    kind: str = ""
+    details: str = ""
+
+
 # Given the latest record (None if the key has none), return the value to commit.
 # Raising aborts the commit and leaves the key as it was. An optimistic backend (Redis) may
 # call it several times for one commit, so it must have no side effects beyond logging.
-# A plain `Encoded` instead of a function replaces the value whatever it was, so a backend
-# need not load the latest one.
-Update = Callable[[Record | None], Encoded] | Encoded
+# A plain value (`Encoded` or `Change`) instead of a function replaces the value whatever it
+# was, so a backend need not load the latest one.
+Update = Callable[[Record | None], Encoded | Change] | Encoded | Change
 
 
-def new_value(update: Update, latest: Record | None) -> Encoded:
-    """The value a commit writes: `update(latest)`, or `update` itself when it is a value."""
-    return update if isinstance(update, Encoded) else update(latest)
+def is_ready(update: Update) -> bool:
+    """Is `update` a plain value (a blind replace), not a function of the latest record?"""
+    return isinstance(update, (Encoded, Change))
+
+
+def new_value(update: Update, latest: Record | None) -> Change:
+    """What a commit writes: `update(latest)`, or `update` itself when it is a value."""
+    change = update if is_ready(update) else update(latest)  # type: ignore[operator]
+    return change if isinstance(change, Change) else Change(change)
 
 
 class Backend(ABC):
@@ -118,6 +164,12 @@ class Backend(ABC):
             if record is not None:
                 found[key] = record.value.size
         return found
+
+    def head(self, key: StoreKey) -> Head | None:
+        """The latest version's metadata without its value (None if absent or expired); for
+        listings that poll, so a large value is not read each time. Never extends expiry."""
+        record = self.read(key)
+        return Head.of(record) if record else None
 
     @abstractmethod
     def history(self, key: StoreKey) -> list[Record]:

@@ -30,15 +30,17 @@ class MemoryBackend(Backend):
         with self._lock:
             now = time.time()
             latest = self._live(key, now)
-            value = new_value(update, latest)
+            change = new_value(update, latest)
             record = Record(
                 key=key,
-                value=value,
+                value=change.value,
                 version=(latest.version if latest else 0) + 1,
                 created=latest.created if latest else now,
                 updated=now,
                 expires=now + ttl,
                 writer=writer,
+                kind=change.kind,
+                details=change.details,
             )
             old = ([latest] if latest else []) + self._history.get(key, [])
             self._history[key] = old[: history_kept([r.value.size for r in old], self.retention)]

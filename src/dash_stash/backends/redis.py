@@ -52,7 +52,17 @@ from redis.retry import Retry
 
 from ..codec import Encoded
 from ..errors import BackendError
-from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
+from .base import (
+    Backend,
+    Head,
+    Record,
+    Retention,
+    StoreKey,
+    Update,
+    history_kept,
+    is_ready,
+    new_value,
+)
 
 log = logging.getLogger("dash_stash")
 
@@ -85,7 +95,8 @@ return 1
 )
 
 # KEYS: rec, vals, hist, hord, idx, stage.
-# ARGV: expected etag ('' = absent), new etag, codec, now, writer, ttl_ms, kept, member, size.
+# ARGV: expected etag ('' = absent), new etag, codec, now, writer, ttl_ms, kept, member, size,
+# kind, details.
 # Returns the new version, or 0 if another writer committed since our read. A script re-sent
 # by redis-py after a broken connection finds its etag among the recent ones and returns that
 # version instead of committing twice.
@@ -111,15 +122,17 @@ if cur == '' then
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 else
   local old = redis.call('HMGET', KEYS[1], 'version', 'codec', 'created', 'updated', 'writer',
-                         'size', 'tags')
+                         'size', 'tags', 'kind', 'details')
   local v = old[1]
   version, created = tonumber(v) + 1, old[3]
   redis.call('HSET', KEYS[3], v .. ':codec', old[2], v .. ':created', old[3],
-             v .. ':updated', old[4], v .. ':writer', old[5])
+             v .. ':updated', old[4], v .. ':writer', old[5], v .. ':kind', old[8] or '',
+             v .. ':details', old[9] or '')
   redis.call('LPUSH', KEYS[4], v .. ':' .. old[6])
   for _, entry in ipairs(redis.call('LRANGE', KEYS[4], kept, -1)) do
     local d = string.match(entry, '^(%d+):')
-    redis.call('HDEL', KEYS[3], d .. ':codec', d .. ':created', d .. ':updated', d .. ':writer')
+    redis.call('HDEL', KEYS[3], d .. ':codec', d .. ':created', d .. ':updated', d .. ':writer',
+               d .. ':kind', d .. ':details')
   end
   if kept > 0 then redis.call('LTRIM', KEYS[4], 0, kept - 1) else redis.call('DEL', KEYS[4]) end
   local n = 1
@@ -134,7 +147,7 @@ redis.call('LMOVE', KEYS[6], KEYS[2], 'LEFT', 'LEFT')
 redis.call('LTRIM', KEYS[2], 0, kept)
 redis.call('HSET', KEYS[1], 'codec', ARGV[3], 'version', version, 'created', created,
            'updated', ARGV[4], 'writer', ARGV[5], 'size', ARGV[9], 'etag', ARGV[2],
-           'tags', ARGV[2] .. ':' .. version .. tags)
+           'tags', ARGV[2] .. ':' .. version .. tags, 'kind', ARGV[10], 'details', ARGV[11])
 expire_store(tonumber(ARGV[6]))
 redis.call('SADD', KEYS[5], ARGV[8])
 return version
@@ -161,7 +174,7 @@ end
 return removed
 """
 
-_FIELDS = ("codec", "version", "created", "updated", "writer", "etag", "size")
+_FIELDS = ("codec", "version", "created", "updated", "writer", "etag", "size", "kind", "details")
 
 
 def _part(text: str) -> str:
@@ -367,16 +380,34 @@ class RedisBackend(Backend):
         fields, value, pttl, _ = self._snapshot(_Keys(key), ttl)
         return _record(key, fields, value, pttl)
 
+    def head(self, key: StoreKey) -> Head | None:
+        fields, _, pttl, _ = self._snapshot(_Keys(key), None, value=False)
+        codec, version, _, updated, writer, etag, size, kind, _ = fields
+        if etag is None:
+            return None
+        expires = time.time() + pttl / 1000 if pttl >= 0 else float("inf")
+        return Head(
+            key,
+            int(version),
+            int(size),
+            _text(codec),
+            _text(writer),
+            _text(kind),
+            float(updated),
+            expires,
+        )
+
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
         names = _Keys(key)
-        blind = isinstance(update, Encoded)  # a plain value: no need to fetch the latest one
+        blind = is_ready(update)  # a plain value: no need to fetch the latest one
         start = time.monotonic()
         with self._lock_for(key):
             for attempt in range(self.max_attempts):
                 fields, data, pttl, order = self._snapshot(names, None, value=not blind)
                 exists = fields[5] is not None
                 latest = None if blind else _record(key, fields, data, pttl)
-                value = new_value(update, latest)  # may raise: nothing has been written
+                change = new_value(update, latest)  # may raise: nothing has been written
+                value = change.value
                 now = time.time()
                 sizes = [int(fields[6]), *(int(e.split(b":")[1]) for e in order)] if exists else []
                 etag = secrets.token_hex(8)
@@ -391,6 +422,8 @@ class RedisBackend(Backend):
                     history_kept(sizes, self.retention),
                     names.member,
                     value.size,
+                    change.kind,
+                    change.details,
                 ]
 
                 def build(
@@ -406,7 +439,17 @@ class RedisBackend(Backend):
                 )
                 if version:
                     created = float(fields[2]) if exists else now
-                    return Record(key, value, int(version), created, now, now + ttl, writer)
+                    return Record(
+                        key,
+                        value,
+                        int(version),
+                        created,
+                        now,
+                        now + ttl,
+                        writer,
+                        change.kind,
+                        change.details,
+                    )
                 if time.monotonic() - start > self.max_seconds:
                     break
                 # Retry at once on a fresh read a few times (a fresh read is as good as any
@@ -504,6 +547,8 @@ class RedisBackend(Backend):
                     float(meta[v + b":updated"]),
                     expires,
                     _text(meta[v + b":writer"]),
+                    _text(meta.get(v + b":kind")),
+                    _text(meta.get(v + b":details")),
                 )
             )
         return records
@@ -562,7 +607,7 @@ class RedisBackend(Backend):
 
 def _record(key: StoreKey, fields: list, value: bytes | None, pttl: int) -> Record | None:
     """A Record from the fields of `rec` and the head of `vals` (None if the store is absent)."""
-    codec, version, created, updated, writer, etag, _ = fields
+    codec, version, created, updated, writer, etag, _, kind, details = fields
     if etag is None or value is None:
         return None
     expires = time.time() + pttl / 1000 if pttl >= 0 else float("inf")
@@ -574,4 +619,6 @@ def _record(key: StoreKey, fields: list, value: bytes | None, pttl: int) -> Reco
         float(updated),
         expires,
         _text(writer),
+        _text(kind),
+        _text(details),
     )

@@ -32,12 +32,14 @@ from ..codec import Encoded
 from ..errors import BackendError, CorruptRecordError
 from .base import (
     Backend,
+    Head,
     Record,
     Retention,
     StoreKey,
     Update,
     Usage,
     history_kept,
+    is_ready,
     new_value,
 )
 
@@ -55,12 +57,16 @@ CREATE TABLE IF NOT EXISTS versions (
     namespace TEXT NOT NULL, session TEXT NOT NULL, scope TEXT NOT NULL, store_id TEXT NOT NULL,
     version INTEGER NOT NULL, size INTEGER NOT NULL, updated REAL NOT NULL, writer TEXT NOT NULL,
     codec TEXT NOT NULL, value BLOB NOT NULL, file TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT '', details TEXT NOT NULL DEFAULT '',
     UNIQUE (namespace, session, scope, store_id, version)
 );
 """
+# Columns added since 0.1, for databases created before them: (name, declaration).
+_ADDED = (("kind", "TEXT NOT NULL DEFAULT ''"), ("details", "TEXT NOT NULL DEFAULT ''"))
 _KEY = "namespace = ? AND session = ? AND scope = ? AND store_id = ?"
 _LATEST = (
-    "SELECT k.version, k.created, k.expires, v.updated, v.writer, v.codec, v.value, v.file "
+    "SELECT k.version, k.created, k.expires, v.updated, v.writer, v.codec, v.value, v.file, "
+    "v.kind, v.details "
     "FROM keys k LEFT JOIN versions v ON v.namespace = k.namespace AND v.session = k.session "
     "AND v.scope = k.scope AND v.store_id = k.store_id AND v.version = k.version "
     "WHERE k.namespace = ? AND k.session = ? AND k.scope = ? AND k.store_id = ?"
@@ -107,11 +113,25 @@ class SQLiteBackend(Backend):
                 _private_folder(self.blobs)
                 _private_file(self.path)
                 self._conn().executescript(_SCHEMA)
+                self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise BackendError(
                 f"cannot open the SQLite backend {url!r} ({exc}); check that the folder "
                 "exists and is writable, or set DASH_STASH_BACKEND to another URL"
             ) from exc
+
+    def _migrate(self) -> None:
+        """Add the columns a database made by an older dash-stash lacks (old rows: '')."""
+
+        def missing(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            have = {row[1] for row in conn.execute("PRAGMA table_info(versions)")}
+            return [column for column in _ADDED if column[0] not in have]
+
+        if not missing(self._conn()):
+            return
+        with self._write() as conn:  # checked again under the lock: another process may be first
+            for name, declaration in missing(conn):
+                conn.execute(f"ALTER TABLE versions ADD COLUMN {name} {declaration}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -178,7 +198,7 @@ class SQLiteBackend(Backend):
         self, conn: sqlite3.Connection, key: StoreKey, version: int, created: float, expires: float
     ) -> Record | None:
         row = conn.execute(
-            f"SELECT updated, writer, codec, value, file FROM versions WHERE "
+            f"SELECT updated, writer, codec, value, file, kind, details FROM versions WHERE "
             f"{_KEY} AND version = ?",
             (*_params(key), version),
         ).fetchone()
@@ -195,6 +215,8 @@ class SQLiteBackend(Backend):
         codec: str,
         data: bytes,
         file: str,
+        kind: str = "",
+        details: str = "",
     ) -> Record | None:
         if updated is None:  # the LEFT JOIN found no such version
             return None
@@ -208,11 +230,12 @@ class SQLiteBackend(Backend):
                 data = (self.blobs / file).read_bytes()
             except FileNotFoundError:  # pruned by a commit since our SELECT
                 return None
-        return Record(key, Encoded(codec, bytes(data)), version, created, updated, expires, writer)
+        value = Encoded(codec, bytes(data))
+        return Record(key, value, version, created, updated, expires, writer, kind, details)
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
         # A ready value is written to its file before we take the lock; others wait less.
-        staged = self._stage(update) if isinstance(update, Encoded) else ""
+        staged = self._stage(new_value(update, None).value) if is_ready(update) else ""
         try:
             return self._commit(key, update, ttl, writer, staged)
         except BaseException:
@@ -224,7 +247,7 @@ class SQLiteBackend(Backend):
     ) -> Record:
         with self._write() as conn:
             now = time.time()
-            if isinstance(update, Encoded):  # a replace: the latest value is not needed
+            if is_ready(update):  # a replace: the latest value is not needed
                 head = conn.execute(
                     f"SELECT version, created, expires FROM keys WHERE {_KEY}", _params(key)
                 ).fetchone()
@@ -234,16 +257,19 @@ class SQLiteBackend(Backend):
                 self._delete_rows(conn, key)
                 head = None
             latest = None
-            if head is not None and not isinstance(update, Encoded):
+            if head is not None and not is_ready(update):
                 latest = self._record(key, *head)
                 if latest is None:
                     raise BackendError(f"{key}: version {head[0]} is missing from {self.path}")
                 head = head[:3]
-            value = new_value(update, latest)
+            change = new_value(update, latest)
+            value = change.value
             file = staged or self._stage(value)
             version, created = (head[0] + 1, head[1]) if head else (1, now)
             conn.execute(
-                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO versions (namespace, session, scope, store_id, version, size, "
+                "updated, writer, codec, value, file, kind, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *_params(key),
                     version,
@@ -253,6 +279,8 @@ class SQLiteBackend(Backend):
                     value.codec,
                     b"" if file else value.data,
                     file,
+                    change.kind,
+                    change.details,
                 ),
             )
             if head is None:
@@ -267,7 +295,9 @@ class SQLiteBackend(Backend):
                 )
             if version % _PRUNE_EVERY == 0 or value.size >= _PRUNE_SIZE or head is None:
                 self._prune(conn, key, version)
-            return Record(key, value, version, created, now, now + ttl, writer)
+            return Record(
+                key, value, version, created, now, now + ttl, writer, change.kind, change.details
+            )
 
     def _prune(self, conn: sqlite3.Connection, key: StoreKey, latest: int) -> None:
         """Drop old versions beyond what `history_kept` keeps."""
@@ -340,6 +370,21 @@ class SQLiteBackend(Backend):
             .fetchall()
         )
         return [namespace for (namespace,) in rows]
+
+    def head(self, key: StoreKey) -> Head | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT k.version, v.size, v.codec, v.writer, v.kind, v.updated, k.expires "
+                "FROM keys k JOIN versions v ON v.namespace = k.namespace "
+                "AND v.session = k.session AND v.scope = k.scope AND v.store_id = k.store_id "
+                "AND v.version = k.version WHERE k.namespace = ? AND k.session = ? "
+                "AND k.scope = ? AND k.store_id = ? AND k.expires > ?",
+                (*_params(key), time.time()),
+            )
+            .fetchone()
+        )
+        return Head(key, *row) if row else None
 
     def history(self, key: StoreKey) -> list[Record]:
         conn = self._conn()

@@ -1,5 +1,5 @@
 """The storage engine: read the latest version, commit writes atomically (replace, Patch, merge)."""
 
-from .store import Merge, PatchWrite, Replace, StashEngine, Write
+from .store import KINDS, Merge, PatchWrite, Replace, Restore, StashEngine, Write
 
-__all__ = ["Merge", "PatchWrite", "Replace", "StashEngine", "Write"]
+__all__ = ["KINDS", "Merge", "PatchWrite", "Replace", "Restore", "StashEngine", "Write"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -75,6 +76,65 @@ def resolve_policy(policy: str | Callable[[Any, Any, Any], Any], store: str) -> 
         f"conflict policy for store {store!r} must be one of {', '.join(POLICIES)} "
         f"or a function (base, ours, theirs) -> value; got {policy!r}"
     )
+
+
+SUMMARY_CHARS = 400  # of each value a recorded conflict keeps
+
+
+def _summary(value: Any) -> str:
+    """A short JSON text of a conflicting value, as kept with the version for the inspector."""
+    if value is MISSING:
+        return "(absent)"
+    try:
+        text = orjson.dumps(
+            value, default=lambda v: f"<{type(v).__name__}>", option=orjson.OPT_NON_STR_KEYS
+        ).decode()
+    except TypeError:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS] + "…"
+
+
+@dataclass
+class Conflict:
+    """One leaf two writers changed two ways, and what the store's policy kept."""
+
+    path: tuple
+    base: Any
+    ours: Any
+    theirs: Any
+    kept: Any
+
+    def as_json(self) -> dict:
+        """The record kept with the merged version: values shortened, `kept` named."""
+        kept = "other"
+        for name, value in (("ours", self.ours), ("theirs", self.theirs), ("base", self.base)):
+            if self.kept is value or (
+                self.kept is not MISSING and value is not MISSING and json_equal(self.kept, value)
+            ):
+                kept = name
+                break
+        if self.kept is MISSING:
+            kept = "removed"
+        return {
+            "path": [k if isinstance(k, (str, int)) else repr(k) for k in self.path],
+            "base": _summary(self.base),
+            "ours": _summary(self.ours),
+            "theirs": _summary(self.theirs),
+            "kept": kept,
+            "value": _summary(self.kept),
+        }
+
+
+def recording(resolve: Resolver, conflicts: list[Conflict]) -> Resolver:
+    """`resolve`, noting each conflict it settles in `conflicts` (a policy that raises
+    notes nothing: nothing is written)."""
+
+    def record(path: tuple, base: Any, ours: Any, theirs: Any) -> Any:
+        kept = resolve(path, base, ours, theirs)
+        conflicts.append(Conflict(path, base, ours, theirs, kept))
+        return kept
+
+    return record
 
 
 def merge3(

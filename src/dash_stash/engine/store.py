@@ -14,11 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from .. import codec
 from ..backends import Backend, Record, StoreKey
+from ..backends.base import Change
 from ..codec import Encoded
 from ..errors import CorruptRecordError, QuotaError, ValueTooLargeError
-from .merge import merge3, resolve_policy
+from .merge import Conflict, merge3, recording, resolve_policy
 from .patch import apply_patch
 
 log = logging.getLogger("dash_stash")
@@ -58,7 +61,17 @@ class Merge:
     on_conflict: str | Callable[[Any, Any, Any], Any] = "last-writer-wins"
 
 
-Write = Replace | PatchWrite | Merge
+@dataclass(frozen=True)
+class Restore:
+    """Make an old version's value current again, as a new version (history stays)."""
+
+    record: Record
+
+
+Write = Replace | PatchWrite | Merge | Restore
+
+# `Record.kind` of each write, as the inspector shows it.
+KINDS = ("replace", "patch", "merge", "restore")
 
 
 class StashEngine:
@@ -103,21 +116,38 @@ class StashEngine:
         room: int | None = None,
     ) -> Record:
         """Commit `write` atomically on the latest version; on any error nothing changes.
-        `room`: the most bytes the new value may have (what its session's quota leaves)."""
+        `room`: the most bytes the new value may have (what its session's quota leaves).
+
+        The version records its kind of write, and for a merge what the policy settled."""
         label = label or key.store_id
-        ready = self.encode(write.value, label, room) if isinstance(write, Replace) else None
-        if isinstance(write, Merge):
+        ready = None
+        if isinstance(write, Replace):
+            ready = Change(self.encode(write.value, label, room), "replace")
+        elif isinstance(write, Restore):
+            details = orjson.dumps({"from": write.record.version}).decode()
+            ready = Change(self._within(write.record.value, label, room), "restore", details)
+        elif isinstance(write, Merge):
             ours = self.encode(write.ours, label)  # fails early, outside the backend's lock
 
-        def update(latest: Record | None) -> Encoded:
+        def update(latest: Record | None) -> Change:
             if isinstance(write, Merge) and (latest.version if latest else 0) == write.base_version:
-                return self._within(ours, label, room)  # nobody committed since it read
+                return Change(self._within(ours, label, room), "replace")  # nobody wrote since
             current = self.decode(latest, label) if latest else initial()
             if isinstance(write, PatchWrite):
-                return self.encode(apply_patch(current, write.operations), label, room)
-            resolve = resolve_policy(write.on_conflict, label)
+                patched = apply_patch(current, write.operations)
+                return Change(self.encode(patched, label, room), "patch")
+            assert isinstance(write, Merge)
+            conflicts: list[Conflict] = []
+            resolve = recording(resolve_policy(write.on_conflict, label), conflicts)
             merged = merge3(write.load_base(), write.ours, current, resolve, codec.equal)
-            return self.encode(merged, label, room)
+            details = {
+                "base": write.base_version,
+                "theirs": latest.version if latest else 0,
+                "theirs_writer": latest.writer if latest else "",
+                "conflicts": [c.as_json() for c in conflicts],
+            }
+            encoded = self.encode(merged, label, room)
+            return Change(encoded, "merge", orjson.dumps(details).decode())
 
         record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
         self.maybe_sweep()
