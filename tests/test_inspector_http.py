@@ -172,7 +172,7 @@ def test_operator_page_rights(serve, tmp_path):
     url = serve(app).url
     alice = DashClient(url)
     inc(alice, alice.prop("counter", "data"))
-    cookie = alice.http.cookies.get("dash_stash_session")
+    cookie = next(c.value for c in alice.http.cookies if c.name.startswith("dash_stash_session"))
     for headers in [{}, {"X-Operator": "1"}]:  # refused: nobody is allowed yet
         for reply in (
             requests.get(f"{url}/_dash-stash/", headers=headers),
