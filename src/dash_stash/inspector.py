@@ -188,21 +188,21 @@ class Inspector:
             out.append({**row, "rawId": item["id"], "scope": spec.scope, "ttl": spec.ttl})
         return {"stores": out}
 
-    def value_at(self, located: Located, version: int | None) -> tuple[Any, int]:
+    def value_at(self, located: Located, spec: StoreSpec, version: int | None) -> tuple[Any, int]:
         if version == 0 or (
             version is None and self.stash.engine.backend.read(located.key) is None
         ):
-            return self.stash.seed_value(located.seed), 0
+            return self.stash.seed_value(located.seed, spec.ttl), 0
         record = record_at(self.stash.engine.backend, located.key, version)
         return codec.decode(record.value), record.version
 
     def panel_value(self, body: dict) -> dict:
         """One node of a version's value tree (the latest by default)."""
-        located, _ = self.locate(body)
+        located, spec = self.locate(body)
         path, offset = body.get("path") or [], body.get("offset") or 0
         if not isinstance(path, list) or not isinstance(offset, int) or len(path) > 100:
             raise Refused(400, "path: a list of keys and indexes; offset: an integer")
-        value, version = self.value_at(located, _version(body, "version", optional=True))
+        value, version = self.value_at(located, spec, _version(body, "version", optional=True))
         return {"version": version, "node": tree(value, path, offset=offset)}
 
     def panel_history(self, body: dict) -> dict:
@@ -213,9 +213,9 @@ class Inspector:
 
     def panel_diff(self, body: dict) -> dict:
         """What changed from version `a` to version `b`, path by path."""
-        located, _ = self.locate(body)
+        located, spec = self.locate(body)
         a, b = _version(body, "a"), _version(body, "b")
-        old, new = self.value_at(located, a)[0], self.value_at(located, b)[0]
+        old, new = self.value_at(located, spec, a)[0], self.value_at(located, spec, b)[0]
         return {"a": a, "b": b, "changes": diff(old, new)}
 
     def panel_restore(self, body: dict) -> dict:
