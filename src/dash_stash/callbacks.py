@@ -175,20 +175,31 @@ class CallbackCall:
                     self.stash.engine.delete(located.key)
                 return value
             loaded = self.loaded.get(store_id)
+            typed = self.stash.typed(spec)
             if is_patch(value):
                 write = PatchWrite(patch_operations(value))
             elif loaded is not None:
-                write = Merge(lambda: self._base(loaded), loaded.version, value, spec.on_conflict)
+                base = loaded.encoded or self.stash.engine.encode(
+                    self._base(loaded), store_id, typed
+                )
+                write = Merge(
+                    lambda: self._base(loaded), loaded.version, value, spec.on_conflict, base
+                )
             else:
                 write = Replace(value)
-            record = self.stash.engine.commit(
+            record = self.stash.engine.commit_change(
                 located.key,
                 write,
                 ttl=spec.ttl,
                 writer=self.name,
                 label=store_id,
                 initial=lambda: self.stash.seed_value(located.seed),
+                typed=typed,
+                keep_equal=located.token is not None,
             )
+            if record is None:  # unchanged: the browser keeps its token, as dcc.Store its data
+                assert located.token is not None
+                return self.stash.signer.sign(located.token, self.stash.session_id())
             return self.stash.token(store_id, spec, located.key.scope, record.version, located.seed)
 
     def _base(self, loaded: Loaded) -> Any:

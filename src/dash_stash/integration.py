@@ -47,13 +47,16 @@ def init(
     max_value_bytes: int = 512 * 1024 * 1024,
     retention: Retention | None = None,
     cookie_name: str = web.COOKIE,
+    typed: bool = False,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
     `backend` is a URL (`memory://`, `sqlite:///path.db`, `redis://host:port/0`); without it,
     `DASH_STASH_BACKEND`, else SQLite under `./.dash_stash/`. `secret` signs tokens: else
     `DASH_STASH_SECRET`, else the Flask `secret_key`, else one generated once and kept in
-    the backend so that every worker agrees.
+    the backend so that every worker agrees. `typed=True` makes every `Store` keep values
+    exactly (numpy arrays, Timestamps, tuples...) unless it says `typed=False`; by default a
+    value reads back as `dcc.Store` gives it back (see the README).
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -68,6 +71,7 @@ def init(
         max_value_bytes=max_value_bytes,
         retention=retention,
         cookie_name=cookie_name,
+        typed=typed,
     )
     app._dash_stash = stash  # type: ignore[attr-defined]
     return stash
@@ -107,8 +111,10 @@ class Stash:
         max_value_bytes: int,
         retention: Retention | None,
         cookie_name: str,
+        typed: bool = False,
     ) -> None:
         self.app = app
+        self.typed_default = typed
         self.namespace = namespace or _default_namespace(app)
         self.engine = StashEngine(
             open_backend(backend_url, retention), max_value_bytes=max_value_bytes
@@ -149,8 +155,14 @@ class Stash:
     def token(self, store_id: str, spec: StoreSpec, instance: str, version: int, seed: str) -> str:
         """A signed token for this browser session, carrying the store's options."""
         policy = spec.on_conflict if isinstance(spec.on_conflict, str) else "function"
-        token = Token(store_id, spec.scope, instance, version, seed, spec.ttl, policy)
+        token = Token(
+            store_id, spec.scope, instance, version, seed, spec.ttl, policy, self.typed(spec)
+        )
         return self.signer.sign(token, self.session_id())
+
+    def typed(self, spec: StoreSpec) -> bool:
+        """Does this store keep values exactly (else: as `dcc.Store` gives them back)?"""
+        return self.typed_default if spec.typed is None else spec.typed
 
     def own(self, store: Store) -> StoreSpec:
         """Record `store` as one of this app's stores, its layout data kept as its seed."""
@@ -158,7 +170,9 @@ class Stash:
         if store._stash_seed is None:  # once per Store object: a static layout encodes once
             store._stash_seed = None, ""
             if store._stash_initial is not None:
-                encoded = self.engine.encode(store._stash_initial, stringify_id(store.id))
+                encoded = self.engine.encode(
+                    store._stash_initial, stringify_id(store.id), self.typed(spec)
+                )
                 seed = hashlib.blake2b(
                     encoded.codec.encode() + b"\0" + encoded.data, digest_size=16
                 ).hexdigest()
@@ -194,6 +208,7 @@ class Stash:
             token.scope,
             token.ttl or scopes.DEFAULT_TTL[token.scope],
             policy or "last-writer-wins",
+            token.typed,
             token.seed,
             raw_id=component_id,
         )

@@ -5,6 +5,6 @@ non-JSON values, `envelope` its byte layout, `arrow` tables and arrays.
 """
 
 from .arrow import configure as configure_compression
-from .registry import Encoded, decode, encode, equal
+from .registry import Encoded, decode, encode, equal, same
 
-__all__ = ["Encoded", "configure_compression", "decode", "encode", "equal"]
+__all__ = ["Encoded", "configure_compression", "decode", "encode", "equal", "same"]

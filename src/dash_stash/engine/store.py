@@ -56,6 +56,7 @@ class Merge:
     base_version: int
     ours: Any
     on_conflict: str | Callable[[Any, Any, Any], Any] = "last-writer-wins"
+    base: Encoded | None = None  # the encoding of what the writer read, if known
 
 
 Write = Replace | PatchWrite | Merge
@@ -100,22 +101,62 @@ class StashEngine:
         writer: str = "",
         initial: Initial = _nothing,
         label: str = "",
+        typed: bool = True,
     ) -> Record:
-        """Commit `write` atomically on the latest version; on any error nothing changes."""
+        """Commit `write` atomically on the latest version; on any error nothing changes.
+
+        `typed=False`: values are kept as a `dcc.Store` gives them back (`codec.encode`), and
+        the merge works on the writer's value as it will read it back."""
+        record = self.commit_change(
+            key,
+            write,
+            ttl=ttl,
+            writer=writer,
+            initial=initial,
+            label=label,
+            typed=typed,
+            keep_equal=False,
+        )
+        assert record is not None
+        return record
+
+    def commit_change(
+        self,
+        key: StoreKey,
+        write: Write,
+        *,
+        ttl: float,
+        writer: str = "",
+        initial: Initial = _nothing,
+        label: str = "",
+        typed: bool = True,
+        keep_equal: bool = True,
+    ) -> Record | None:
+        """`commit`, except that a full value equal to the current one commits nothing and
+        returns None (as `dcc.Store` leaves browser storage alone when rewritten unchanged):
+        a merge whose writer changed nothing of what it read, or a replace by the latest value.
+        A Patch always commits."""
         label = label or key.store_id
-        ready = self.encode(write.value, label) if isinstance(write, Replace) else None
+        ready = self.encode(write.value, label, typed) if isinstance(write, Replace) else None
         if isinstance(write, Merge):
-            ours = self.encode(write.ours, label)  # fails early, outside the backend's lock
+            ours = self.encode(write.ours, label, typed)  # fails early, outside the lock
+            if keep_equal and write.base is not None and codec.same(ours, write.base):
+                return None  # nothing changed from what it read: the merge is the latest
+        if keep_equal and ready is not None:
+            latest = self.backend.read(key, ttl)
+            if latest is not None and codec.same(ready, latest.value):
+                return None
 
         def update(latest: Record | None) -> Encoded:
             if isinstance(write, Merge) and (latest.version if latest else 0) == write.base_version:
                 return ours  # nobody committed since the writer read: its value is the merge
             current = self.decode(latest, label) if latest else initial()
             if isinstance(write, PatchWrite):
-                return self.encode(apply_patch(current, write.operations), label)
+                return self.encode(apply_patch(current, write.operations), label, typed)
             resolve = resolve_policy(write.on_conflict, label)
-            merged = merge3(write.load_base(), write.ours, current, resolve, codec.equal)
-            return self.encode(merged, label)
+            mine = write.ours if typed else codec.decode(ours)
+            merged = merge3(write.load_base(), mine, current, resolve, codec.equal)
+            return self.encode(merged, label, typed)
 
         record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
         self.maybe_sweep()
@@ -135,9 +176,9 @@ class StashEngine:
                 f"decoded: {exc}. It was left as it is; clear the store to start again."
             ) from None
 
-    def encode(self, value: Any, label: str) -> Encoded:
+    def encode(self, value: Any, label: str, typed: bool = True) -> Encoded:
         """Encode a value for `label`'s store, within the size limit."""
-        encoded = codec.encode(value, store=label)
+        encoded = codec.encode(value, store=label, typed=typed)
         if encoded.size > self.max_value_bytes:
             raise ValueTooLargeError(
                 f"{label}: the value is {encoded.size:,} bytes encoded, over the limit of "
