@@ -17,7 +17,10 @@ import dash_stash
 
 
 def make_app(
-    samples: list[Any], backend: str, storage_type: str = "memory", dcc_skips: set[int] = set()
+    samples: list[Any],
+    backend: str,
+    storage_type: str = "memory",
+    dcc_skips: frozenset[int] = frozenset(),
 ) -> Dash:
     """`dcc_skips`: samples a `dcc.Store` cannot hold (Dash's encoder fails): not written to it."""
     app = Dash(__name__)

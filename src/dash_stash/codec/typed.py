@@ -25,9 +25,10 @@ Tags and their fields (``b`` is a blob index):
 
 Decisions: subclasses of dict, list, tuple (named tuples), str, int, float, datetime and date
 come back as their base type. An object with `to_plotly_json` (a plotly Figure, a Dash
-component) has no exact form: it is stored as that JSON, as Dash would send it. A ``zoneinfo`` or ``pytz`` time zone comes back as the
-``zoneinfo.ZoneInfo`` of the same name, a fixed offset as ``datetime.timezone``, any other
-tzinfo as the fixed offset it had at that moment. Enum classes must live at module level; on
+component) has no exact form: it is stored as that JSON, as Dash would send it. A
+``zoneinfo`` or ``pytz`` time zone comes back as the ``zoneinfo.ZoneInfo`` of the same name,
+a fixed offset as ``datetime.timezone``, any other tzinfo as the fixed offset it had at that
+moment. Enum classes must live at module level; on
 reading, only a subclass of ``enum.Enum`` is accepted.
 """
 
