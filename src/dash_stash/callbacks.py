@@ -125,7 +125,6 @@ class CallbackCall:
     stash: Stash
     name: str
     outputs_indices: Any
-    writes: set[str]  # ids of the stores this callback outputs: only they need a merge base
     located: dict[str, Located] = field(default_factory=dict)
     loaded: dict[str, Loaded] = field(default_factory=dict)
 
@@ -147,10 +146,10 @@ class CallbackCall:
                 initial=lambda: self.stash.seed_value(located.seed),
                 label=store_id,
             )
-            if store_id in self.writes:
-                self.loaded[store_id] = Loaded(
-                    located, record.version if record else 0, record.value if record else None
-                )
+            # a write (an Output, or a set_props) merges from what was read
+            self.loaded[store_id] = Loaded(
+                located, record.version if record else 0, record.value if record else None
+            )
             return value
 
     def locate(self, dep: dict) -> Located:
@@ -171,7 +170,7 @@ class CallbackCall:
         with self.errors(store_id):
             located = self.locate({"id": out["id"], "value": None})  # hidden or read: known
             if prop == "clear_data":
-                if value and located.token:
+                if value:
                     self.stash.engine.delete(located.key)
                 return value
             loaded = self.loaded.get(store_id)
@@ -201,6 +200,29 @@ class CallbackCall:
                 assert located.token is not None
                 return self.stash.signer.sign(located.token, self.stash.session_id())
             return self.stash.token(store_id, spec, located.key.scope, record.version, located.seed)
+
+    def write_side_updates(self, updated_props: dict) -> None:
+        """Commit the stores a callback set with `dash.set_props`, in place: the browser gets
+        tokens. A store the callback does not declare gets a fresh scope instance (we do not
+        know which tab's it would be), so its value replaces, as `dcc.Store`'s would."""
+        for store_id, props in list(updated_props.items()):
+            spec = self.stash.stores.get(store_id)
+            if spec is None or not isinstance(props, dict):
+                continue
+            if store_id not in self.located:
+                if is_patch(props.get("data")):
+                    raise StashError(
+                        f"callback {self.name!r} patches store {store_id!r} with set_props, "
+                        "but does not read it, so dash-stash cannot tell which tab's value "
+                        f"to patch; add State({store_id!r}, 'data') to the callback"
+                    )
+                self.located[store_id] = self.stash.locate_fresh(store_id, spec)
+            props = dict(props)
+            for prop in ("clear_data", "data"):
+                if prop in props:
+                    out = {"id": spec.raw_id if spec.raw_id is not None else store_id}
+                    props[prop] = self.write({**out, "property": prop}, props[prop])
+            updated_props[store_id] = props
 
     def _base(self, loaded: Loaded) -> Any:
         """A fresh copy of what the callback read (it may have changed the one it got)."""
@@ -275,8 +297,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
             g.states_list = g.states_list[:user_states]
             g.state_values = inputs_to_dict(g.states_list)
             args = args[: len(args) - len(hidden)]
-        writes = {stringify_id(out["id"]) for out in _flat(g.outputs_list)}
-        call = CallbackCall(stash, name, cb.get("outputs_indices"), writes)
+        call = CallbackCall(stash, name, cb.get("outputs_indices"))
         args = tuple(
             _read_dep(call, dep, arg)
             for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True)
@@ -296,8 +317,13 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         if call is None:
             return result
         from dash import callback_context
+        from dash._callback_context import context_value
 
-        return call.write_outputs(result, callback_context.outputs_list)
+        result = call.write_outputs(result, callback_context.outputs_list)
+        side = getattr(context_value.get(), "updated_props", None)
+        if side:
+            call.write_side_updates(side)
+        return result
 
     if inspect.iscoroutinefunction(func):
 

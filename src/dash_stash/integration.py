@@ -271,6 +271,13 @@ class Stash:
         key = StoreKey(self.namespace, self.session_id(), instance, store_id)
         return Located(key, token, token.seed if token else spec.seed)
 
+    def locate_fresh(self, component_id: Any, spec: StoreSpec) -> Located:
+        """A new scope instance of a store, for a write whose browser tab we do not know
+        (`set_props` on a store the callback does not read); `local` is the browser's own."""
+        instance = scopes.new_instance(spec.scope)
+        key = StoreKey(self.namespace, self.session_id(), instance, stringify_id(component_id))
+        return Located(key, None, spec.seed)
+
 
 def _default_namespace(app: Dash) -> str:
     name = app.config.get("name") or "app"
