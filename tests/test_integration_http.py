@@ -307,3 +307,16 @@ def test_stores_listed_in_validation_layout_get_hidden_states_before_any_page(se
 
     c = DashClient(serve(app).url)
     assert c.callback("later.data")["state"] == [{"id": "later", "property": "data"}]
+
+
+def test_a_raw_value_where_a_token_belongs_is_an_error_naming_callback_and_store(seed, caplog):
+    c = DashClient(seed.url)
+    first = c.callback("user_data.data", ["first_name"])
+    t0 = token_of(c.call(first, {FIRST: "Ada", STORE: c.prop("user_data", "data")}))
+    raw = {"first_name": "Mallory"}  # as if a script had set the store's data in the browser
+    for cb in (c.callback("..show.children"), first):  # a reader, and a writer that reads
+        response = c.call(cb, {STORE: raw, FIRST: "Eve"})
+        assert response.status_code == 500
+    assert "store 'user_data': the browser sent a raw value (dict)" in caplog.text
+    assert "callback 'show'" in caplog.text and "callback 'update_first_name'" in caplog.text
+    assert shown(c, t0) == "Ada None"  # nothing was written

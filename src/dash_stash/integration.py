@@ -26,7 +26,7 @@ from .callbacks import CallbackWiring
 from .component import Store, StoreRegistry, StoreSpec
 from .engine import StashEngine
 from .errors import StashError, TokenError
-from .tokens import Signer, Token
+from .tokens import Signer, Token, is_token_text
 
 log = logging.getLogger("dash_stash")
 
@@ -249,6 +249,14 @@ class Stash:
         """Check what the browser sent for a store and say where its value lives."""
         store_id = stringify_id(component_id)
         token = None
+        if sent is not None and not is_token_text(sent):
+            raise StashError(
+                f"the browser sent a raw value ({type(sent).__name__}) where the store's token "
+                "belongs: something in the browser set its data without the server (a "
+                "component's setProps, a script writing browser storage, or dash-stash's "
+                "browser script is not loaded). Write the store from a callback instead; "
+                "dash-stash does not read it, so as not to show the wrong value."
+            )
         if sent is not None:
             try:
                 token = self.signer.verify(sent, self.session_id())

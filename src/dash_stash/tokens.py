@@ -34,6 +34,11 @@ class Token:
     typed: bool = False  # values kept exactly, not as dcc.Store gives them back
 
 
+def is_token_text(sent: object) -> bool:
+    """Does `sent` look like a token (signed or not), as opposed to a raw value?"""
+    return isinstance(sent, str) and sent.startswith(PREFIX)
+
+
 class Signer:
     """Signs and checks tokens for one app namespace with one secret."""
 
