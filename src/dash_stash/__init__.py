@@ -24,6 +24,10 @@ from .integration import Stash, init
 
 __version__ = "0.1.0"
 
+# Dash serves these from /_dash-component-suites/dash_stash/ on every page (its ComponentMeta
+# registers this package because `Store` subclasses a Dash component): see browser.py.
+_js_dist = [{"relative_package_path": "dash_stash.js", "namespace": "dash_stash"}]
+
 __all__ = [
     "Backend",
     "BackendError",

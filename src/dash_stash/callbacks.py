@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from .errors import BackendError, StashError
 if TYPE_CHECKING:
     from .integration import Located, Stash
 
+NAMESPACE = "_dash_stash"  # where dash_stash.js serves its clientside wrappers (browser.py)
+
 _CALL: contextvars.ContextVar[CallbackCall | None] = contextvars.ContextVar(
     "dash_stash_call", default=None
 )
@@ -49,7 +52,7 @@ class CallbackWiring:
         self.stash = stash
         self.app = stash.app
         self.stores = stash.stores
-        self._state: tuple[int, int] | None = None
+        self._state: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
         self.check_dash_internals()
 
@@ -73,7 +76,8 @@ class CallbackWiring:
 
     def update(self) -> None:
         """Wrap callbacks registered since last time, and add hidden States to writers."""
-        if (len(self.app.callback_map), self.stores.generation) == self._state:
+        state = (len(self.app.callback_map), len(self.app._callback_list), self.stores.generation)
+        if state == self._state:
             return
         with self._lock:
             if self._state is None:  # first request: Dash has set itself up
@@ -88,7 +92,8 @@ class CallbackWiring:
                     cb["_dash_stash"] = {"user_states": len(cb["state"])}
                     _wrap(self.stash, callback_id, cb)
                 self._add_hidden_states(callback_id, cb)
-            self._state = (len(self.app.callback_map), self.stores.generation)
+            wrap_clientside(self.app._callback_list)
+            self._state = state
 
     def _add_hidden_states(self, callback_id: str, cb: dict) -> None:
         """Ask the browser for the token of each store the callback writes without reading."""
@@ -347,6 +352,23 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
             return dispatch(*before(args, kwargs), **kwargs)
 
         cell.cell_contents, cb["callback"] = inner, outer
+
+
+def wrap_clientside(callback_list: list[dict]) -> None:
+    """Point each clientside callback that uses a `data` prop at the wrapper of
+    `dash_stash.js`, which reads and writes stores through the server (see browser.py)."""
+    for spec in callback_list:
+        function = spec.get("clientside_function")
+        if not function or function.get("namespace") == NAMESPACE:
+            continue
+        deps = spec.get("inputs", []) + spec.get("state", [])
+        outputs = spec["output"].strip(".").split("...")
+        if not any(d.get("property") == "data" for d in deps) and not any(
+            o.rpartition(".")[2].split("@")[0] in ("data", "clear_data") for o in outputs
+        ):
+            continue
+        meta = {"ns": function["namespace"], "fn": function["function_name"], "cb": spec["output"]}
+        spec["clientside_function"] = {"namespace": NAMESPACE, "function_name": json.dumps(meta)}
 
 
 def _refuse_stores_in_background(cb: dict, stores: StoreRegistry) -> None:

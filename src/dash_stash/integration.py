@@ -20,7 +20,7 @@ from typing import Any
 from dash import Dash
 from dash._utils import stringify_id
 
-from . import codec, scopes, web
+from . import browser, codec, scopes, web
 from .backends import Retention, StoreKey, open_backend
 from .callbacks import CallbackWiring
 from .component import Store, StoreRegistry, StoreSpec
@@ -124,6 +124,7 @@ class Stash:
         self._seeded: dict[str, float] = {}  # seed hash -> when this process last kept it
         self.callbacks = CallbackWiring(self)  # checks Dash's internals now, not at a click
         web.FlaskWeb(cookie_name).install(app.server, self, self.callbacks.update)
+        browser.Routes(self).install()
 
     # -- secret and session ------------------------------------------------------------
 
