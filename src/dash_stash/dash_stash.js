@@ -15,7 +15,10 @@
 (function () {
     "use strict";
     var PREFIX = "ds1.";
-    var dc = (window.dash_clientside = window.dash_clientside || {});
+
+    function dc() {
+        return window.dash_clientside; // apps often replace the object: always look it up
+    }
 
     function isToken(v) {
         return typeof v === "string" && v.indexOf(PREFIX) === 0;
@@ -38,6 +41,9 @@
             body: JSON.stringify(body),
         });
         var text = await response.text();
+        if (response.status === 404 || response.status === 405) {
+            return null; // this app has no dash-stash (dash_stash.init was not called)
+        }
         if (!response.ok) {
             throw new Error("dash-stash " + name + " failed (" + response.status + "): " + text);
         }
@@ -73,7 +79,7 @@
             body.base = base;
         }
         var result = await post("write", body);
-        return result.stash ? result.value : value;
+        return result && result.stash ? result.value : value;
     }
 
     // ---- clientside callbacks ------------------------------------------------------------
@@ -122,16 +128,16 @@
                 }
             });
         }
-        var fn = dc[meta.ns] && dc[meta.ns][meta.fn];
+        var fn = dc()[meta.ns] && dc()[meta.ns][meta.fn];
         if (typeof fn !== "function") {
             throw new Error("dash-stash: no clientside function " + meta.ns + "." + meta.fn);
         }
         var result;
-        dc.callback_context = ctx; // Dash removed it when our wrapper returned its Promise
+        dc().callback_context = ctx; // Dash removed it when our wrapper returned its Promise
         try {
             result = fn.apply(null, args);
         } finally {
-            delete dc.callback_context;
+            delete dc().callback_context;
         }
         if (result && typeof result.then === "function") {
             result = await result;
@@ -141,7 +147,7 @@
 
     async function writeOne(out, value, meta, bases) {
         var prop = out.property.split("@")[0];
-        if ((prop !== "data" && prop !== "clear_data") || value === dc.no_update) {
+        if ((prop !== "data" && prop !== "clear_data") || value === dc().no_update) {
             return value;
         }
         if (!isStore(out.id)) {
@@ -152,7 +158,7 @@
     }
 
     async function writeOutputs(outputs, result, meta, bases) {
-        if (!outputs || result === dc.no_update) {
+        if (!outputs || result === dc().no_update) {
             return result;
         }
         if (!Array.isArray(outputs)) {
@@ -163,7 +169,7 @@
                 if (!Array.isArray(out)) {
                     return writeOne(out, result[k], meta, bases);
                 }
-                if (result[k] === dc.no_update) {
+                if (result[k] === dc().no_update) {
                     return result[k];
                 }
                 return Promise.all(
@@ -178,11 +184,11 @@
     function wrapper(meta) {
         return function () {
             var args = Array.prototype.slice.call(arguments);
-            return run(meta, args, dc.callback_context || {});
+            return run(meta, args, dc().callback_context || {});
         };
     }
 
-    dc._dash_stash = new Proxy(
+    var wrappers = new Proxy(
         {},
         {
             get: function (_, name) {
@@ -196,7 +202,7 @@
 
     // ---- dash_clientside.set_props ---------------------------------------------------------
 
-    var setProps = dc.set_props;
+    var setProps = null; // the renderer's
 
     function stashSetProps(id, props) {
         var keys = props ? Object.keys(props) : [];
@@ -219,14 +225,47 @@
         });
     }
 
-    // The renderer assigns dash_clientside.set_props after this script runs: keep ours on top.
-    Object.defineProperty(dc, "set_props", {
+    function getSetProps() {
+        return setProps && stashSetProps;
+    }
+
+    function putSetProps(f) {
+        if (f !== stashSetProps) {
+            setProps = f;
+        }
+    }
+
+    /* Our wrappers and our set_props on a dash_clientside object. The renderer assigns its
+     * set_props after this script runs, and apps replace the object with a copy
+     * (Object.assign({}, window.dash_clientside, {...})): both keep ours on top. */
+    function install(obj) {
+        if (!obj || typeof obj !== "object") {
+            return obj;
+        }
+        var own = Object.getOwnPropertyDescriptor(obj, "set_props");
+        if (!own || own.get !== getSetProps) {
+            if (own && typeof own.value === "function") {
+                putSetProps(own.value);
+            }
+            Object.defineProperty(obj, "set_props", {
+                configurable: true,
+                enumerable: false,
+                get: getSetProps,
+                set: putSetProps,
+            });
+        }
+        obj._dash_stash = wrappers;
+        return obj;
+    }
+
+    var current = install(window.dash_clientside || {});
+    Object.defineProperty(window, "dash_clientside", {
         configurable: true,
         get: function () {
-            return setProps && stashSetProps;
+            return current;
         },
-        set: function (f) {
-            setProps = f;
+        set: function (obj) {
+            current = install(obj);
         },
     });
 })();
