@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dash
 import pytest
+import requests
 from dash import Dash, Input, Output, State, ctx, html
 from dash_client import DashClient
 
@@ -320,3 +321,21 @@ def test_a_raw_value_where_a_token_belongs_is_an_error_naming_callback_and_store
     assert "store 'user_data': the browser sent a raw value (dict)" in caplog.text
     assert "callback 'show'" in caplog.text and "callback 'update_first_name'" in caplog.text
     assert shown(c, t0) == "Ada None"  # nothing was written
+
+
+def test_a_store_in_running_is_refused_before_any_page(serve, tmp_path, caplog):
+    app = Dash("running")
+    dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
+    app.layout = html.Div([dash_stash.Store(id="busy", data=False), html.Button(id="go")])
+
+    @app.callback(
+        Output("go", "children"),
+        Input("go", "n_clicks"),
+        running=[(Output("busy", "data"), True, False)],
+    )
+    def go(n):
+        return str(n)
+
+    server = serve(app)
+    assert requests.get(server.url + "/").status_code == 500
+    assert "callback 'go.children' sets dash-stash store 'busy' in running=[...]" in caplog.text

@@ -93,7 +93,23 @@ class CallbackWiring:
                     _wrap(self.stash, callback_id, cb)
                 self._add_hidden_states(callback_id, cb)
             wrap_clientside(self.app._callback_list)
+            self._refuse_stores_in_running()
             self._state = state
+
+    def _refuse_stores_in_running(self) -> None:
+        """`running=[(Output(store, "data"), on, off)]` is applied by the renderer in the
+        browser, where a store holds only its token: refuse it before any page is served."""
+        for spec in self.app._callback_list:
+            for target in (spec.get("running") or {}).get("running", {}):
+                component, _, prop = target.rpartition(".")
+                pattern = json.loads(component) if component.startswith("{") else component
+                if prop.split("@")[0] in ("data", "clear_data") and self.stores.matches(pattern):
+                    raise StashError(
+                        f"callback {spec['output']!r} sets dash-stash store {component!r} "
+                        "in running=[...], which the browser applies by itself, where the "
+                        "store holds only its token. Show the running state in another "
+                        "component, or call dash.set_props on the store from the callback."
+                    )
 
     def _add_hidden_states(self, callback_id: str, cb: dict) -> None:
         """Ask the browser for the token of each store the callback writes without reading."""
