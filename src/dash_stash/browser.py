@@ -67,14 +67,16 @@ class Routes:
             if not _declares(deps, component_id, ("data",)):
                 raise StashError(f"{name} does not read store {store_id!r}")
             value = call.read({"id": component_id, "property": "data", "value": token})
-            seen = codec.browser_json(value)
+            loaded = call.loaded.get(store_id)
+            stored = loaded.encoded if loaded else None
+            # JSON as stored parses in JavaScript to what dcc.Store holds; else Dash's JSON
+            seen = stored if stored and stored.codec == "json" else codec.browser_json(value)
             if seen is None:
                 raise StashError(
                     f"{name}, store {store_id!r}: the value ({type(value).__name__}) has no "
                     "JSON form for JavaScript; read this store in a server callback"
                 )
             values.append(seen.data)
-            loaded = call.loaded.get(store_id)
             versions.append(str(loaded.version).encode() if loaded else b"null")
         return b'{"values":[%s],"versions":[%s]}' % (b",".join(values), b",".join(versions))
 
