@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import dash
 import pytest
 from playwright.sync_api import expect
 
@@ -13,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent / "apps"))
 import clientside_app  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
+DASH = tuple(int(n) for n in dash.__version__.split(".")[:2])
 
 
 def steps(serve, browser, tmp_path, use_dcc: bool) -> list[tuple[str, str]]:
@@ -47,6 +49,29 @@ def test_clientside_reads_and_writes_as_with_dcc_store(serve, browser, tmp_path)
     with_dcc = steps(serve, browser, tmp_path / "dcc", use_dcc=True)
     with_stash = steps(serve, browser, tmp_path / "stash", use_dcc=False)
     assert with_stash == with_dcc
+
+
+def patched(serve, browser, tmp_path, use_dcc: bool) -> list[str]:
+    app = clientside_app.make_app(f"sqlite:///{tmp_path}/stash.db", use_dcc)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(serve(app).url)
+    expect(page.locator("#py-show")).to_contain_text("'n': 0")
+    seen = []
+    for n in (1, 2):
+        page.click("#inc")
+        page.click("#patch")
+        expect(page.locator("#py-show")).to_contain_text(f"'patched': {n}")
+        expect(page.locator("#py-show")).to_contain_text(f"'n': {n}")
+        seen.append(page.locator("#py-show").text_content())
+    context.close()
+    return seen
+
+
+@pytest.mark.skipif(DASH < (3, 3), reason="dash_clientside.Patch arrived in Dash 3.3")
+def test_a_clientside_patch_applies_as_with_dcc_store(serve, browser, tmp_path):
+    with_dcc = patched(serve, browser, tmp_path / "dcc", use_dcc=True)
+    assert patched(serve, browser, tmp_path / "stash", use_dcc=False) == with_dcc
 
 
 def test_the_browser_holds_tokens_after_clientside_writes(serve, page, tmp_path):

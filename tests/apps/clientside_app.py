@@ -27,6 +27,7 @@ def make_app(backend: str, use_dcc: bool = False, name: str = __name__) -> Dash:
             store_cls(id="user_data", data={}),
             html.Button("inc", id="inc"),
             html.Button("clear", id="clear"),
+            html.Button("patch", id="patch"),
             dcc.Input(id="first_name"),
             dcc.Input(id="last_name"),
             html.Button("load data", id="load_data"),
@@ -52,6 +53,16 @@ def make_app(backend: str, use_dcc: bool = False, name: str = __name__) -> Dash:
         "function (clicks) { return clicks ? true : window.dash_clientside.no_update; }",
         Output("s", "clear_data"),
         Input("clear", "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(  # dash_clientside.Patch: Dash 3.3+
+        """function (clicks) {
+            if (!clicks) { throw window.dash_clientside.PreventUpdate; }
+            return new window.dash_clientside.Patch().merge([], {patched: clicks}).build();
+        }""",
+        Output("s", "data", allow_duplicate=True),
+        Input("patch", "n_clicks"),
         prevent_initial_call=True,
     )
 
