@@ -1,4 +1,5 @@
-"""The seed app's two callbacks rewritten with `dash.set_props` (one sync, one async), plus
+"""The seed app's two callbacks rewritten with `dash.set_props` (one sync, one async on Dash
+3.1+, where Dash runs async callbacks), plus
 `set_props` on a store the callback does not read, and a clear. `use_dcc=True` runs the same
 app on `dcc.Store`, for comparison."""
 
@@ -8,12 +9,14 @@ import asyncio
 import time
 from datetime import date
 
+import dash
 from dash import Dash, Input, Output, State, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 import dash_stash
 
 DELAY = 0.05
+ASYNC = tuple(int(n) for n in dash.__version__.split(".")[:2]) >= (3, 1)  # async callbacks
 
 
 def make_app(backend: str, use_dcc: bool = False) -> Dash:
@@ -50,19 +53,23 @@ def make_app(backend: str, use_dcc: bool = False) -> Dash:
         set_props("user_data", {"data": user_data})
         return f"first {first_name}"
 
-    @app.callback(
+    def set_last_name(last_name, user_data):
+        if not last_name:
+            raise PreventUpdate
+        user_data["last_name"] = last_name
+        set_props("user_data", {"data": user_data})
+        return f"last {last_name}"
+
+    async def update_last_name(last_name, user_data):
+        await asyncio.sleep(DELAY)
+        return set_last_name(last_name, user_data)
+
+    app.callback(
         Output("done", "children", allow_duplicate=True),
         Input("last_name", "value"),
         State("user_data", "data"),
         prevent_initial_call=True,
-    )
-    async def update_last_name(last_name, user_data):
-        if not last_name:
-            raise PreventUpdate
-        await asyncio.sleep(DELAY)
-        user_data["last_name"] = last_name
-        set_props("user_data", {"data": user_data})
-        return f"last {last_name}"
+    )(update_last_name if ASYNC else set_last_name)
 
     @app.callback(
         Output("first_name", "value"),
