@@ -339,3 +339,31 @@ def test_a_store_in_running_is_refused_before_any_page(serve, tmp_path, caplog):
     server = serve(app)
     assert requests.get(server.url + "/").status_code == 500
     assert "callback 'go.children' sets dash-stash store 'busy' in running=[...]" in caplog.text
+
+
+def test_a_worker_that_never_saw_a_typed_store_keeps_it_typed(tmp_path):
+    """`typed` travels in the token, like ttl and policy: another worker writes it the same."""
+    import numpy as np
+
+    from dash_stash.tokens import Signer, Token
+
+    signer = Signer("k", "n")
+    for typed in (True, False):
+        token = Token("s", "memory", "page-1", 3, "", 60.0, "raise", typed)
+        assert signer.verify(signer.sign(token, "sess"), "sess") == token
+
+    import flask
+
+    url = f"sqlite:///{tmp_path}/stash.db"
+    app = Dash("minted_here")
+    stash = dash_stash.init(app, url, secret="k", namespace="same")
+    other = dash_stash.init(Dash("never_saw"), url, secret="k", namespace="same")
+    with app.server.test_request_context("/"):
+        flask.g.dash_stash_session = "a" * 32  # what the request hook sets
+        spec = dash_stash.Store(id="s", typed=True)._stash_spec
+        sent = stash.token("s", spec, "page-1", 0, "")
+        seen = other.spec_from_token("s", sent)
+        assert seen is not None and other.typed(seen) is True
+        value = {"a": np.arange(2)}
+        assert other.engine.encode(value, "s", other.typed(seen)).codec == "typed"
+        assert other.engine.encode(value, "s", False).codec == "json"

@@ -207,7 +207,7 @@ class CallbackCall:
                 )
             else:
                 write = Replace(value)
-            record = self.stash.engine.commit_change(
+            record = self.stash.engine.commit(
                 located.key,
                 write,
                 ttl=spec.ttl,

@@ -102,40 +102,15 @@ class StashEngine:
         initial: Initial = _nothing,
         label: str = "",
         typed: bool = True,
-    ) -> Record:
+        keep_equal: bool = False,
+    ) -> Record | None:
         """Commit `write` atomically on the latest version; on any error nothing changes.
 
         `typed=False`: values are kept as a `dcc.Store` gives them back (`codec.encode`), and
-        the merge works on the writer's value as it will read it back."""
-        record = self.commit_change(
-            key,
-            write,
-            ttl=ttl,
-            writer=writer,
-            initial=initial,
-            label=label,
-            typed=typed,
-            keep_equal=False,
-        )
-        assert record is not None
-        return record
-
-    def commit_change(
-        self,
-        key: StoreKey,
-        write: Write,
-        *,
-        ttl: float,
-        writer: str = "",
-        initial: Initial = _nothing,
-        label: str = "",
-        typed: bool = True,
-        keep_equal: bool = True,
-    ) -> Record | None:
-        """`commit`, except that a full value equal to the current one commits nothing and
-        returns None (as `dcc.Store` leaves browser storage alone when rewritten unchanged):
-        a merge whose writer changed nothing of what it read, or a replace by the latest value.
-        A Patch always commits."""
+        the merge works on the writer's value as it will read it back. `keep_equal`: a full
+        value equal to the current one commits nothing and returns None (as `dcc.Store` leaves
+        browser storage alone when rewritten unchanged): a merge whose writer changed nothing
+        of what it read, or a replace by the latest value. A Patch always commits."""
         label = label or key.store_id
         ready = self.encode(write.value, label, typed) if isinstance(write, Replace) else None
         if isinstance(write, Merge):
