@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dash
 import pytest
+import requests
 from dash import Dash, Input, Output, State, ctx, html
 from dash_client import DashClient
 
@@ -307,3 +308,62 @@ def test_stores_listed_in_validation_layout_get_hidden_states_before_any_page(se
 
     c = DashClient(serve(app).url)
     assert c.callback("later.data")["state"] == [{"id": "later", "property": "data"}]
+
+
+def test_a_raw_value_where_a_token_belongs_is_an_error_naming_callback_and_store(seed, caplog):
+    c = DashClient(seed.url)
+    first = c.callback("user_data.data", ["first_name"])
+    t0 = token_of(c.call(first, {FIRST: "Ada", STORE: c.prop("user_data", "data")}))
+    raw = {"first_name": "Mallory"}  # as if a script had set the store's data in the browser
+    for cb in (c.callback("..show.children"), first):  # a reader, and a writer that reads
+        response = c.call(cb, {STORE: raw, FIRST: "Eve"})
+        assert response.status_code == 500
+    assert "store 'user_data': the browser sent a raw value (dict)" in caplog.text
+    assert "callback 'show'" in caplog.text and "callback 'update_first_name'" in caplog.text
+    assert shown(c, t0) == "Ada None"  # nothing was written
+
+
+def test_a_store_in_running_is_refused_before_any_page(serve, tmp_path, caplog):
+    app = Dash("running")
+    dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
+    app.layout = html.Div([dash_stash.Store(id="busy", data=False), html.Button(id="go")])
+
+    @app.callback(
+        Output("go", "children"),
+        Input("go", "n_clicks"),
+        running=[(Output("busy", "data"), True, False)],
+    )
+    def go(n):
+        return str(n)
+
+    server = serve(app)
+    assert requests.get(server.url + "/").status_code == 500
+    assert "callback 'go.children' sets dash-stash store 'busy' in running=[...]" in caplog.text
+
+
+def test_a_worker_that_never_saw_a_typed_store_keeps_it_typed(tmp_path):
+    """`typed` travels in the token, like ttl and policy: another worker writes it the same."""
+    import numpy as np
+
+    from dash_stash.tokens import Signer, Token
+
+    signer = Signer("k", "n")
+    for typed in (True, False):
+        token = Token("s", "memory", "page-1", 3, "", 60.0, "raise", typed)
+        assert signer.verify(signer.sign(token, "sess"), "sess") == token
+
+    import flask
+
+    url = f"sqlite:///{tmp_path}/stash.db"
+    app = Dash("minted_here")
+    stash = dash_stash.init(app, url, secret="k", namespace="same")
+    other = dash_stash.init(Dash("never_saw"), url, secret="k", namespace="same")
+    with app.server.test_request_context("/"):
+        flask.g.dash_stash_session = "a" * 32  # what the request hook sets
+        spec = dash_stash.Store(id="s", typed=True)._stash_spec
+        sent = stash.token("s", spec, "page-1", 0, "")
+        seen = other.spec_from_token("s", sent)
+        assert seen is not None and other.typed(seen) is True
+        value = {"a": np.arange(2)}
+        assert other.engine.encode(value, "s", other.typed(seen)).codec == "typed"
+        assert other.engine.encode(value, "s", False).codec == "json"

@@ -26,9 +26,13 @@ from .integration import Stash, init
 
 __version__ = "0.1.0"
 
-# Served by Dash from /_dash-component-suites/dash_stash/ (Dash registers this package
-# because `Store` subclasses a component): the dev tools' "Stores" panel, plain JS.
-_js_dist = [{"relative_package_path": "panel.js", "namespace": "dash_stash"}]
+# Served by Dash from /_dash-component-suites/dash_stash/ on every page (its ComponentMeta
+# registers this package because `Store` subclasses a Dash component), plain JS: the browser
+# side of stores (browser.py) and the dev tools' "Stores" panel (inspector.py).
+_js_dist = [
+    {"relative_package_path": "dash_stash.js", "namespace": "dash_stash"},
+    {"relative_package_path": "panel.js", "namespace": "dash_stash"},
+]
 
 __all__ = [
     "Backend",

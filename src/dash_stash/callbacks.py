@@ -44,6 +44,8 @@ log = logging.getLogger("dash_stash")
 if TYPE_CHECKING:
     from .integration import Located, Stash
 
+NAMESPACE = "_dash_stash"  # where dash_stash.js serves its clientside wrappers (browser.py)
+
 _CALL: contextvars.ContextVar[CallbackCall | None] = contextvars.ContextVar(
     "dash_stash_call", default=None
 )
@@ -56,7 +58,7 @@ class CallbackWiring:
         self.stash = stash
         self.app = stash.app
         self.stores = stash.stores
-        self._state: tuple[int, int] | None = None
+        self._state: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
         self.check_dash_internals()
 
@@ -80,7 +82,8 @@ class CallbackWiring:
 
     def update(self) -> None:
         """Wrap callbacks registered since last time, and add hidden States to writers."""
-        if (len(self.app.callback_map), self.stores.generation) == self._state:
+        state = (len(self.app.callback_map), len(self.app._callback_list), self.stores.generation)
+        if state == self._state:
             return
         with self._lock:
             if self._state is None:  # first request: Dash has set itself up
@@ -95,7 +98,24 @@ class CallbackWiring:
                     cb["_dash_stash"] = {"user_states": len(cb["state"])}
                     _wrap(self.stash, callback_id, cb)
                 self._add_hidden_states(callback_id, cb)
-            self._state = (len(self.app.callback_map), self.stores.generation)
+            wrap_clientside(self.app._callback_list)
+            self._refuse_stores_in_running()
+            self._state = state
+
+    def _refuse_stores_in_running(self) -> None:
+        """`running=[(Output(store, "data"), on, off)]` is applied by the renderer in the
+        browser, where a store holds only its token: refuse it before any page is served."""
+        for spec in self.app._callback_list:
+            for target in (spec.get("running") or {}).get("running", {}):
+                component, _, prop = target.rpartition(".")
+                pattern = json.loads(component) if component.startswith("{") else component
+                if prop.split("@")[0] in ("data", "clear_data") and self.stores.matches(pattern):
+                    raise StashError(
+                        f"callback {spec['output']!r} sets dash-stash store {component!r} "
+                        "in running=[...], which the browser applies by itself, where the "
+                        "store holds only its token. Show the running state in another "
+                        "component, or call dash.set_props on the store from the callback."
+                    )
 
     def _add_hidden_states(self, callback_id: str, cb: dict) -> None:
         """Ask the browser for the token of each store the callback writes without reading."""
@@ -155,7 +175,6 @@ class CallbackCall:
     stash: Stash
     name: str
     outputs_indices: Any
-    writes: set[str]  # ids of the stores this callback outputs: only they need a merge base
     located: dict[str, Located] = field(default_factory=dict)
     loaded: dict[str, Loaded] = field(default_factory=dict)
     request: object = field(default_factory=web.current_request)
@@ -200,10 +219,10 @@ class CallbackCall:
                 initial=lambda: self.stash.seed_value(located.seed, spec.ttl),
                 label=store_id,
             )
-            if store_id in self.writes:
-                self.loaded[store_id] = Loaded(
-                    located, record.version if record else 0, record.value if record else None
-                )
+            # a write (an Output, or a set_props) merges from what was read
+            self.loaded[store_id] = Loaded(
+                located, record.version if record else 0, record.value if record else None
+            )
             return value
 
     def locate(self, dep: dict) -> Located:
@@ -233,7 +252,7 @@ class CallbackCall:
                 version = value.record.version
                 return self.stash.token(store_id, spec, located.key.scope, version, located.seed)
             if prop == "clear_data":
-                if value and located.token:
+                if value:
                     self.stash.engine.delete(located.key)
                 return value
             if not web.has_session():  # 400: the browser must send its cookie, or reload
@@ -250,13 +269,19 @@ class CallbackCall:
                     "cookie, so nothing was written; reload the page and allow cookies"
                 )
             loaded = self.loaded.get(store_id)
+            typed = self.stash.typed(spec)
             if is_patch(value):
                 write = PatchWrite(patch_operations(value))
             elif loaded is not None:
                 if loaded.encoded is None and codec.equal(self._base(loaded), value):
                     # Never written and unchanged: keep no copy of its layout data.
                     return self.stash.token(store_id, spec, located.key.scope, 0, located.seed)
-                write = Merge(lambda: self._base(loaded), loaded.version, value, spec.on_conflict)
+                base = loaded.encoded or self.stash.engine.encode(
+                    self._base(loaded), store_id, typed=typed
+                )
+                write = Merge(
+                    lambda: self._base(loaded), loaded.version, value, spec.on_conflict, base
+                )
             else:
                 write = Replace(value)
             record = self.stash.engine.commit(
@@ -267,8 +292,36 @@ class CallbackCall:
                 label=store_id,
                 initial=lambda: self.stash.seed_value(located.seed, spec.ttl),
                 room=self.stash.check_quota(located.key),
+                typed=typed,
+                keep_equal=located.token is not None,
             )
+            if record is None:  # unchanged: the browser keeps its token, as dcc.Store its data
+                assert located.token is not None
+                return self.stash.signer.sign(located.token, self.stash.session_id())
             return self.stash.token(store_id, spec, located.key.scope, record.version, located.seed)
+
+    def write_side_updates(self, updated_props: dict) -> None:
+        """Commit the stores a callback set with `dash.set_props`, in place: the browser gets
+        tokens. A store the callback does not declare gets a fresh scope instance (we do not
+        know which tab's it would be), so its value replaces, as `dcc.Store`'s would."""
+        for store_id, props in list(updated_props.items()):
+            spec = self.stash.stores.get(store_id)
+            if spec is None or not isinstance(props, dict):
+                continue
+            if store_id not in self.located:
+                if is_patch(props.get("data")):
+                    raise StashError(
+                        f"callback {self.name!r} patches store {store_id!r} with set_props, "
+                        "but does not read it, so dash-stash cannot tell which tab's value "
+                        f"to patch; add State({store_id!r}, 'data') to the callback"
+                    )
+                self.located[store_id] = self.stash.locate_fresh(store_id, spec)
+            props = dict(props)
+            for prop in ("clear_data", "data"):
+                if prop in props:
+                    out = {"id": spec.raw_id if spec.raw_id is not None else store_id}
+                    props[prop] = self.write({**out, "property": prop}, props[prop])
+            updated_props[store_id] = props
 
     def _base(self, loaded: Loaded) -> Any:
         """A fresh copy of what the callback read (it may have changed the one it got)."""
@@ -345,8 +398,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
             g.states_list = g.states_list[:user_states]
             g.state_values = inputs_to_dict(g.states_list)
             args = args[: len(args) - len(hidden)]
-        writes = {stringify_id(out["id"]) for out in _flat(g.outputs_list)}
-        call = CallbackCall(stash, name, cb.get("outputs_indices"), writes)
+        call = CallbackCall(stash, name, cb.get("outputs_indices"))
         args = tuple(
             _read_dep(call, dep, arg)
             for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True)
@@ -366,8 +418,13 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         if call is None:
             return result
         from dash import callback_context
+        from dash._callback_context import context_value
 
-        return call.write_outputs(result, callback_context.outputs_list)
+        result = call.write_outputs(result, callback_context.outputs_list)
+        side = getattr(context_value.get(), "updated_props", None)
+        if side:
+            call.write_side_updates(side)
+        return result
 
     if inspect.iscoroutinefunction(func):
 
@@ -391,6 +448,23 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
             return dispatch(*before(args, kwargs), **kwargs)
 
         cell.cell_contents, cb["callback"] = inner, outer
+
+
+def wrap_clientside(callback_list: list[dict]) -> None:
+    """Point each clientside callback that uses a `data` prop at the wrapper of
+    `dash_stash.js`, which reads and writes stores through the server (see browser.py)."""
+    for spec in callback_list:
+        function = spec.get("clientside_function")
+        if not function or function.get("namespace") == NAMESPACE:
+            continue
+        deps = spec.get("inputs", []) + spec.get("state", [])
+        outputs = spec["output"].strip(".").split("...")
+        if not any(d.get("property") == "data" for d in deps) and not any(
+            o.rpartition(".")[2].split("@")[0] in ("data", "clear_data") for o in outputs
+        ):
+            continue
+        meta = {"ns": function["namespace"], "fn": function["function_name"], "cb": spec["output"]}
+        spec["clientside_function"] = {"namespace": NAMESPACE, "function_name": json.dumps(meta)}
 
 
 def _refuse_stores_in_background(cb: dict, stores: StoreRegistry) -> None:

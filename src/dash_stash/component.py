@@ -29,6 +29,7 @@ class StoreSpec:
     scope: str
     ttl: float
     on_conflict: ConflictPolicy
+    typed: bool | None = None  # None: the app's default (`init(typed=...)`)
     raw_id: Any = field(default=None, repr=False)
 
 
@@ -72,7 +73,9 @@ class Store(dcc.Store):
 
     Takes every `dcc.Store` prop. Adds `on_conflict` ("last-writer-wins", "raise", or a
     function `(base, ours, theirs) -> merged`) for concurrent full-value writes, and `ttl`,
-    the idle lifetime on the server in seconds (default by scope).
+    the idle lifetime on the server in seconds (default by scope), and `typed`: True keeps
+    every value exactly as stored (numpy arrays, Timestamps, tuples, int keys...) instead of
+    as `dcc.Store` gives it back (the default; see the README); None takes `init`'s default.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Store(dcc.Store):
         *,
         on_conflict: ConflictPolicy = "last-writer-wins",
         ttl: float | None = None,
+        typed: bool | None = None,
         **kwargs: Any,
     ) -> None:
         if id is None:
@@ -91,7 +95,9 @@ class Store(dcc.Store):
         super().__init__(id=id, storage_type=scope, **kwargs)
         self._stash_initial = data
         self._stash_seed: tuple[Any, str] | None = None  # (encoded, hash) once computed
-        self._stash_spec = StoreSpec(scope, ttl or DEFAULT_TTL[scope], on_conflict, raw_id=id)
+        self._stash_spec = StoreSpec(
+            scope, ttl or DEFAULT_TTL[scope], on_conflict, typed, raw_id=id
+        )
 
     def to_plotly_json(self) -> dict:
         from .integration import current_stash

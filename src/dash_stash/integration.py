@@ -23,13 +23,13 @@ from typing import Any
 from dash import Dash
 from dash._utils import stringify_id
 
-from . import _compat, codec, scopes, web
+from . import _compat, browser, codec, scopes, web
 from .backends import Retention, StoreKey, open_backend
 from .callbacks import CallbackWiring
 from .component import Store, StoreRegistry, StoreSpec
 from .engine import StashEngine
 from .errors import QuotaError, StashError, TokenError
-from .tokens import Signer, Token
+from .tokens import Signer, Token, is_token_text
 
 log = logging.getLogger("dash_stash")
 
@@ -60,6 +60,7 @@ def init(
     retention: Retention | None = None,
     cookie_name: str | None = None,
     inspector: Callable[[Any], Any] | None = None,
+    typed: bool = False,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
@@ -75,6 +76,10 @@ def init(
     `inspector` authorizes the operator page at `<prefix>_dash-stash/` outside debug mode:
     called with the request, it returns True to serve it, or a response to send instead (a
     401 asking for a password); anything else refuses it (403). See docs/inspector.md.
+
+    `typed=True` makes every `Store` keep values exactly (numpy arrays, Timestamps,
+    tuples...) unless it says `typed=False`; by default a value reads back as `dcc.Store`
+    gives it back (see the README).
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -91,6 +96,7 @@ def init(
         cookie_name=cookie_name,
         quota=Quota(max_session_bytes, max_session_instances),
         inspector=inspector,
+        typed=typed,
     )
     app._dash_stash = stash  # type: ignore[attr-defined]
     _STASHES[stash.namespace] = stash
@@ -155,9 +161,11 @@ class Stash:
         cookie_name: str | None,
         quota: Quota,
         inspector: Callable[[Any], Any] | None = None,
+        typed: bool = False,
     ) -> None:
         _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
         self.app = app
+        self.typed_default = typed
         self.namespace = namespace or _default_namespace(app)
         self.quota = quota
         self.engine = StashEngine(
@@ -181,6 +189,7 @@ class Stash:
         web.FlaskWeb(cookie, self.signer, app.config.routes_pathname_prefix).install(
             app.server, self, lambda: app.routes, self.on_request, self.inspector.intercept
         )
+        browser.Routes(self).install()
 
     # -- secret and session ------------------------------------------------------------
 
@@ -227,8 +236,14 @@ class Stash:
     def token(self, store_id: str, spec: StoreSpec, instance: str, version: int, seed: str) -> str:
         """A signed token for this browser session, carrying the store's options."""
         policy = spec.on_conflict if isinstance(spec.on_conflict, str) else "function"
-        token = Token(store_id, spec.scope, instance, version, seed, spec.ttl, policy)
+        token = Token(
+            store_id, spec.scope, instance, version, seed, spec.ttl, policy, self.typed(spec)
+        )
         return self.signer.sign(token, self.session_id())
+
+    def typed(self, spec: StoreSpec) -> bool:
+        """Does this store keep values exactly (else: as `dcc.Store` gives them back)?"""
+        return self.typed_default if spec.typed is None else spec.typed
 
     def own(self, store: Store, static: bool = False) -> tuple[StoreSpec, str]:
         """Record `store` as one of this app's stores, its layout data kept as a seed;
@@ -239,7 +254,7 @@ class Stash:
         if store._stash_seed is None:  # once per Store object: a static layout encodes once
             store._stash_seed = None, ""
             if store._stash_initial is not None:
-                encoded = self.engine.encode(store._stash_initial, store_id)
+                encoded = self.engine.encode(store._stash_initial, store_id, typed=self.typed(spec))
                 seed = hashlib.blake2b(
                     encoded.codec.encode() + b"\0" + encoded.data, digest_size=16
                 ).hexdigest()
@@ -308,6 +323,7 @@ class Stash:
             token.scope,
             token.ttl or scopes.DEFAULT_TTL[token.scope],
             policy or "last-writer-wins",
+            token.typed,
             raw_id=component_id,
         )
         self.stores.add(component_id, spec)
@@ -401,6 +417,14 @@ class Stash:
         """Check what the browser sent for a store and say where its value lives."""
         store_id = stringify_id(component_id)
         token = None
+        if sent is not None and not is_token_text(sent):
+            raise StashError(
+                f"the browser sent a raw value ({type(sent).__name__}) where the store's token "
+                "belongs: something in the browser set its data without the server (a "
+                "component's setProps, a script writing browser storage, or dash-stash's "
+                "browser script is not loaded). Write the store from a callback instead; "
+                "dash-stash does not read it, so as not to show the wrong value."
+            )
         if sent is not None:
             try:
                 token = self.signer.verify(sent, self.session_id())
@@ -440,6 +464,15 @@ class Stash:
                 "when idle. Raise it with dash_stash.init(app, max_session_instances=...)"
             )
         return self.quota.max_bytes - usage.other_bytes
+
+    def locate_fresh(self, component_id: Any, spec: StoreSpec) -> Located:
+        """A new scope instance of a store, for a write whose browser tab we do not know
+        (`set_props` on a store the callback does not read); `local` is the browser's own.
+        It starts from what a static layout gives every visitor, never a rendered seed."""
+        store_id = stringify_id(component_id)
+        instance = scopes.new_instance(spec.scope)
+        key = StoreKey(self.namespace, self.session_key(), instance, store_id)
+        return Located(key, None, self._static_seeds.get(store_id, ""))
 
 
 def _short_hash(text: str) -> str:

@@ -36,6 +36,12 @@ class Token:
     # The store's options, so a worker that never saw the Store component can serve it:
     ttl: float = 0.0
     policy: str = ""  # "last-writer-wins", "raise", or "function" (not carried)
+    typed: bool = False  # values kept exactly, not as dcc.Store gives them back
+
+
+def is_token_text(sent: object) -> bool:
+    """Does `sent` look like a token (signed or not), as opposed to a raw value?"""
+    return isinstance(sent, str) and sent.startswith(PREFIX)
 
 
 class Signer:
@@ -56,6 +62,7 @@ class Signer:
                     token.seed,
                     token.ttl,
                     token.policy,
+                    *([1] if token.typed else []),
                 ]
             )
         )
@@ -69,7 +76,8 @@ class Signer:
         if not mac.isascii() or not hmac.compare_digest(mac, self._mac(payload, session)):
             raise TokenError("bad signature: forged, edited, or minted for another browser")
         try:
-            store_id, scope, instance, version, seed, ttl, policy = orjson.loads(_unb64(payload))
+            fields = orjson.loads(_unb64(payload))
+            store_id, scope, instance, version, seed, ttl, policy = fields[:7]
             return Token(
                 str(store_id),
                 str(scope),
@@ -78,6 +86,7 @@ class Signer:
                 str(seed),
                 float(ttl),
                 str(policy),
+                bool(fields[7:8] == [1]),
             )
         except (ValueError, TypeError) as exc:
             raise TokenError(f"malformed token payload: {exc}") from None

@@ -152,6 +152,29 @@ def _limit_body(server: flask.Flask) -> None:
         flask.request.max_content_length = DEFAULT_MAX_REQUEST_BYTES
 
 
+def add_json_route(
+    server: flask.Flask, path: str, handler: Callable[[dict], bytes], log: Any
+) -> None:
+    """A POST route taking a JSON object; `handler` returns JSON bytes. A `StashError` is
+    a 400 with its message (and a log warning), so the browser script can show it."""
+    from .errors import StashError
+
+    def view() -> flask.Response:
+        body = flask.request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return flask.Response(b'{"error":"expected a JSON object"}', 400, mimetype=_JSON)
+        try:
+            return flask.Response(handler(body), 200, mimetype=_JSON)
+        except StashError as exc:
+            log.warning("dash-stash: %s: %s", path, exc)
+            return flask.Response(flask.json.dumps({"error": str(exc)}), 400, mimetype=_JSON)
+
+    server.add_url_rule(path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"])
+
+
+_JSON = "application/json"
+
+
 def current_owner() -> Any | None:
     """The stash of the app serving this request: None outside a request or without one."""
     if not flask.has_request_context():

@@ -265,9 +265,9 @@ def report(value: Any) -> str:
 # ---- the app ------------------------------------------------------------------------------
 
 
-def make_app(backend: str, name: str = "typed", **init: Any) -> Dash:
+def make_app(backend: str, name: str = "typed", typed: bool = True, **init: Any) -> Dash:
     app = Dash(name)
-    dash_stash.init(app, backend, **init)
+    dash_stash.init(app, backend, typed=typed, **init)  # exact types: the init default
     app.layout = html.Div(
         [
             dash_stash.Store(id="t"),

@@ -5,6 +5,14 @@ non-JSON values, `envelope` its byte layout, `arrow` tables and arrays.
 """
 
 from .arrow import configure as configure_compression
-from .registry import Encoded, decode, encode, equal
+from .registry import Encoded, browser_json, decode, encode, equal, same
 
-__all__ = ["Encoded", "configure_compression", "decode", "encode", "equal"]
+__all__ = [
+    "Encoded",
+    "browser_json",
+    "configure_compression",
+    "decode",
+    "encode",
+    "equal",
+    "same",
+]

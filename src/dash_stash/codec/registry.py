@@ -1,5 +1,15 @@
 """The one place that turns a stored value into bytes and back. Never pickle.
 
+Two ways to see a value (`encode(..., typed=...)`):
+
+- ``typed=False``, what a `Store` does by default: a value Dash's encoder can serialize is
+  stored as `dcc.Store` would give it back after its JSON round trip through the browser
+  (`browser_json`): string keys, ISO dates, Figures as their dict, arrays and tuples as
+  lists, Decimal as a number, NaN as None, integral floats as ints, big ints rounded as
+  JavaScript rounds them. A value Dash's encoder refuses (a DataFrame, a set...) keeps its
+  type, as with ``typed=True``.
+- ``typed=True``: exact, below.
+
 Two codecs, named in `Encoded.codec`:
 
 - ``"json"``: orjson bytes, read back with ``orjson.loads``. A value takes this path when orjson
@@ -21,6 +31,7 @@ value (``user_data["model"]``) and what to do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,10 +39,11 @@ from typing import Any
 import orjson
 
 from ..errors import CorruptRecordError
-from . import arrow, typed
+from . import arrow
+from . import typed as exact
 
 JSON = "json"
-TYPED = typed.TYPED
+TYPED = exact.TYPED
 
 # Without OPT_NON_STR_KEYS a dict with an int key is refused, so it goes typed and keeps its keys.
 _OPTIONS = (
@@ -53,13 +65,19 @@ class Encoded:
         return len(self.data)
 
 
-def encode(value: Any, *, store: str = "") -> Encoded:
-    """Encode `value`; raise `EncodeError` naming the path of the first part we cannot store."""
+def encode(value: Any, *, store: str = "", typed: bool = True) -> Encoded:
+    """Encode `value`; raise `EncodeError` naming the path of the first part we cannot store.
+
+    `typed=False` stores what a `dcc.Store` would give back (see the module docstring)."""
+    if not typed:
+        seen = browser_json(value)
+        if seen is not None:
+            return seen
     try:
         return Encoded(JSON, orjson.dumps(value, option=_OPTIONS, default=_not_plain))
     except orjson.JSONEncodeError:
         pass  # something orjson cannot write alone: store the whole value typed
-    return Encoded(*typed.dump(value, store))
+    return Encoded(*exact.dump(value, store))
 
 
 def decode(encoded: Encoded) -> Any:
@@ -70,12 +88,114 @@ def decode(encoded: Encoded) -> Any:
         except orjson.JSONDecodeError as exc:
             raise CorruptRecordError(f"stored bytes are not valid JSON: {exc}") from None
     if encoded.codec == TYPED:
-        return typed.load(encoded.data)
+        return exact.load(encoded.data)
     raise CorruptRecordError(f"unknown codec {encoded.codec!r}")
 
 
 def _not_plain(obj: Any) -> Any:
     raise TypeError
+
+
+# ---- what dcc.Store gives back ----------------------------------------------------------------
+
+# Dash's encoder (plotly.io.json.to_json_plotly) with orjson installed, as it always is with
+# dash-stash: orjson with these options, and only if that fails, plotly's cleaning walk.
+_DASH = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+# Tokens of Dash's JSON that the browser's JSON.parse -> JSON.stringify -> Python json.loads
+# changes: integral floats ("1.0", "-0.0", "1e+16"), integers past 2**53, and object keys that
+# are array indices (JavaScript puts them first, in numeric order). False hits are harmless:
+# they only cost a walk that finds nothing to change.
+_BROWSER_CHANGES = re.compile(rb'\.0(?![0-9])|e\+|(?:^|[\[,:])-?[0-9]{16}|"(?:0|[1-9][0-9]*)":')
+_SAFE_INT = 2**53
+_INT_TEXT_BELOW = 1e21  # JavaScript writes integral numbers below this without an exponent
+_INDEX_BELOW = 2**32 - 1  # largest array index + 1
+
+
+def browser_json(value: Any) -> Encoded | None:
+    """What a `dcc.Store` holding `value` gives a callback back, encoded; None when Dash's
+    encoder cannot serialize `value` (a `dcc.Store` app cannot hold it at all)."""
+    data = _dash_json(value)
+    if data is None:
+        return None
+    if not _BROWSER_CHANGES.search(data):
+        return Encoded(JSON, data)
+    seen = as_browser_sees(orjson.loads(data))
+    try:
+        return Encoded(JSON, orjson.dumps(seen))
+    except orjson.JSONEncodeError:  # an integer past 2**64 (a float below 1e21): keep it exact
+        return Encoded(*exact.dump(seen, ""))
+
+
+def _dash_json(value: Any) -> bytes | None:
+    """Dash's JSON for `value` (the orjson branch of plotly's `to_json_plotly`); None if
+    Dash's encoder raises for it."""
+    try:
+        value = value.to_plotly_json()
+    except AttributeError:
+        pass
+    except Exception:  # an object whose to_plotly_json fails fails in Dash as well
+        return None
+    try:
+        return orjson.dumps(value, option=_DASH)
+    except TypeError:
+        pass
+    from _plotly_utils.optional_imports import get_module
+    from plotly.io._json import clean_to_json_compatible
+
+    modules = {
+        "sage_all": get_module("sage.all", should_load=False),
+        "np": get_module("numpy", should_load=False),
+        "pd": get_module("pandas", should_load=False),
+        "image": get_module("PIL.Image", should_load=False),
+    }
+    try:
+        cleaned = clean_to_json_compatible(
+            value, numpy_allowed=True, datetime_allowed=True, modules=modules
+        )
+        return orjson.dumps(cleaned, option=_DASH)
+    except Exception:  # TypeError mostly; whatever Dash's encoder would fail with
+        return None
+
+
+def as_browser_sees(v: Any) -> Any:
+    """A parsed JSON value as it comes back from the browser: JavaScript keeps every number
+    as a double and writes integral ones without a fraction (Python then reads an int), and
+    it orders object keys that are array indices first."""
+    t = type(v)
+    if t is float:
+        if v.is_integer() and abs(v) < _INT_TEXT_BELOW:
+            return int(v) if abs(v) <= _SAFE_INT else int(Decimal(repr(v)))
+        return v
+    if t is int:
+        return v if abs(v) <= _SAFE_INT else as_browser_sees(float(v))
+    if t is list:
+        return [as_browser_sees(x) for x in v]
+    if t is dict:
+        out = {k: as_browser_sees(x) for k, x in v.items()}
+        indices = [k for k in out if _is_index(k)]
+        if indices and list(out)[: len(indices)] != sorted(indices, key=int):
+            rest = {k: x for k, x in out.items() if not _is_index(k)}
+            out = {**{k: out[k] for k in sorted(indices, key=int)}, **rest}
+        return out
+    return v
+
+
+def _is_index(key: str) -> bool:
+    return (
+        key.isascii()
+        and key.isdigit()
+        and (key == "0" or key[0] != "0")
+        and int(key) < _INDEX_BELOW
+    )
+
+
+def same(a: Encoded, b: Encoded) -> bool:
+    """Do two encodings hold the same value? Equal bytes, or (key order aside) equal JSON."""
+    if a.codec != b.codec:
+        return False
+    if a.data == b.data:
+        return True
+    return a.codec == JSON and len(a.data) == len(b.data) and equal(decode(a), decode(b))
 
 
 # ---- equality for the three-way merge -------------------------------------------------------

@@ -24,9 +24,11 @@ Tags and their fields (``b`` is a blob index):
     pyarrow.Table               see `arrow`
 
 Decisions: subclasses of dict, list, tuple (named tuples), str, int, float, datetime and date
-come back as their base type. A ``zoneinfo`` or ``pytz`` time zone comes back as the
-``zoneinfo.ZoneInfo`` of the same name, a fixed offset as ``datetime.timezone``, any other
-tzinfo as the fixed offset it had at that moment. Enum classes must live at module level; on
+come back as their base type. An object with `to_plotly_json` (a plotly Figure, a Dash
+component) has no exact form: it is stored as that JSON, as Dash would send it. A
+``zoneinfo`` or ``pytz`` time zone comes back as the ``zoneinfo.ZoneInfo`` of the same name,
+a fixed offset as ``datetime.timezone``, any other tzinfo as the fixed offset it had at that
+moment. Enum classes must live at module level; on
 reading, only a subclass of ``enum.Enum`` is accepted.
 """
 
@@ -143,6 +145,9 @@ class _Dumper:
         for base, dump_base in _BASES:
             if isinstance(v, base):
                 return dump_base(self, v)
+        to_plotly_json = getattr(v, "to_plotly_json", None)
+        if callable(to_plotly_json):  # a Figure or a component: its JSON, as Dash sends it
+            return self.tree(to_plotly_json())
         raise Unstorable(v)
 
 

@@ -59,6 +59,7 @@ class Merge:
     base_version: int
     ours: Any
     on_conflict: str | Callable[[Any, Any, Any], Any] = "last-writer-wins"
+    base: Encoded | None = None  # the encoding of what the writer read, if known
 
 
 @dataclass(frozen=True)
@@ -114,20 +115,34 @@ class StashEngine:
         initial: Initial = _nothing,
         label: str = "",
         room: int | None = None,
-    ) -> Record:
+        typed: bool = True,
+        keep_equal: bool = False,
+    ) -> Record | None:
         """Commit `write` atomically on the latest version; on any error nothing changes.
+
         `room`: the most bytes the new value may have (what its session's quota leaves).
+        `typed=False`: values are kept as a `dcc.Store` gives them back (`codec.encode`), and
+        the merge works on the writer's value as it will read it back. `keep_equal`: a full
+        value equal to the current one commits nothing and returns None (as `dcc.Store` leaves
+        browser storage alone when rewritten unchanged): a merge whose writer changed nothing
+        of what it read, or a replace by the latest value. A Patch always commits.
 
         The version records its kind of write, and for a merge what the policy settled."""
         label = label or key.store_id
         ready = None
         if isinstance(write, Replace):
-            ready = Change(self.encode(write.value, label, room), "replace")
+            ready = Change(self.encode(write.value, label, room, typed), "replace")
         elif isinstance(write, Restore):
             details = orjson.dumps({"from": write.record.version}).decode()
             ready = Change(self._within(write.record.value, label, room), "restore", details)
         elif isinstance(write, Merge):
-            ours = self.encode(write.ours, label)  # fails early, outside the backend's lock
+            ours = self.encode(write.ours, label, typed=typed)  # fails early, outside the lock
+            if keep_equal and write.base is not None and codec.same(ours, write.base):
+                return None  # nothing changed from what it read: the merge is the latest
+        if keep_equal and isinstance(write, Replace) and ready is not None:
+            latest = self.backend.read(key, ttl)
+            if latest is not None and codec.same(ready.value, latest.value):
+                return None
 
         def update(latest: Record | None) -> Change:
             if isinstance(write, Merge) and (latest.version if latest else 0) == write.base_version:
@@ -135,18 +150,19 @@ class StashEngine:
             current = self.decode(latest, label) if latest else initial()
             if isinstance(write, PatchWrite):
                 patched = apply_patch(current, write.operations)
-                return Change(self.encode(patched, label, room), "patch")
+                return Change(self.encode(patched, label, room, typed), "patch")
             assert isinstance(write, Merge)
             conflicts: list[Conflict] = []
             resolve = recording(resolve_policy(write.on_conflict, label), conflicts)
-            merged = merge3(write.load_base(), write.ours, current, resolve, codec.equal)
+            mine = write.ours if typed else codec.decode(ours)
+            merged = merge3(write.load_base(), mine, current, resolve, codec.equal)
             details = {
                 "base": write.base_version,
                 "theirs": latest.version if latest else 0,
                 "theirs_writer": latest.writer if latest else "",
                 "conflicts": [c.as_json() for c in conflicts],
             }
-            encoded = self.encode(merged, label, room)
+            encoded = self.encode(merged, label, room, typed)
             return Change(encoded, "merge", orjson.dumps(details).decode())
 
         record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
@@ -167,9 +183,12 @@ class StashEngine:
                 f"decoded: {exc}. It was left as it is; clear the store to start again."
             ) from None
 
-    def encode(self, value: Any, label: str, room: int | None = None) -> Encoded:
-        """Encode a value for `label`'s store, within the size limit (and `room`)."""
-        encoded = codec.encode(value, store=label)
+    def encode(
+        self, value: Any, label: str, room: int | None = None, typed: bool = True
+    ) -> Encoded:
+        """Encode a value for `label`'s store, within the size limit (and `room`); `typed`:
+        see `commit`."""
+        encoded = codec.encode(value, store=label, typed=typed)
         if encoded.size > self.max_value_bytes:
             raise ValueTooLargeError(
                 f"{label}: the value is {encoded.size:,} bytes encoded, over the limit of "

@@ -1,0 +1,271 @@
+/*
+ * dash-stash in the browser: every way JavaScript reads or sets a dash-stash Store goes
+ * through the server, so the browser only ever holds tokens.
+ *
+ * - Clientside callbacks that use a `data` prop are served (see browser.py) as
+ *   `dash_clientside._dash_stash['{"ns":..,"fn":..,"cb":..}']`: this wrapper swaps the store
+ *   tokens among their arguments for values (POST _dash-stash/read), calls the app's function,
+ *   and commits what it returns to a store (POST _dash-stash/write), returning the new token.
+ *   Dash awaits the Promise the wrapper returns.
+ * - `dash_clientside.set_props(id, {data: ...})` on a Store commits the same way first.
+ *
+ * The server decides what is a dash-stash store and checks session and token, exactly as for
+ * server callbacks; a failure is thrown (Dash shows it), never swallowed.
+ */
+(function () {
+    "use strict";
+    var PREFIX = "ds1.";
+
+    function dc() {
+        return window.dash_clientside; // apps often replace the object: always look it up
+    }
+
+    function isToken(v) {
+        return typeof v === "string" && v.indexOf(PREFIX) === 0;
+    }
+
+    function route(name) {
+        var prefix = "/";
+        var config = document.getElementById("_dash-config");
+        if (config) {
+            prefix = JSON.parse(config.textContent).requests_pathname_prefix || "/";
+        }
+        return prefix + "_dash-stash/" + name;
+    }
+
+    async function post(name, body) {
+        var response = await fetch(route(name), {
+            method: "POST",
+            credentials: "same-origin",
+            headers: {"Content-Type": "application/json"},
+            body: JSON.stringify(body),
+        });
+        var text = await response.text();
+        if (response.status === 404 || response.status === 405) {
+            return null; // this app has no dash-stash (dash_stash.init was not called)
+        }
+        if (!response.ok) {
+            throw new Error("dash-stash " + name + " failed (" + response.status + "): " + text);
+        }
+        return JSON.parse(text);
+    }
+
+    function layoutOf(id) {
+        var api = window.dash_component_api;
+        if (!api || !api.getLayout) {
+            throw new Error("dash-stash needs dash_component_api.getLayout (Dash 3 or later)");
+        }
+        return api.getLayout(id);
+    }
+
+    function isStore(id) {
+        var node = layoutOf(id);
+        return Boolean(node && node.type === "Store");
+    }
+
+    /* Commit one write of `prop` ("data" or "clear_data") to store `id`; returns what the
+     * browser should hold instead of `value` (a token), or `value` itself if `id` turns out
+     * not to be a dash-stash store. */
+    async function commit(id, prop, value, callback, base) {
+        var node = layoutOf(id);
+        var body = {
+            id: id,
+            prop: prop,
+            token: node && node.props ? node.props.data : null,
+            callback: callback || null,
+            value: value === undefined ? null : value,
+        };
+        if (base) {
+            body.base = base;
+        }
+        var result = await post("write", body);
+        return result && result.stash ? result.value : value;
+    }
+
+    // ---- clientside callbacks ------------------------------------------------------------
+
+    function entries(dep, visit) {
+        if (Array.isArray(dep)) {
+            dep.forEach(function (d, j) {
+                visit(d, j);
+            });
+        } else if (dep) {
+            visit(dep, null);
+        }
+    }
+
+    async function run(meta, args, ctx) {
+        var deps = (ctx.inputs_list || []).concat(ctx.states_list || []);
+        var wanted = [];
+        deps.forEach(function (dep, i) {
+            entries(dep, function (d, j) {
+                if (d.property === "data" && isToken(d.value)) {
+                    wanted.push({i: i, j: j, id: d.id, token: d.value});
+                }
+            });
+        });
+        var bases = {};
+        if (wanted.length) {
+            var read = await post("read", {
+                callback: meta.cb,
+                stores: wanted.map(function (w) {
+                    return {id: w.id, token: w.token};
+                }),
+            });
+            wanted.forEach(function (w, k) {
+                var value = read.values[k];
+                if (w.j === null) {
+                    args[w.i] = value;
+                } else {
+                    args[w.i] = args[w.i].slice();
+                    args[w.i][w.j] = value;
+                }
+                if (read.versions[k] !== null) {
+                    bases[JSON.stringify(w.id)] = {
+                        version: read.versions[k],
+                        value: JSON.parse(JSON.stringify(value)),
+                    };
+                }
+            });
+        }
+        var fn = dc()[meta.ns] && dc()[meta.ns][meta.fn];
+        if (typeof fn !== "function") {
+            throw new Error("dash-stash: no clientside function " + meta.ns + "." + meta.fn);
+        }
+        var result;
+        dc().callback_context = ctx; // Dash removed it when our wrapper returned its Promise
+        try {
+            result = fn.apply(null, args);
+        } finally {
+            delete dc().callback_context;
+        }
+        if (result && typeof result.then === "function") {
+            result = await result;
+        }
+        return writeOutputs(ctx.outputs_list, result, meta, bases);
+    }
+
+    async function writeOne(out, value, meta, bases) {
+        var prop = out.property.split("@")[0];
+        if ((prop !== "data" && prop !== "clear_data") || value === dc().no_update) {
+            return value;
+        }
+        if (!isStore(out.id)) {
+            return value;
+        }
+        var base = prop === "data" ? bases[JSON.stringify(out.id)] : undefined;
+        return commit(out.id, prop, value, meta.cb, base);
+    }
+
+    async function writeOutputs(outputs, result, meta, bases) {
+        if (!outputs || result === dc().no_update) {
+            return result;
+        }
+        if (!Array.isArray(outputs)) {
+            return writeOne(outputs, result, meta, bases);
+        }
+        return Promise.all(
+            outputs.map(function (out, k) {
+                if (!Array.isArray(out)) {
+                    return writeOne(out, result[k], meta, bases);
+                }
+                if (result[k] === dc().no_update) {
+                    return result[k];
+                }
+                return Promise.all(
+                    out.map(function (o, kk) {
+                        return writeOne(o, result[k][kk], meta, bases);
+                    })
+                );
+            })
+        );
+    }
+
+    function wrapper(meta) {
+        return function () {
+            var args = Array.prototype.slice.call(arguments);
+            return run(meta, args, dc().callback_context || {});
+        };
+    }
+
+    var wrappers = new Proxy(
+        {},
+        {
+            get: function (_, name) {
+                if (typeof name !== "string" || name.charAt(0) !== "{") {
+                    return undefined;
+                }
+                return wrapper(JSON.parse(name));
+            },
+        }
+    );
+
+    // ---- dash_clientside.set_props ---------------------------------------------------------
+
+    var setProps = null; // the renderer's
+
+    function stashSetProps(id, props) {
+        var keys = props ? Object.keys(props) : [];
+        var ours = keys.filter(function (k) {
+            return k === "data" || k === "clear_data";
+        });
+        if (!ours.length || Array.isArray(id) || !isStore(id)) {
+            return setProps(id, props);
+        }
+        var done = ours.reduce(function (previous, key) {
+            return previous.then(function (out) {
+                return commit(id, key, props[key], null, null).then(function (v) {
+                    out[key] = v;
+                    return out;
+                });
+            });
+        }, Promise.resolve(Object.assign({}, props)));
+        return done.then(function (out) {
+            setProps(id, out);
+        });
+    }
+
+    function getSetProps() {
+        return setProps && stashSetProps;
+    }
+
+    function putSetProps(f) {
+        if (f !== stashSetProps) {
+            setProps = f;
+        }
+    }
+
+    /* Our wrappers and our set_props on a dash_clientside object. The renderer assigns its
+     * set_props after this script runs, and apps replace the object with a copy
+     * (Object.assign({}, window.dash_clientside, {...})): both keep ours on top. */
+    function install(obj) {
+        if (!obj || typeof obj !== "object") {
+            return obj;
+        }
+        var own = Object.getOwnPropertyDescriptor(obj, "set_props");
+        if (!own || own.get !== getSetProps) {
+            if (own && typeof own.value === "function") {
+                putSetProps(own.value);
+            }
+            Object.defineProperty(obj, "set_props", {
+                configurable: true,
+                enumerable: false,
+                get: getSetProps,
+                set: putSetProps,
+            });
+        }
+        obj._dash_stash = wrappers;
+        return obj;
+    }
+
+    var current = install(window.dash_clientside || {});
+    Object.defineProperty(window, "dash_clientside", {
+        configurable: true,
+        get: function () {
+            return current;
+        },
+        set: function (obj) {
+            current = install(obj);
+        },
+    });
+})();
