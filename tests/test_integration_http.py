@@ -365,5 +365,5 @@ def test_a_worker_that_never_saw_a_typed_store_keeps_it_typed(tmp_path):
         seen = other.spec_from_token("s", sent)
         assert seen is not None and other.typed(seen) is True
         value = {"a": np.arange(2)}
-        assert other.engine.encode(value, "s", other.typed(seen)).codec == "typed"
-        assert other.engine.encode(value, "s", False).codec == "json"
+        assert other.engine.encode(value, "s", typed=other.typed(seen)).codec == "typed"
+        assert other.engine.encode(value, "s", typed=False).codec == "json"
