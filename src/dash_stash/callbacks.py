@@ -146,6 +146,7 @@ class CallbackCall:
                 ttl=spec.ttl,
                 initial=lambda: self.stash.seed_value(located.seed),
                 label=store_id,
+                own=store_id not in self.writes,  # a writer decodes its base again to merge
             )
             if store_id in self.writes:
                 self.loaded[store_id] = Loaded(

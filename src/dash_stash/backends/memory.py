@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import replace
 
+from ..codec import Encoded
 from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
 
 
@@ -31,6 +32,8 @@ class MemoryBackend(Backend):
             now = time.time()
             latest = self._live(key, now)
             value = new_value(update, latest)
+            if isinstance(value.data, memoryview) and not value.data.readonly:
+                value = Encoded(value.codec, bytes(value.data))  # lent by a reader: keep our own
             record = Record(
                 key=key,
                 value=value,

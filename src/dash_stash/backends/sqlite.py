@@ -9,7 +9,9 @@ row: SQLite would copy a large blob through its WAL and again into the database 
 made an 80 MB table several times slower to write than writing a file. A blob file is written
 whole and renamed into place before the row that names it commits, and removed only after
 the commit that drops its row, so a row never names a missing or partial file for long (a
-reader that races a removal reads the version again).
+reader that races a removal reads the version again). A file is read through one open
+descriptor into a fresh buffer of its own (`buffers.read_file`), so a removal after the open
+cannot cut it short, and the buffer is the reader's alone: frames can live in it, writable.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..codec import Encoded
+from ..codec.buffers import read_file
 from ..errors import BackendError
 from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
 
@@ -146,10 +149,10 @@ class SQLiteBackend(Backend):
             return None
         if file:
             try:
-                data = (self.blobs / file).read_bytes()
+                data = read_file(self.blobs / file)
             except FileNotFoundError:  # pruned by a commit since our SELECT
                 return None
-        return Record(key, Encoded(codec, bytes(data)), version, created, updated, expires, writer)
+        return Record(key, Encoded(codec, data), version, created, updated, expires, writer)
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
         # A ready value is written to its file before we take the lock; others wait less.
