@@ -502,6 +502,43 @@ def plot(results: dict, cases: list[Case], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def codec_table(sizes: list[int], mixed_sizes: list[int]) -> str:
+    """In this process, no server: encode and decode times and sizes of each frame with each
+    compression setting, and pickle's for scale (decode as from a file read: `own=True`)."""
+    import pickle
+
+    from dash_stash import codec
+    from dash_stash.codec import Encoded
+
+    def ms(func, runs: int = 5) -> float:
+        return median([timed(func) for _ in range(runs)]) * 1000
+
+    lines = []
+    shapes = [(n, "numeric", make_frame) for n in sizes] + [
+        (n, "mixed", make_mixed) for n in mixed_sizes
+    ]
+    for rows, shape, make in shapes:
+        df = make(rows)
+        label = f"{rows:,}" + (" mixed" if shape == "mixed" else "")
+        for compression in (None, "lz4", "zstd"):
+            codec.configure_compression(compression=compression)
+            encoded = codec.encode(df)
+            fresh = [memoryview(bytearray(encoded.data)) for _ in range(5)]
+            encode_ms = ms(lambda df=df: codec.encode(df))
+            decode_ms = ms(
+                lambda e=encoded, f=fresh: codec.decode(Encoded(e.codec, f.pop()), own=True)
+            )
+            size = f"{encoded.size / 2**20:,.1f}"
+            lines.append((label, str(compression), size, f"{encode_ms:,.1f}", f"{decode_ms:,.1f}"))
+        raw = pickle.dumps(df, protocol=5)
+        dumps_ms = ms(lambda df=df: pickle.dumps(df, protocol=5))
+        loads_ms = ms(lambda raw=raw: pickle.loads(raw))
+        size = f"{len(raw) / 2**20:,.1f}"
+        lines.append((label, "pickle (reference)", size, f"{dumps_ms:,.1f}", f"{loads_ms:,.1f}"))
+    codec.configure_compression(compression=None)
+    return table(["rows", "compression", "MiB stored", "encode ms", "decode ms"], lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
@@ -535,7 +572,14 @@ def main() -> None:
     parser.add_argument(
         "--serve", nargs=5, metavar=("KIND", "ROWS", "PORT", "DIR", "FRAME"), help=argparse.SUPPRESS
     )  # internal: run one app server
+    parser.add_argument(
+        "--codec", action="store_true", help="only the in-process codec table (compression)"
+    )
     args = parser.parse_args()
+    if args.codec:
+        print(machine(), flush=True)
+        print(codec_table(args.rows, args.mixed_rows))
+        return
     if args.serve:
         kind, rows, port, folder, frame = args.serve
         serve_forever(make_app(kind, int(rows), folder, frame == "mixed"), int(port))
