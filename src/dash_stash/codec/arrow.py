@@ -500,7 +500,7 @@ def _restore_index(index: Any, info: dict, ld: _Loader) -> Any:
     return index.set_names(ld.value(info["names"]))
 
 
-def _writable(df: Any, body: memoryview) -> Any:
+def _writable(df: Any, body: memoryview, split: bool) -> Any:
     """`df` with every column writable by the callback and shared with no one.
 
     ``to_pandas(split_blocks=True)`` hands numeric and datetime columns over without a copy, as
@@ -508,7 +508,8 @@ def _writable(df: Any, body: memoryview) -> Any:
     alone: see `typed.load`) those columns become writable views of it: the read costs no copy
     beyond the backend's own. Otherwise, and for read-only extension arrays (categorical codes,
     tz-aware datetimes), the column is copied. Shared bytes are always read-only, so a miss here
-    can only raise "read-only", never change someone else's value.
+    can only raise "read-only", never change someone else's value. Unless `split`, Arrow has
+    copied numpy columns into new blocks already: only extension columns need a look.
     """
     import numpy as np
     import pandas as pd
@@ -516,7 +517,10 @@ def _writable(df: Any, body: memoryview) -> Any:
     own = None if body.readonly else np.frombuffer(body, np.uint8)
     start = 0 if own is None else own.__array_interface__["data"][0]
     columns, changed = [], False
-    for i, dtype in enumerate(df.dtypes):
+    dtypes = list(df.dtypes)
+    if not split and all(isinstance(dtype, np.dtype) for dtype in dtypes):
+        return df
+    for i, dtype in enumerate(dtypes):
         array = df.iloc[:, i].array
         if isinstance(dtype, np.dtype):  # numpy-backed: plain, datetime64, timedelta64
             values = np.asarray(array)
@@ -564,7 +568,8 @@ def _load_pandas(ld: _Loader, node: dict) -> Any:
     objects = {i: table.column(str(i)) for i in node.get("objects", ())}
     # Large frames: one block per column, so that columns can be views of the record.
     split = table.nbytes >= LARGE
-    df = _writable(table.to_pandas(split_blocks=split, self_destruct=True), ld.blob(node["b"]))
+    df = table.to_pandas(split_blocks=split, self_destruct=True)
+    df = _writable(df, ld.blob(node["b"]), split)
     del table  # self_destruct: the table is gone; `objects` keeps its own columns alive
     if node.get("masked"):
         df = _unmask(df, node["masked"])
