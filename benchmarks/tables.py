@@ -28,7 +28,9 @@ clicks: copying the stored bytes once into fresh memory, and `orjson.loads` of t
 bytes for the records store. Bytes are the request and response bodies of
 `/_dash-update-component` per click (warm-up included), counted by the server.
 Memory is the server's peak RSS during the clicks minus its RSS before them (psutil samples
-every 2 ms in a thread, and the kernel's VmHWM, reset before the clicks; the larger wins).
+every 2 ms in a thread, and the kernel's VmHWM, reset before the clicks; the larger wins); an
+untimed write and read come first, so that what a process pays once (imports, the first touch
+of a library's code pages, connections) is left out for every kind alike.
 dcc.Store is skipped at a size where one click takes longer than `--max-click` seconds.
 `--profile KIND` prints a cProfile of that kind's callback requests, writes and reads apart
 (it slows them: use it to see where the time goes, not for the table).
@@ -378,6 +380,8 @@ def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: 
         page.set_default_timeout(600_000)
         page.goto(server.url)
         page.wait_for_selector("#out")
+        for button, output in (("write", "wrote"), ("read", "out")):  # first-use costs
+            page.evaluate(CLICK, [button, output, int(limit * 1000)])
         memory = PeakRss(server.proc.pid)
         title = f"{KINDS[kind]}, {case.label}"
         try:
