@@ -393,7 +393,7 @@ def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: 
             show_profile(server.url, f"{title}, reads", profile)
         finally:
             peak = memory.stop()
-        arrived = bench_json(server.url, "bytes")["arrived"][1:]  # without the warm-up
+        arrived = bench_json(server.url, "bytes")["arrived"][-case.clicks :]  # the timed ones
         floor = bench_json(server.url, "floor") if kind in ("stash", "records") else {}
         return {
             "write_ms": write_ms,
