@@ -80,7 +80,7 @@ class SQLiteBackend(Backend):
         self.busy_timeout = busy_timeout
         self.blobs = self.path.with_name(self.path.name + ".blobs")
         self._local = threading.local()
-        self._idle: tuple[int, list[sqlite3.Connection]] = (os.getpid(), [])
+        self._idle: tuple[int, list] = (os.getpid(), [])  # (pid, idle connections and inodes)
         try:
             self.blobs.mkdir(parents=True, exist_ok=True)
             self._conn().executescript(_SCHEMA)
@@ -96,10 +96,10 @@ class SQLiteBackend(Backend):
         pragmas cost 0.5 ms, reusing one 20 µs)."""
         lease = getattr(self._local, "lease", None)
         if lease is None or lease.pid != os.getpid():
-            lease = self._local.lease = _Lease(self._pool(), self._connect)
+            lease = self._local.lease = _Lease(self._pool(), self._connect, self.path)
         return lease.conn
 
-    def _pool(self) -> list[sqlite3.Connection]:
+    def _pool(self) -> list[tuple[sqlite3.Connection, int | None]]:
         if self._idle[0] != os.getpid():  # forked: the parent's connections are not ours
             self._idle = (os.getpid(), [])
         return self._idle[1]
@@ -353,25 +353,41 @@ class SQLiteBackend(Backend):
         pool = self._pool()
         while pool:
             with contextlib.suppress(IndexError):
-                pool.pop().close()
+                pool.pop()[0].close()
 
 
 class _Lease:
     """One thread's hold on a connection; when the thread ends (its locals are freed), the
     connection goes back to the pool for the next thread. A connection is used by one thread
-    at a time, so `check_same_thread=False` is safe."""
+    at a time, so `check_same_thread=False` is safe. A pooled connection is only reused while
+    the database file it opened is still there: one that was removed or replaced meanwhile
+    gets a new connection, which fails loudly, as it did before there was a pool."""
 
-    def __init__(self, pool: list[sqlite3.Connection], connect: Callable[[], sqlite3.Connection]):
+    def __init__(self, pool: list, connect: Callable[[], sqlite3.Connection], path: Path) -> None:
         self.pid = os.getpid()
-        self.pool: list[sqlite3.Connection] | None = pool
-        try:
-            self.conn = pool.pop()  # list.pop and append are atomic
-        except IndexError:
-            self.conn = connect()
+        self.pool: list | None = pool
+        while True:
+            try:
+                conn, inode = pool.pop()  # list.pop and append are atomic
+            except IndexError:
+                conn = connect()
+                inode = _inode(path)
+                break
+            if inode is not None and inode == _inode(path):
+                break
+            conn.close()
+        self.conn, self.inode = conn, inode
 
     def __del__(self) -> None:
         if self.pool is not None and self.pid == os.getpid():
-            self.pool.append(self.conn)
+            self.pool.append((self.conn, self.inode))
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 def _params(key: StoreKey) -> tuple[str, str, str, str]:
