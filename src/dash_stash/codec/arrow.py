@@ -20,8 +20,11 @@ Placeholders (``b`` is a blob index, ``z`` the compression of an array blob, if 
     pandas.DataFrame    b: the body, Arrow IPC stream with pandas metadata and positional
                         column names; index: {names, objects, freq}; columns: the same for the
                         column labels, which are in c (a one-index Arrow table) or in labels
-                        (a list, when Arrow cannot type them); objects: object-dtype columns
-    pandas.Series       b, index, objects as above; name: the Series name
+                        (a list, when Arrow cannot type them); objects: object-dtype columns;
+                        masked: [[position, dtype], ...] nullable columns of a large frame, whose
+                        values are column "<position>" and whose mask is column "m<position>"
+                        (float and bool data as integers of their width, see `_body`)
+    pandas.Series       b, index, objects, masked as above; name: the Series name
     polars.DataFrame, polars.Series, pyarrow.Table      b: Arrow IPC stream
 
 Compression is off by default: on a local disk or page cache lz4 cost more time than it saved
