@@ -392,13 +392,20 @@ def _unmask(df: Any, masked: list) -> Any:
     import pandas as pd
 
     where = {}
+    count = df.shape[1] - len(masked)
     for entry in masked:
         i, name = entry
         dtype = pd.api.types.pandas_dtype(name)
-        if type(i) is not int or _masked_type(dtype) is None:
+        if (
+            type(i) is not int
+            or not 0 <= i < count
+            or f"m{i}" not in df.columns
+            or _masked_type(dtype) is None
+        ):
             raise BadRecord(f"bad nullable column {entry!r}")
         where[i] = dtype
-    count = df.shape[1] - len(where)
+    if len(where) != len(masked):
+        raise BadRecord("a nullable column is named twice")
     columns = {}
     for i in range(count):
         dtype = where.get(i)
