@@ -1,25 +1,36 @@
 """A DataFrame in a store: dcc.Store, dash-extensions `Serverside` and dash-stash side by side.
 
-    .venv/bin/python benchmarks/tables.py [--rows 1000 10000 100000 1000000] [--clicks 7]
-                                          [--kinds dcc dex stash] [--profile stash]
-                                          [--plot docs/img/tables.png]
+    .venv/bin/python benchmarks/tables.py [--rows 1000 10000 100000 1000000] [--mixed-rows 1000000]
+                                          [--clicks 7] [--kinds dcc dex stash records]
+                                          [--profile stash] [--plot docs/img/tables.png]
+    .venv/bin/python benchmarks/tables.py --codec     # in-process: compression at each size
 
-For each size (rows x 10 numeric columns: 8 float64, 2 int64) and each store kind, an app with
-an empty store, a "write" button whose callback puts the DataFrame in the store, and a "read"
-button whose callback gets the store as `State` and shows the sum of the table:
+For each size (rows x 10 numeric columns: 8 float64, 2 int64; and a "mixed" frame of floats,
+ints, strings, a category, naive and tz-aware datetimes, nullable ints and booleans) and each
+store kind, an app with an empty store, a "write" button whose callback puts the DataFrame in
+the store, and a "read" button whose callback gets the store as `State` and shows a sum:
 
-- dcc: `dcc.Store`, written as `df.to_dict("records")`, read back with `pd.DataFrame(records)`;
-- dash-extensions: `Serverside(df)` with `ServersideOutputTransform()`'s default file backend
-  (a pickle file per write under ./file_system_backend, here in a temp dir);
-- dash-stash: `dash_stash.Store` on SQLite in a temp dir (the frame goes through Arrow IPC).
+- dcc: `dcc.Store`, written as `df.to_dict("records")`, read back with `pd.DataFrame(records)`
+  (up to `--dcc-max-rows`, 100,000: a 1M-row click takes 10 s and 1 GB);
+- dex: dash-extensions `Serverside(df)` with `ServersideOutputTransform()`'s default file
+  backend (a pickle file per write under ./file_system_backend, here in a temp dir);
+- stash: `dash_stash.Store` on SQLite in a temp dir (the frame goes through Arrow IPC);
+- records: `dash_stash.Store` holding `df.to_dict("records")` (JSON through orjson), read back
+  with `pd.DataFrame(records)` like dcc.
 
 Each app runs in its own server process (werkzeug, threaded); headless Chromium clicks. Time is
 measured in the page, from the click to a MutationObserver seeing the callback's output; one
 warm-up click of each button, then `--clicks` timed ones (`--big-clicks` from 1M rows); all
-writes first, then all reads. Bytes are the request and response bodies of
+writes first, then all reads. "server read" is measured in the server: from the request
+entering the WSGI app to the read callback holding its argument (token checks, backend read,
+decoding; Dash's own request handling too). Floors are timed in the dash-stash server after the
+clicks: copying the stored bytes once into fresh memory, and `orjson.loads` of the stored
+bytes for the records store. Bytes are the request and response bodies of
 `/_dash-update-component` per click (warm-up included), counted by the server.
 Memory is the server's peak RSS during the clicks minus its RSS before them (psutil samples
-every 2 ms in a thread, and the kernel's VmHWM, reset before the clicks; the larger wins).
+every 2 ms in a thread, and the kernel's VmHWM, reset before the clicks; the larger wins); an
+untimed write and read come first, so that what a process pays once (imports, the first touch
+of a library's code pages, connections) is left out for every kind alike.
 dcc.Store is skipped at a size where one click takes longer than `--max-click` seconds.
 `--profile KIND` prints a cProfile of that kind's callback requests, writes and reads apart
 (it slows them: use it to see where the time goes, not for the table).
@@ -49,15 +60,19 @@ from _common import (  # noqa: E402
     median,
     serve_forever,
     table,
+    timed,
 )
 
 KINDS = {
     "dcc": "dcc.Store (records)",
     "dex": "dash-extensions Serverside",
     "stash": "dash-stash (SQLite)",
+    "records": "dash-stash, records (SQLite)",
 }
+FRAME_KINDS = ("dex", "stash")  # the kinds that run on the mixed frame
 COLUMNS = 10
 BIG = 1_000_000  # from this size on: fewer clicks
+FLOOR_RUNS = 7
 
 # ---- the server side (runs in the server process) -------------------------------------------
 
@@ -72,8 +87,32 @@ def make_frame(rows: int):
     return pd.DataFrame(columns)
 
 
+def make_mixed(rows: int):
+    """10 columns of the kinds real tables have: floats (one with NaN), ints, strings, a
+    category, naive and tz-aware datetimes, nullable ints and booleans."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(rows + 1)
+    i = np.arange(rows)
+    return pd.DataFrame(
+        {
+            "x": rng.random(rows),
+            "y": np.where(i % 10 == 0, np.nan, rng.random(rows)),
+            "z": rng.random(rows),
+            "n": rng.integers(0, 10**6, rows),
+            "name": np.array([f"user-{k}" for k in range(5_000)])[rng.integers(0, 5_000, rows)],
+            "city": pd.Categorical(np.array([f"city {k}" for k in range(20)])[i % 20]),
+            "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(i, unit="s"),
+            "at": pd.Timestamp("2024-01-01", tz="Europe/Paris") + pd.to_timedelta(i, unit="min"),
+            "score": pd.array(np.where(i % 7 == 0, None, i % 1000), dtype="Int64"),
+            "ok": pd.array(np.where(i % 5 == 0, None, i % 2 == 0), dtype="boolean"),
+        }
+    )
+
+
 def total(df) -> str:
-    return f"{float(df.to_numpy(dtype='float64').sum()):.6f}"
+    return f"{float(df.select_dtypes('number').sum().sum()):.6f}"
 
 
 def same(value):
@@ -84,11 +123,11 @@ def records(df) -> list[dict]:
     return df.to_dict("records")
 
 
-def make_app(kind: str, rows: int, folder: str):
+def make_app(kind: str, rows: int, folder: str, mixed: bool = False):
     """The app of one kind; `store`, and how a callback puts the frame in and gets it out."""
     import pandas as pd
 
-    frame = make_frame(rows)
+    frame = make_mixed(rows) if mixed else make_frame(rows)
     if kind == "dex":
         from dash_extensions.enrich import (
             DashProxy,
@@ -108,12 +147,13 @@ def make_app(kind: str, rows: int, folder: str):
         from dash import Dash, Input, Output, State, dcc, html
 
         app = Dash(__name__)
-        if kind == "stash":
+        if kind in ("stash", "records"):
             import dash_stash
 
             # up to a million rows: over the default 32 MiB per value
             dash_stash.init(app, f"sqlite:///{folder}/stash.db", max_value_bytes=2**30)
-            store, to_store, from_store = dash_stash.Store(id="table"), same, same
+            store = dash_stash.Store(id="table")
+            to_store, from_store = (same, same) if kind == "stash" else (records, pd.DataFrame)
         else:
             store, to_store, from_store = dcc.Store(id="table"), records, pd.DataFrame
 
@@ -143,16 +183,48 @@ def make_app(kind: str, rows: int, folder: str):
         prevent_initial_call=True,
     )
     def read(n, value):
+        arrived.append((time.perf_counter() - flask.request.environ["bench.t0"]) * 1000)
         return f"read {n}: sum {total(from_store(value))}"
 
-    instrument(app.server, os.environ.get("TABLES_PROFILE") == "1")
+    import flask
+
+    arrived: list[float] = []
+    instrument(app.server, os.environ.get("TABLES_PROFILE") == "1", arrived)
+    if kind in ("stash", "records"):
+        floors(app.server, to_store(frame))
     return app
 
 
-def instrument(server, profile: bool) -> None:
-    """Count the bodies of callback requests and responses (served as JSON at /_bench/bytes);
-    with `profile`, cProfile each callback request (the stats so far at /_bench/profile)."""
-    counts = {"in": 0, "out": 0, "calls": 0}
+def floors(server, value) -> None:
+    """Serve at /_bench/floor what no read of `value` can beat, timed in this process: copying
+    its stored bytes once into fresh memory, and (for JSON) `orjson.loads` of them."""
+    import numpy as np
+    import orjson
+
+    from dash_stash import codec
+
+    def measure():
+        stored = codec.encode(value)
+        raw = np.frombuffer(stored.data, np.uint8)
+        result = {
+            "bytes": len(raw),
+            "copy_ms": median([timed(raw.copy) * 1000 for _ in range(FLOOR_RUNS)]),
+        }
+        if stored.codec == "json":
+            runs = max(3, FLOOR_RUNS // 2)
+            result["loads_ms"] = median(
+                [timed(lambda: orjson.loads(stored.data)) * 1000 for _ in range(runs)]
+            )
+        return result
+
+    server.add_url_rule("/_bench/floor", "bench_floor", measure)
+
+
+def instrument(server, profile: bool, arrived: list[float]) -> None:
+    """Count the bodies of callback requests and responses (served as JSON at /_bench/bytes,
+    with `arrived`: ms from each read request in to its callback holding the value); with
+    `profile`, cProfile each callback request (the stats so far at /_bench/profile)."""
+    counts = {"in": 0, "out": 0, "calls": 0, "arrived": arrived}
     wsgi = server.wsgi_app
 
     def counted(body):
@@ -163,6 +235,7 @@ def instrument(server, profile: bool) -> None:
     def counting(environ, start_response):
         if environ.get("PATH_INFO") != "/_dash-update-component":
             return wsgi(environ, start_response)
+        environ["bench.t0"] = time.perf_counter()
         counts["calls"] += 1
         counts["in"] += int(environ.get("CONTENT_LENGTH") or 0)
         return counted(wsgi(environ, start_response))
@@ -264,9 +337,13 @@ def _hwm(pid: int) -> int:
     return 0
 
 
+def bench_json(url: str, what: str) -> dict:
+    with urllib.request.urlopen(f"{url}/_bench/{what}", timeout=120) as response:
+        return json.load(response)
+
+
 def wire_bytes(url: str) -> int:
-    with urllib.request.urlopen(f"{url}/_bench/bytes", timeout=30) as response:
-        counts = json.load(response)
+    counts = bench_json(url, "bytes")
     return counts["in"] + counts["out"]
 
 
@@ -291,36 +368,43 @@ def clicks(page, url: str, button: str, output: str, n: int, limit: float):
     return times, sum(sizes) / len(sizes), page.locator(f"#{output}").text_content()
 
 
-def measure(
-    browser, kind: str, rows: int, folder: str, n: int, limit: float, profile: bool = False
-) -> dict:
+def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: bool) -> dict:
     port = free_port()
     server = ProcessServer(
-        [sys.executable, __file__, "--serve", kind, str(rows), str(port), folder],
+        [sys.executable, __file__, "--serve", kind, str(case.rows), str(port), folder, case.frame],
         port,
         env={"TABLES_PROFILE": "1" if profile else "0"},
     )
     context = browser.new_context()
     try:
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(600_000)
         page.goto(server.url)
         page.wait_for_selector("#out")
+        for button, output in (("write", "wrote"), ("read", "out")):  # first-use costs
+            page.evaluate(CLICK, [button, output, int(limit * 1000)])
         memory = PeakRss(server.proc.pid)
+        title = f"{KINDS[kind]}, {case.label}"
         try:
-            write_ms, write_bytes, _ = clicks(page, server.url, "write", "wrote", n, limit)
-            show_profile(server.url, f"{KINDS[kind]}, {rows:,} rows, writes", profile)
-            read_ms, read_bytes, text = clicks(page, server.url, "read", "out", n, limit)
-            show_profile(server.url, f"{KINDS[kind]}, {rows:,} rows, reads", profile)
+            write_ms, write_bytes, _ = clicks(
+                page, server.url, "write", "wrote", case.clicks, limit
+            )
+            show_profile(server.url, f"{title}, writes", profile)
+            read_ms, read_bytes, text = clicks(page, server.url, "read", "out", case.clicks, limit)
+            show_profile(server.url, f"{title}, reads", profile)
         finally:
             peak = memory.stop()
+        arrived = bench_json(server.url, "bytes")["arrived"][-case.clicks :]  # the timed ones
+        floor = bench_json(server.url, "floor") if kind in ("stash", "records") else {}
         return {
             "write_ms": write_ms,
             "write_bytes": write_bytes,
             "read_ms": read_ms,
             "read_bytes": read_bytes,
+            "arrived_ms": arrived,
             "peak": peak,
             "text": text,
+            "floor": floor,
         }
     finally:
         context.close()
@@ -333,50 +417,148 @@ def show_profile(url: str, title: str, profile: bool) -> None:
             print(f"\n---- cProfile: {title} (all clicks) ----\n{response.read().decode()}")
 
 
-def row(rows: int, label: str, r: dict, dcc: dict | None) -> tuple:
-    write, read = median(r["write_ms"]), median(r["read_ms"])
+class Case:
+    """One table size and shape: rows x 10 numeric columns, or the mixed frame."""
+
+    def __init__(self, rows: int, frame: str, clicks: int) -> None:
+        self.rows, self.frame, self.clicks = rows, frame, clicks
+        self.label = f"{rows:,}" + (" mixed" if frame == "mixed" else "")
+
+
+HEADERS = [
+    "rows",
+    "store",
+    "write ms",
+    "read ms",
+    "server read ms",
+    "vs dex: write / read / server read",
+    "server read / floor",
+    "bytes/write",
+    "bytes/read",
+    "server peak MiB",
+]
+
+
+def row(case: Case, kind: str, r: dict, dex: dict | None) -> tuple:
+    write, read, arrived = (median(r[k]) for k in ("write_ms", "read_ms", "arrived_ms"))
+    versus = "-"
+    if dex and kind in ("dcc", "stash"):  # the records store is held to its floor instead
+        versus = " / ".join(
+            f"{median(r[k]) / median(dex[k]):.2f}x" for k in ("write_ms", "read_ms", "arrived_ms")
+        )
+    floor = r["floor"].get("loads_ms" if kind == "records" else "copy_ms")
     return (
-        f"{rows:,}",
-        label,
-        f"{write:,.0f}",
-        f"{read:,.0f}",
-        f"{median(dcc['write_ms']) / write:.1f}x" if dcc else "-",
-        f"{median(dcc['read_ms']) / read:.1f}x" if dcc else "-",
+        case.label,
+        KINDS[kind],
+        f"{write:,.1f}",
+        f"{read:,.1f}",
+        f"{arrived:,.1f}",
+        versus,
+        f"{arrived / floor:.2f}x" if floor else "-",
         f"{r['write_bytes']:,.0f}",
         f"{r['read_bytes']:,.0f}",
         f"{r['peak'] / 2**20:,.0f}",
     )
 
 
-def plot(results: dict, rows: list[int], path: Path) -> None:
+def floor_rows(case: Case, kind: str, r: dict) -> list[tuple]:
+    """The floors measured in the dash-stash server, as rows of their own."""
+    floor, lines = r["floor"], []
+    if kind == "stash":
+        what, ms = (
+            f"floor: copy the {floor['bytes'] / 2**20:,.1f} MiB stored once",
+            floor["copy_ms"],
+        )
+        lines.append((case.label, what, "-", "-", f"{ms:,.1f}", "-", "1.00x", "-", "-", "-"))
+    if kind == "records":
+        what, ms = (
+            f"floor: orjson.loads of the {floor['bytes'] / 2**20:,.1f} MiB stored",
+            floor["loads_ms"],
+        )
+        lines.append((case.label, what, "-", "-", f"{ms:,.1f}", "-", "1.00x", "-", "-", "-"))
+    return lines
+
+
+def plot(results: dict, cases: list[Case], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    numeric = [c for c in cases if c.frame == "numeric"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
     for ax, what, title in (
-        (axes[0], "write_ms", "write (callback returns the frame)"),
-        (axes[1], "read_ms", "read (callback gets it as State)"),
+        (axes[0], "write_ms", "write: click to output"),
+        (axes[1], "read_ms", "read: click to output"),
+        (axes[2], "arrived_ms", "read: request in to callback holding it"),
     ):
         for kind, label in KINDS.items():
-            sizes = [n for n in rows if (kind, n) in results]
-            ax.plot(sizes, [median(results[kind, n][what]) for n in sizes], marker="o", label=label)
+            done = [c for c in numeric if (kind, c.label) in results]
+            values = [median(results[kind, c.label][what]) for c in done]
+            ax.plot([c.rows for c in done], values, marker="o", label=label)
+        if what == "arrived_ms":
+            for kind, key, label in (
+                ("stash", "copy_ms", "floor: copy stored bytes once"),
+                ("records", "loads_ms", "floor: orjson.loads"),
+            ):
+                done = [c for c in numeric if (kind, c.label) in results]
+                values = [results[kind, c.label]["floor"][key] for c in done]
+                ax.plot([c.rows for c in done], values, linestyle="--", label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("rows in the DataFrame (x 10 numeric columns)")
+        ax.set_xlabel("rows (x 10 numeric columns)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("median click-to-output time (ms)")
-    axes[1].legend()
+    axes[0].set_ylabel("median ms")
+    axes[2].legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
+
+
+def codec_table(sizes: list[int], mixed_sizes: list[int]) -> str:
+    """In this process, no server: encode and decode times and sizes of each frame with each
+    compression setting, and pickle's for scale (decode as from a file read: `own=True`)."""
+    import pickle
+
+    from dash_stash import codec
+    from dash_stash.codec import Encoded
+
+    def ms(func, runs: int = 5) -> float:
+        return median([timed(func) for _ in range(runs)]) * 1000
+
+    lines = []
+    shapes = [(n, "numeric", make_frame) for n in sizes] + [
+        (n, "mixed", make_mixed) for n in mixed_sizes
+    ]
+    for rows, shape, make in shapes:
+        df = make(rows)
+        label = f"{rows:,}" + (" mixed" if shape == "mixed" else "")
+        for compression in (None, "lz4", "zstd"):
+            codec.configure_compression(compression=compression)
+            encoded = codec.encode(df)
+            fresh = [memoryview(bytearray(encoded.data)) for _ in range(5)]
+            encode_ms = ms(lambda df=df: codec.encode(df))
+            decode_ms = ms(
+                lambda e=encoded, f=fresh: codec.decode(Encoded(e.codec, f.pop()), own=True)
+            )
+            size = f"{encoded.size / 2**20:,.1f}"
+            lines.append((label, str(compression), size, f"{encode_ms:,.1f}", f"{decode_ms:,.1f}"))
+        raw = pickle.dumps(df, protocol=5)
+        dumps_ms = ms(lambda df=df: pickle.dumps(df, protocol=5))
+        loads_ms = ms(lambda raw=raw: pickle.loads(raw))
+        size = f"{len(raw) / 2**20:,.1f}"
+        lines.append((label, "pickle (reference)", size, f"{dumps_ms:,.1f}", f"{loads_ms:,.1f}"))
+    codec.configure_compression(compression=None)
+    return table(["rows", "compression", "MiB stored", "encode ms", "decode ms"], lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument(
+        "--mixed-rows", type=int, nargs="*", default=[1_000_000], help="sizes of the mixed frame"
+    )
     parser.add_argument("--clicks", type=int, default=7, help="timed clicks per button")
     parser.add_argument("--big-clicks", type=int, default=3, help="the same from 1M rows")
     parser.add_argument(
@@ -384,6 +566,9 @@ def main() -> None:
         type=float,
         default=60.0,
         help="skip dcc.Store at a size where a click takes longer (s)",
+    )
+    parser.add_argument(
+        "--dcc-max-rows", type=int, default=100_000, help="dcc.Store only up to this size"
     )
     parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS))
     parser.add_argument(
@@ -399,77 +584,84 @@ def main() -> None:
         help='where to save the plot ("" for none)',
     )
     parser.add_argument(
-        "--serve", nargs=4, metavar=("KIND", "ROWS", "PORT", "DIR"), help=argparse.SUPPRESS
+        "--serve", nargs=5, metavar=("KIND", "ROWS", "PORT", "DIR", "FRAME"), help=argparse.SUPPRESS
     )  # internal: run one app server
+    parser.add_argument(
+        "--codec", action="store_true", help="only the in-process codec table (compression)"
+    )
     args = parser.parse_args()
+    if args.codec:
+        print(machine(), flush=True)
+        print(codec_table(args.rows, args.mixed_rows))
+        return
     if args.serve:
-        kind, rows, port, folder = args.serve
-        serve_forever(make_app(kind, int(rows), folder), int(port))
+        kind, rows, port, folder, frame = args.serve
+        serve_forever(make_app(kind, int(rows), folder, frame == "mixed"), int(port))
         return
 
     from playwright.sync_api import sync_playwright
 
     print(machine(), flush=True)
+    print(f"load average before: {os.getloadavg()}", flush=True)
     started = time.monotonic()
-    results: dict[tuple[str, int], dict] = {}
+    cases = [Case(n, "numeric", args.big_clicks if n >= BIG else args.clicks) for n in args.rows]
+    cases += [
+        Case(n, "mixed", args.big_clicks if n >= BIG else args.clicks) for n in args.mixed_rows
+    ]
+    results: dict[tuple[str, str], dict] = {}
     lines = []
     with tempfile.TemporaryDirectory(prefix="dash-stash-tables-") as tmp, sync_playwright() as pw:
         browser = launch_chromium(pw)
-        for rows in args.rows:
-            n = args.big_clicks if rows >= BIG else args.clicks
+        for case in cases:
             for kind in args.kinds:
+                if case.frame == "mixed" and kind not in FRAME_KINDS:
+                    continue
+                if kind == "dcc" and case.rows > args.dcc_max_rows:
+                    continue
                 label = KINDS[kind]
-                folder = Path(tmp) / f"{kind}-{rows}"
+                folder = Path(tmp) / f"{kind}-{case.rows}-{case.frame}"
                 folder.mkdir()
                 limit = args.max_click if kind == "dcc" else 600.0
                 try:
-                    r = results[kind, rows] = measure(
-                        browser, kind, rows, str(folder), n, limit, kind in args.profile
+                    r = results[kind, case.label] = measure(
+                        browser, case, kind, str(folder), limit, kind in args.profile
                     )
                 except TooSlow:
                     lines.append(
-                        (f"{rows:,}", label, f"skipped: > {args.max_click:.0f} s/click", *["-"] * 6)
+                        (case.label, label, f"skipped: > {args.max_click:.0f} s/click", *["-"] * 7)
                     )
                     print(
-                        f"  {rows:,} rows, {label}: skipped, a click takes over "
-                        f"{args.max_click:.0f} s",
+                        f"  {case.label}, {label}: skipped, over {args.max_click:.0f} s a click",
                         flush=True,
                     )
                     continue
-                lines.append(row(rows, label, r, results.get(("dcc", rows))))
                 print(
-                    f"  {rows:,} rows, {label}: write "
+                    f"  {case.label}, {label}: write "
                     f"{', '.join(f'{t:.0f}' for t in r['write_ms'])} ms, read "
-                    f"{', '.join(f'{t:.0f}' for t in r['read_ms'])} ms, {r['text']!r}, "
-                    f"peak +{r['peak'] / 2**20:,.0f} MiB ({time.monotonic() - started:.0f} s)",
+                    f"{', '.join(f'{t:.0f}' for t in r['read_ms'])} ms (server "
+                    f"{', '.join(f'{t:.1f}' for t in r['arrived_ms'])} ms), {r['text']!r}, "
+                    f"peak +{r['peak'] / 2**20:,.0f} MiB, floor {r['floor']} "
+                    f"({time.monotonic() - started:.0f} s)",
                     flush=True,
                 )
+            for kind in args.kinds:
+                if (kind, case.label) in results:
+                    r = results[kind, case.label]
+                    lines.append(row(case, kind, r, results.get(("dex", case.label))))
+                    lines += floor_rows(case, kind, r)
             sums = {
-                results[k, rows]["text"].split(": ", 1)[1] for k in KINDS if (k, rows) in results
+                results[k, case.label]["text"].split(": ", 1)[1]
+                for k in KINDS
+                if (k, case.label) in results
             }
             if len(sums) > 1:
-                print(f"  WARNING: the stores disagree on the sum at {rows:,} rows: {sums}")
+                print(f"  WARNING: the stores disagree on the sum at {case.label} rows: {sums}")
         browser.close()
     print()
-    print(
-        table(
-            [
-                "rows",
-                "store",
-                "write ms",
-                "read ms",
-                "write vs dcc",
-                "read vs dcc",
-                "bytes/write",
-                "bytes/read",
-                "server peak MiB",
-            ],
-            lines,
-        )
-    )
-    print(f"\ntotal {time.monotonic() - started:.0f} s")
+    print(table(HEADERS, lines))
+    print(f"\ntotal {time.monotonic() - started:.0f} s; load average after: {os.getloadavg()}")
     if args.plot:
-        plot(results, args.rows, Path(args.plot))
+        plot(results, cases, Path(args.plot))
         print(f"plot: {args.plot}")
 
 

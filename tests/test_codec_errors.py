@@ -214,6 +214,22 @@ def test_spans_must_lie_inside_the_record() -> None:
         assert "outside the record" in corrupt(Encoded("typed", bad))
 
 
+def test_a_forged_nullable_column_entry_is_refused() -> None:
+    """A large frame's nullable columns are named in the header; a header naming a dtype that
+    is not nullable, or a column that is not there, is a damaged record, not a frame."""
+    df = pd.DataFrame({"n": pd.array(np.arange(300_000) % 7, dtype="Int64"), "x": 0.5})
+    good = bytes(encode(df).data)
+    size = int.from_bytes(good[-8:], "little")
+    header = orjson.loads(good[-8 - size : -8])
+    assert header["v"]["masked"] == [[0, "Int64"]]
+    for masked in ([[0, "float64"]], [[0, "object"]], [[5, "Int64"]], [["0", "Int64"]]):
+        head = orjson.dumps({**header, "v": {**header["v"], "masked": masked}})
+        bad = good[: -8 - size] + head + len(head).to_bytes(8, "little")
+        corrupt(Encoded("typed", bad))
+        with pytest.raises(CorruptRecordError):
+            decode(Encoded("typed", memoryview(bytearray(bad))), own=True)
+
+
 SAMPLE = {
     "when": date(2024, 1, 1),
     "t": (1, "a"),
@@ -238,6 +254,8 @@ def test_any_damage_is_reported_never_a_crash(data: st.DataObject) -> None:
     damaged = Encoded("typed", bytes(record[:cut]))
     with contextlib.suppress(CorruptRecordError):  # a flipped byte in a number still reads
         decode(damaged)
+    with contextlib.suppress(CorruptRecordError):  # as a file read: frames share its buffer
+        decode(Encoded("typed", memoryview(bytearray(record[:cut]))), own=True)
 
 
 @pytest.mark.parametrize(

@@ -151,3 +151,29 @@ def test_sigkill_mid_stream_keeps_every_committed_version(tmp_path):
 
     with sqlite3.connect(tmp_path / "crash.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite:///{tmp}/stash.db"])
+def test_frames_read_large_are_the_readers_own(tmp_path, url):
+    """A frame read from a file-sized record may be changed in place by its callback: another
+    read, the merge base of a writer and the stored file all keep what was committed."""
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    from pandas.testing import assert_frame_equal
+
+    from dash_stash import codec
+
+    engine = StashEngine(open_backend(url.format(tmp=tmp_path)))
+    df = pd.DataFrame({"f": np.arange(200_000) * 0.5, "i": np.arange(200_000)})
+    engine.commit(KEY2, Replace(df), ttl=60)
+    files = sorted((tmp_path / "stash.db.blobs").glob("*")) if "sqlite" in url else []
+    assert files or "sqlite" not in url  # the value lives in a file beside the database
+    stored = [f.read_bytes() for f in files]
+    mine, _ = engine.read(KEY2, own=True)  # as a callback that only reads the store
+    base, record = engine.read(KEY2)  # as a callback that also writes it (keeps its base)
+    for frame in (mine, base):
+        frame.iloc[0, 0] = -1.0
+        frame["i"] += 1
+    assert_frame_equal(engine.read(KEY2, own=True)[0], df)
+    assert_frame_equal(codec.decode(record.value), df)  # the writer's merge base
+    assert [f.read_bytes() for f in files] == stored

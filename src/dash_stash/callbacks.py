@@ -142,7 +142,10 @@ class Loaded:
 
     located: Located
     version: int
-    encoded: codec.Encoded | None  # None: read the layout data (never written)
+    # None: read the layout data (never written), or `owned`: the callback's value lives in
+    # the buffer it was read into (no copy), so a merge base must be read again (`_base`)
+    encoded: codec.Encoded | None
+    owned: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class CallbackCall:
     stash: Stash
     name: str
     outputs_indices: Any
+    writes: set[str] = field(default_factory=set)  # ids of the stores it outputs
     located: dict[str, Located] = field(default_factory=dict)
     loaded: dict[str, Loaded] = field(default_factory=dict)
     request: object = field(default_factory=web.current_request)
@@ -218,10 +222,15 @@ class CallbackCall:
                 ttl=spec.ttl,
                 initial=lambda: self.stash.seed_value(located.seed, spec.ttl),
                 label=store_id,
+                own=store_id not in self.writes,  # an Output's base is decoded again to merge
             )
             # a write (an Output, or a set_props) merges from what was read
+            owned = record is not None and store_id not in self.writes
             self.loaded[store_id] = Loaded(
-                located, record.version if record else 0, record.value if record else None
+                located,
+                record.version if record else 0,
+                record.value if record and not owned else None,
+                owned,
             )
             return value
 
@@ -273,7 +282,7 @@ class CallbackCall:
             if is_patch(value):
                 write = PatchWrite(patch_operations(value))
             elif loaded is not None:
-                if loaded.encoded is None and codec.equal(self._base(loaded), value):
+                if loaded.version == 0 and codec.equal(self._base(loaded), value):
                     # Never written and unchanged: keep no copy of its layout data.
                     return self.stash.token(store_id, spec, located.key.scope, 0, located.seed)
                 base = loaded.encoded or self.stash.engine.encode(
@@ -327,6 +336,16 @@ class CallbackCall:
         """A fresh copy of what the callback read (it may have changed the one it got)."""
         if loaded.encoded is not None:
             return codec.decode(loaded.encoded)
+        if loaded.owned:  # read without a copy (a store it only set_props): read it again
+            key = loaded.located.key
+            record = self.stash.engine.read_version(key, loaded.version)
+            if record is None:
+                raise StashError(
+                    f"version {loaded.version} of the store, which this callback read, is no "
+                    "longer kept, so its set_props value cannot be merged; add the store as "
+                    "an Output of the callback, or keep more history (init(retention=...))"
+                )
+            return codec.decode(record.value)
         spec = self.stash.stores.get(loaded.located.key.store_id)
         return self.stash.seed_value(loaded.located.seed, spec.ttl if spec else 0.0)
 
@@ -398,7 +417,8 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
             g.states_list = g.states_list[:user_states]
             g.state_values = inputs_to_dict(g.states_list)
             args = args[: len(args) - len(hidden)]
-        call = CallbackCall(stash, name, cb.get("outputs_indices"))
+        writes = {stringify_id(out["id"]) for out in _flat(g.outputs_list)}
+        call = CallbackCall(stash, name, cb.get("outputs_indices"), writes)
         args = tuple(
             _read_dep(call, dep, arg)
             for dep, arg in zip(g.inputs_list + g.states_list, args, strict=True)

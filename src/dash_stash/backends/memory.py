@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import replace
 
+from ..codec import Encoded
 from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
 
 
@@ -31,6 +32,9 @@ class MemoryBackend(Backend):
             now = time.time()
             latest = self._live(key, now)
             change = new_value(update, latest)
+            data = change.value.data
+            if isinstance(data, memoryview) and not data.readonly:  # lent by a reader: copy it
+                change = replace(change, value=Encoded(change.value.codec, bytes(data)))
             record = Record(
                 key=key,
                 value=change.value,

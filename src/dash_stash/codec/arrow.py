@@ -20,11 +20,18 @@ Placeholders (``b`` is a blob index, ``z`` the compression of an array blob, if 
     pandas.DataFrame    b: the body, Arrow IPC stream with pandas metadata and positional
                         column names; index: {names, objects, freq}; columns: the same for the
                         column labels, which are in c (a one-index Arrow table) or in labels
-                        (a list, when Arrow cannot type them); objects: object-dtype columns
-    pandas.Series       b, index, objects as above; name: the Series name
+                        (a list, when Arrow cannot type them); objects: object-dtype columns;
+                        masked: [[position, dtype], ...] nullable columns of a large frame, whose
+                        values are column "<position>" and whose mask is column "m<position>"
+                        (float and bool data as integers of their width, see `_body`)
+    pandas.Series       b, index, objects, masked as above; name: the Series name
     polars.DataFrame, polars.Series, pyarrow.Table      b: Arrow IPC stream
 
-Compression (``COMPRESSION``, default lz4) is used for a table or array of at least
+Compression is off by default: on a local disk or page cache lz4 cost more time than it saved
+at every size we measured (a 1M-row mixed frame: 571 against 28 ms to encode, 37 against 16 ms
+to decode; see docs/benchmarks.md), and a compressed column can no longer be handed to pandas
+without a copy. With ``configure(compression="lz4" | "zstd")`` (worth it when bytes cost more
+than CPU: Redis over a network, disk space) it is used for a table or array of at least
 ``COMPRESS_ABOVE`` bytes (1 MiB), and only when a 256 KiB sample shrinks to 80 % or less, so
 random floats are not squeezed for nothing. Arrow and polars compress inside IPC; numpy arrays
 use the ``lz4``/``zstandard`` packages when installed (``dash-stash[compression]``).
@@ -36,12 +43,13 @@ import io
 import math
 from typing import TYPE_CHECKING, Any
 
+from .buffers import LARGE
 from .envelope import TAG, BadRecord, Unstorable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .typed import _Dumper, _Loader
 
-COMPRESSION: str | None = "lz4"  # "lz4", "zstd" or None
+COMPRESSION: str | None = None  # "lz4", "zstd" or None (see above)
 COMPRESS_ABOVE = 1 << 20
 _SAMPLE = 1 << 18
 _WORTH = 0.8
@@ -110,7 +118,7 @@ def _dump_numpy(v: Any, d: _Dumper) -> dict | None:
         TAG: "ndarray",
         "dtype": a.dtype.str,
         "shape": list(a.shape),
-        "b": d.writer.add_bytes(data),
+        "b": d.writer.add_bytes(data),  # `a` (a copy, or the caller's array) is kept till finish
     }
     if codec:
         node["z"] = codec
@@ -211,10 +219,14 @@ def _pyarrow_for_reading(extra: str) -> Any:
 
 
 def _write_table(table: Any, d: _Dumper, pa: Any) -> int:
-    options = pa.ipc.IpcWriteOptions(compression=_table_compression(table, pa))
+    """Add `table` as an Arrow IPC stream. Uncompressed, its size is counted first (no data is
+    copied for that) and the stream is written once, into its place in the record; compressed,
+    it goes through an Arrow buffer of the (smaller) compressed size."""
+    compression = _table_compression(table, pa)
+    options = pa.ipc.IpcWriteOptions(compression=compression)
 
-    def write(f: Any) -> None:
-        with pa.ipc.new_stream(f, table.schema, options=options) as writer:
+    def write(sink: Any) -> None:
+        with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
             if table.num_rows:
                 writer.write_table(table)
             else:  # an empty table writes no batch, and so no dictionary: categories would go
@@ -228,7 +240,13 @@ def _write_table(table: Any, d: _Dumper, pa: Any) -> int:
                     )
                 )
 
-    return d.writer.add(write)
+    if compression:
+        sink = pa.BufferOutputStream()
+        write(sink)
+        return d.writer.add_bytes(sink.getvalue())
+    mock = pa.MockOutputStream()
+    write(mock)
+    return d.writer.add(mock.size(), lambda out: write(pa.FixedSizeBufferWriter(pa.py_buffer(out))))
 
 
 def _table_compression(table: Any, pa: Any) -> str | None:
@@ -247,8 +265,25 @@ def _table_compression(table: Any, pa: Any) -> str | None:
 
 def _read_table(ld: _Loader, index: Any, pa: Any) -> Any:
     table = pa.ipc.open_stream(pa.py_buffer(ld.blob(index))).read_all()
-    table.validate(full=True)  # damaged offsets must not reach pandas (cheap: ms per 1M rows)
+    _validate(table, pa)
     return table
+
+
+def _validate(table: Any, pa: Any) -> None:
+    """Check every offset, index and length of `table`, so damaged ones never reach pandas.
+
+    String columns are checked as binary (the same offsets, zero-copy): full validation would
+    also check their UTF-8, which took 9 of our 10 ms for a million short strings and guards
+    no memory; a bad byte would only show as a decoding error where a string is used."""
+    table.validate()
+    for column in table.columns:
+        for chunk in column.chunks:
+            kind = chunk.type
+            if pa.types.is_string(kind):
+                chunk = chunk.view(pa.binary())
+            elif pa.types.is_large_string(kind):
+                chunk = chunk.view(pa.large_binary())
+            chunk.validate(full=True)
 
 
 # ---- pandas ---------------------------------------------------------------------------------
@@ -272,13 +307,13 @@ def _dump_pandas(v: Any, d: _Dumper) -> dict | None:
 
 def _frame(owner: Any, df: Any, d: _Dumper, pa: Any) -> dict:
     """The body of a frame with positional column names; labels and names are kept apart."""
-    body = df.copy(deep=False)
-    body.columns = [str(i) for i in range(df.shape[1])]
-    body.index = df.index.set_names([None] * df.index.nlevels)
+    body, floats, masked = _body(df)
     try:
         # Arrow starts a thread pool per call; for small frames that costs more than it saves.
         threads = None if len(df) * max(df.shape[1], 1) >= 1_000_000 else 1
-        table = pa.Table.from_pandas(body, preserve_index=None, nthreads=threads)
+        table = _floats_back(
+            pa.Table.from_pandas(body, preserve_index=None, nthreads=threads), floats, pa
+        )
     except _ARROW_ERRORS as exc:
         raise Unstorable(
             owner,
@@ -292,7 +327,121 @@ def _frame(owner: Any, df: Any, d: _Dumper, pa: Any) -> dict:
         "b": _write_table(table, d, pa),
         "index": _index_info(df.index, d),
         **({"objects": objects} if objects else {}),
+        **({"masked": masked} if masked else {}),
     }
+
+
+def _body(df: Any) -> tuple[Any, dict[str, Any], list]:
+    """`df` with positional column names and no index names; its float columns to restore
+    (`_floats_back`) and its masked columns (`_unmask`).
+
+    pyarrow's ``from_pandas`` scans every float column for NaN to turn it into null: 4-6 ms
+    per million values here, more than all the rest of the conversion. In a large frame float
+    columns therefore go in as integer views of their bits (no scan, no copy) and come back as
+    floats in `_floats_back`; NaN stays NaN, bit for bit, and pandas reads it as NaN as before.
+    Nullable columns (Int64, Float64, boolean...) go in as their values and their mask, two
+    plain columns that come back without a copy (Arrow's null bitmaps would need converting
+    both ways, 3-4 ms per million values each).
+    """
+    import numpy as np
+    import pandas as pd
+
+    index = df.index.set_names([None] * df.index.nlevels)
+    floats = {
+        str(i): t
+        for i, t in enumerate(df.dtypes)
+        if isinstance(t, np.dtype) and t.kind == "f" and t.itemsize in (4, 8) and t.isnative
+    }
+    nullable = [i for i, t in enumerate(df.dtypes) if _masked_type(t) is not None]
+    if len(df) * (len(floats) + len(nullable)) * 8 < LARGE:
+        body = df.copy(deep=False)
+        body.columns = [str(i) for i in range(df.shape[1])]
+        body.index = index
+        return body, {}, []
+    columns, masks, masked = {}, {}, []
+    for i in range(df.shape[1]):
+        array = df.iloc[:, i].array
+        if i in nullable:
+            columns[str(i)] = _bits(array._data)  # pandas' masked arrays: _data and _mask
+            masks[f"m{i}"] = array._mask.view(np.uint8)
+            masked.append([i, str(array.dtype)])
+        else:
+            columns[str(i)] = array if str(i) not in floats else _bits(np.asarray(array))
+    body = pd.DataFrame({**columns, **masks}, index=index, copy=False)
+    return body, floats, masked
+
+
+def _bits(values: Any) -> Any:
+    """Floats and bools as integers of their width (a view): Arrow takes those as they are."""
+    return values.view(f"u{values.itemsize}" if values.dtype.kind == "b" else f"i{values.itemsize}")
+
+
+def _masked_type(dtype: Any) -> Any:
+    """The pandas array class of a nullable dtype (Int64, Float64, boolean...), else None."""
+    import pandas as pd
+
+    kinds = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
+    construct = getattr(dtype, "construct_array_type", None)
+    kind = construct() if construct is not None else None
+    return kind if kind in kinds else None
+
+
+def _unmask(df: Any, masked: list) -> Any:
+    """`df` with the values and mask columns of `_body` joined back into nullable columns."""
+    import numpy as np
+    import pandas as pd
+
+    where = {}
+    count = df.shape[1] - len(masked)
+    for entry in masked:
+        i, name = entry
+        dtype = pd.api.types.pandas_dtype(name)
+        if (
+            type(i) is not int
+            or not 0 <= i < count
+            or f"m{i}" not in df.columns
+            or _masked_type(dtype) is None
+        ):
+            raise BadRecord(f"bad nullable column {entry!r}")
+        where[i] = dtype
+    if len(where) != len(masked):
+        raise BadRecord("a nullable column is named twice")
+    columns = {}
+    for i in range(count):
+        dtype = where.get(i)
+        array = df.iloc[:, i].array
+        if dtype is not None:
+            values = np.asarray(array).view(dtype.numpy_dtype)
+            mask = np.asarray(df[f"m{i}"].array).view(bool)
+            array = _masked_type(dtype)(values, mask)
+        columns[i] = array
+    out = pd.DataFrame(columns, index=df.index, copy=False)
+    out.columns = df.columns[:count]
+    return out
+
+
+def _floats_back(table: Any, floats: dict[str, Any], pa: Any) -> Any:
+    """Turn the integer stand-ins of `_body` back into float columns, in data and metadata."""
+    if not floats:
+        return table
+    import json
+
+    meta = json.loads(table.schema.metadata[b"pandas"])
+    for entry in meta["columns"]:
+        dtype = floats.get(entry.get("field_name"))
+        if dtype is not None:
+            entry["pandas_type"] = entry["numpy_type"] = dtype.name
+    fields, columns = [], []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        dtype = floats.get(field.name)
+        if dtype is not None:
+            kind = pa.from_numpy_dtype(dtype)
+            column = pa.chunked_array([chunk.view(kind) for chunk in column.chunks], kind)
+            field = field.with_type(kind)
+        fields.append(field)
+        columns.append(column)
+    metadata = {**table.schema.metadata, b"pandas": json.dumps(meta).encode()}
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=metadata))
 
 
 def _is_object_dtype(dtype: Any) -> bool:
@@ -361,15 +510,130 @@ def _restore_index(index: Any, info: dict, ld: _Loader) -> Any:
     return index.set_names(ld.value(info["names"]))
 
 
+def _plain_frame(table: Any, body: memoryview) -> Any:
+    """The frame of a large `table` of numbers and naive datetimes without nulls and with a
+    RangeIndex (the common large table), built straight as writable views of the record: what
+    ``to_pandas`` then `_writable` would give, in a tenth of the time. None for anything else,
+    or when the record is not ours to share."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    meta = table.schema.pandas_metadata
+    if body.readonly or not meta or len(meta.get("columns", ())) != table.num_columns:
+        return None
+    index = meta.get("index_columns")
+    if not (isinstance(index, list) and len(index) == 1 and isinstance(index[0], dict)):
+        return None
+    start, stop, step = (index[0].get(k) for k in ("start", "stop", "step"))
+    if index[0].get("kind") != "range" or not all(type(n) is int for n in (start, stop, step)):
+        return None
+    if step == 0 or len(range(start, stop, step)) != table.num_rows:
+        return None
+    own = np.frombuffer(body, np.uint8)
+    base = own.__array_interface__["data"][0]
+    columns = {}
+    for entry, column in zip(meta["columns"], table.columns, strict=True):
+        kind = column.type
+        plain = (
+            pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_duration(kind)
+        )
+        naive = pa.types.is_timestamp(kind) and kind.tz is None
+        if column.num_chunks != 1 or column.null_count or not (plain or naive):
+            return None
+        dtype = np.dtype(kind.to_pandas_dtype())
+        if entry.get("numpy_type") != str(dtype) or entry.get("metadata") is not None:
+            return None
+        chunk = column.chunk(0)
+        offset = chunk.buffers()[1].address - base + chunk.offset * dtype.itemsize
+        size = len(chunk) * dtype.itemsize
+        if not 0 <= offset <= len(own) - size or offset % dtype.alignment:
+            return None
+        columns[str(entry.get("name"))] = own[offset : offset + size].view(dtype)
+    if len(columns) != table.num_columns:
+        return None
+    return pd.DataFrame(columns, index=pd.RangeIndex(start, stop, step), copy=False)
+
+
+def _writable(df: Any, body: memoryview, split: bool) -> Any:
+    """`df` with every column writable by the callback and shared with no one.
+
+    ``to_pandas(split_blocks=True)`` hands numeric and datetime columns over without a copy, as
+    read-only numpy views of the record. When the record is a writable buffer (the caller's
+    alone: see `typed.load`) those columns become writable views of it: the read costs no copy
+    beyond the backend's own. Otherwise, and for read-only extension arrays (categorical codes,
+    tz-aware datetimes), the column is copied. Shared bytes are always read-only, so a miss here
+    can only raise "read-only", never change someone else's value. Unless `split`, Arrow has
+    copied numpy columns into new blocks already: only extension columns need a look.
+    """
+    import numpy as np
+    import pandas as pd
+
+    own = None if body.readonly else np.frombuffer(body, np.uint8)
+    start = 0 if own is None else own.__array_interface__["data"][0]
+    columns, changed = [], False
+    dtypes = list(df.dtypes)
+    if not split and all(isinstance(dtype, np.dtype) for dtype in dtypes):
+        return df
+    for i, dtype in enumerate(dtypes):
+        array = df.iloc[:, i].array
+        if isinstance(dtype, np.dtype):  # numpy-backed: plain, datetime64, timedelta64
+            values = np.asarray(array)
+            if not values.flags.writeable:
+                values, changed = _own_view(values, own, start), True
+            columns.append(values)
+        elif any(_read_only(getattr(array, name, None)) for name in _EXTENSION_PARTS):
+            columns.append(array.copy())
+            changed = True
+        else:
+            columns.append(array)
+    if not changed:
+        return df
+    out = pd.DataFrame(dict(enumerate(columns)), index=df.index, copy=False)
+    out.columns = df.columns
+    return out
+
+
+_EXTENSION_PARTS = ("_ndarray", "_codes", "_data", "_mask")  # pandas' arrays keep numpy here
+
+
+def _read_only(part: Any) -> bool:
+    flags = getattr(part, "flags", None)
+    return flags is not None and not flags.writeable
+
+
+def _own_view(values: Any, own: Any, start: int) -> Any:
+    """A writable view of `own` where the read-only `values` lie, else a copy of them."""
+    offset = values.__array_interface__["data"][0] - start
+    if (
+        own is None
+        or values.ndim != 1
+        or not values.flags.c_contiguous
+        or not 0 <= offset <= len(own) - values.nbytes
+    ):
+        return values.copy()
+    return own[offset : offset + values.nbytes].view(values.dtype)
+
+
 def _load_pandas(ld: _Loader, node: dict) -> Any:
     import pandas as pd
 
     pa = _pyarrow_for_reading("pandas")
+    body = ld.blob(node["b"])
     table = _read_table(ld, node["b"], pa)
-    df = table.to_pandas()
-    for i in node.get("objects", ()):
+    objects = {i: table.column(str(i)) for i in node.get("objects", ())}
+    # A large record that is ours: one block per column, so that columns can be views of it.
+    # Otherwise Arrow copies the columns into new blocks, the one copy a shared record needs.
+    split = table.nbytes >= LARGE and not body.readonly
+    df = _plain_frame(table, body) if split else None
+    if df is None:
+        df = _writable(table.to_pandas(split_blocks=split, self_destruct=True), body, split)
+    del table  # self_destruct: the table is gone; `objects` keeps its own columns alive
+    if node.get("masked"):
+        df = _unmask(df, node["masked"])
+    for i, column in objects.items():
         if not _is_object_dtype(df.dtypes.iloc[i]):  # strings come back as str dtype in pandas 3
-            df.isetitem(i, table.column(str(i)).to_numpy(zero_copy_only=False))
+            df.isetitem(i, column.to_numpy(zero_copy_only=False))
     df.index = _restore_index(df.index, node["index"], ld)
     if node[TAG] == "pandas.Series":
         series = df.iloc[:, 0]
@@ -410,10 +674,9 @@ def _dump_polars(v: Any, d: _Dumper) -> dict | None:
         )
     compression = _polars_compression(frame)
     tag = "polars.DataFrame" if frame is v else "polars.Series"
-    return {
-        TAG: tag,
-        "b": d.writer.add(lambda f: frame.write_ipc_stream(f, compression=compression)),
-    }
+    sink = io.BytesIO()
+    frame.write_ipc_stream(sink, compression=compression)
+    return {TAG: tag, "b": d.writer.add_bytes(sink.getbuffer())}
 
 
 def _polars_compression(frame: Any) -> str:

@@ -5,20 +5,22 @@
     header                            orjson: {"v": tree, "b": [[offset, length], ...]}
     u64 little-endian                 length of the header
 
-The header goes last so that Arrow and numpy write straight into one growing buffer, without
-knowing the sizes in advance and without a second copy. In ``tree`` every typed object is a
-placeholder ``{"__ds__": "<tag>", ...}``; a blob is referenced by its index (``"b": 0``).
+The header goes last: it holds the spans, known only once every part has reserved its size.
+Every part is then written once, straight into its place in one buffer (see `buffers`). In
+``tree`` every typed object is a placeholder ``{"__ds__": "<tag>", ...}``; a blob is
+referenced by its index (``"b": 0``).
 Decoding reads the header, checks every span lies inside the record, and never guesses.
 """
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
+
+from .buffers import LARGE, allocate
 
 MAGIC = b"DSTYPED1"
 TAG = "__ds__"
@@ -40,44 +42,58 @@ class BadRecord(Exception):
 
 
 class Writer:
-    """Collects the binary parts of one value in a single buffer."""
+    """Collects the binary parts of one value, then lays them out in one new buffer.
+
+    Each part reserves its size first and is written by its `fill` function straight into
+    its place at `finish`: Arrow writes its IPC stream once, into the final buffer.
+    """
 
     def __init__(self) -> None:
-        self.buf = io.BytesIO()
-        self.buf.write(MAGIC)
+        self.size = len(MAGIC)
         self.spans: list[list[int]] = []
+        self.fills: list[Callable[[memoryview], Any]] = []
 
-    def add(self, write: Callable[[BinaryIO], Any]) -> int:
-        """Let `write` append one blob to the buffer; return its index for the header."""
-        pad = -self.buf.tell() % ALIGN
-        if pad:
-            self.buf.write(b"\0" * pad)
-        start = self.buf.tell()
-        write(self.buf)
-        self.spans.append([start, self.buf.tell() - start])
+    def add(self, size: int, fill: Callable[[memoryview], Any]) -> int:
+        """Reserve `size` bytes for one blob that `fill` writes into the view it is given at
+        `finish` (the part must still be there then); return its index for the header."""
+        start = self.size + (-self.size % ALIGN)
+        self.spans.append([start, size])
+        self.fills.append(fill)
+        self.size = start + size
         return len(self.spans) - 1
 
     def add_bytes(self, data: bytes | bytearray | memoryview) -> int:
-        return self.add(lambda f: f.write(data))
+        view = memoryview(data).cast("B")
+        return self.add(len(view), lambda out: out.__setitem__(slice(None), view))
 
-    def finish(self, tree: Any) -> bytes:
+    def finish(self, tree: Any) -> bytes | memoryview:
+        """The record: bytes when small, else a read-only view of one large buffer."""
         header = orjson.dumps({"v": tree, "b": self.spans})
-        self.buf.write(header)
-        self.buf.write(_LEN.pack(len(header)))
-        return self.buf.getvalue()  # CPython hands over its buffer: no copy
+        total = self.size + len(header) + _LEN.size
+        buf = allocate(total)
+        buf[: len(MAGIC)] = MAGIC
+        end = len(MAGIC)
+        for (start, size), fill in zip(self.spans, self.fills, strict=True):
+            buf[end:start] = bytes(start - end)  # padding: zeros, never stale memory
+            fill(buf[start : start + size])
+            end = start + size
+        buf[end : end + len(header)] = header
+        _LEN.pack_into(buf, end + len(header), len(header))
+        return bytes(buf) if total < LARGE else buf.toreadonly()
 
 
 class Reader:
     """Random access to the blobs of one record; every span is checked against the record."""
 
-    def __init__(self, data: bytes) -> None:
-        if len(data) < len(MAGIC) + _LEN.size or not data.startswith(MAGIC):
+    def __init__(self, data: bytes | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        if len(view) < len(MAGIC) + _LEN.size or view[: len(MAGIC)] != MAGIC:
             raise BadRecord("not a dash-stash typed record (bad magic bytes)")
-        (size,) = _LEN.unpack_from(data, len(data) - _LEN.size)
-        end = len(data) - _LEN.size
+        (size,) = _LEN.unpack_from(view, len(view) - _LEN.size)
+        end = len(view) - _LEN.size
         if size > end - len(MAGIC):
             raise BadRecord("the header length points outside the record")
-        self.view = memoryview(data)
+        self.view = view  # writable only when the caller gave the buffer up (see typed.load)
         try:
             header = orjson.loads(self.view[end - size : end])
         except orjson.JSONDecodeError as exc:

@@ -55,10 +55,11 @@ _OPTIONS = (
 
 @dataclass(frozen=True)
 class Encoded:
-    """A value as stored: the codec that wrote it and its bytes."""
+    """A value as stored: the codec that wrote it and its bytes (a read-only view for large
+    typed values; a writable one only when fresh from a backend for one reader)."""
 
     codec: str
-    data: bytes
+    data: bytes | memoryview
 
     @property
     def size(self) -> int:
@@ -80,15 +81,18 @@ def encode(value: Any, *, store: str = "", typed: bool = True) -> Encoded:
     return Encoded(*exact.dump(value, store))
 
 
-def decode(encoded: Encoded) -> Any:
-    """Decode a stored value; a record we cannot read raises `CorruptRecordError`."""
+def decode(encoded: Encoded, *, own: bool = False) -> Any:
+    """Decode a stored value; a record we cannot read raises `CorruptRecordError`.
+
+    `own`: the caller will not use `encoded` again, so a writable buffer in it (fresh from the
+    backend) may become the value's own memory, saving a copy of large arrays and frames."""
     if encoded.codec == JSON:
         try:
             return orjson.loads(encoded.data)
         except orjson.JSONDecodeError as exc:
             raise CorruptRecordError(f"stored bytes are not valid JSON: {exc}") from None
     if encoded.codec == TYPED:
-        return exact.load(encoded.data)
+        return exact.load(encoded.data, own)
     raise CorruptRecordError(f"unknown codec {encoded.codec!r}")
 
 

@@ -334,17 +334,21 @@ def _sub(path: str, key: Any) -> str:
 # ---- decoding -------------------------------------------------------------------------------
 
 
-def load(data: bytes) -> Any:
-    """Decode a typed record; anything unreadable raises `CorruptRecordError`."""
+def load(data: bytes | memoryview, own: bool = False) -> Any:
+    """Decode a typed record; anything unreadable raises `CorruptRecordError`.
+
+    With `own`, the caller gives a writable `data` up: arrays and frames may then be writable
+    views of it instead of copies."""
+    view = memoryview(data)
     try:
-        return _load(data)
+        return _load(view if own else view.toreadonly())
     except BaseException as exc:  # a damaged record can fail anywhere; report, never crash
         if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
             raise  # KeyboardInterrupt and friends; a Rust panic in polars is reported
         raise CorruptRecordError(f"the typed record cannot be read: {exc}") from None
 
 
-def _load(data: bytes) -> Any:
+def _load(data: memoryview) -> Any:
     reader = Reader(data)
     return _Loader(reader).value(reader.tree)
 

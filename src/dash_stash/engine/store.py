@@ -98,12 +98,23 @@ class StashEngine:
         ttl: float | None = None,
         initial: Initial = _nothing,
         label: str = "",
+        own: bool = False,
     ) -> tuple[Any, Record | None]:
-        """The latest value and its record; `initial()` and None if never written."""
+        """The latest value and its record; `initial()` and None if never written.
+
+        `own`: the caller will not decode the record again, so a large frame may live in the
+        buffer the backend read it into (no copy); keep it False to decode it again later."""
         record = self.backend.read(key, ttl)
         if record is None:
             return initial(), None
-        return self.decode(record, label or key.store_id), record
+        return self.decode(record, label or key.store_id, own=own), record
+
+    def read_version(self, key: StoreKey, version: int) -> Record | None:
+        """One version's record, the latest or a kept older one; None if not kept."""
+        latest = self.backend.read(key)
+        if latest is None or latest.version == version:
+            return latest
+        return next((r for r in self.backend.history(key) if r.version == version), None)
 
     def commit(
         self,
@@ -173,10 +184,10 @@ class StashEngine:
         """Remove a key and its history."""
         return self.backend.delete(key)
 
-    def decode(self, record: Record, label: str) -> Any:
+    def decode(self, record: Record, label: str, own: bool = False) -> Any:
         """Decode a record; a corrupt one names the key and is left in place for inspection."""
         try:
-            return codec.decode(record.value)
+            return codec.decode(record.value, own=own)
         except CorruptRecordError as exc:
             raise CorruptRecordError(
                 f"{label}: the stored record {record.key} (version {record.version}) cannot be "
