@@ -207,7 +207,8 @@
     function stashSetProps(id, props) {
         var keys = props ? Object.keys(props) : [];
         var ours = keys.filter(function (k) {
-            return k === "data" || k === "clear_data";
+            // a token is already the server's answer (the inspector's restore): pass it on
+            return (k === "data" && !isToken(props[k])) || k === "clear_data";
         });
         if (!ours.length || Array.isArray(id) || !isStore(id)) {
             return setProps(id, props);
