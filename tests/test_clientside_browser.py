@@ -78,7 +78,8 @@ def test_the_browser_holds_tokens_after_clientside_writes(serve, page, tmp_path)
     page.goto(serve(clientside_app.make_app(f"sqlite:///{tmp_path}/stash.db")).url)
     expect(page.locator("#cs-show")).to_contain_text('"n":0')
     page.click("#inc")
-    page.keyboard.press("k")
+    expect(page.locator("#cs-show")).to_contain_text('"n":1')  # one write, then the next:
+    page.keyboard.press("k")  # overlapping, the two would be a true conflict on "n"
     expect(page.locator("#py-show")).to_have_text("{'0': 1, 'n': 100, 'from': 'key'}")
     held = page.evaluate("() => window.dash_component_api.getLayout('s').props.data")
     assert held.startswith("ds1.")
