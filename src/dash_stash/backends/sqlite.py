@@ -365,11 +365,11 @@ class SQLiteBackend(Backend):
             self._conn()
             .execute(
                 "SELECT count(DISTINCT k.scope), coalesce(max(k.scope = ?), 0), "
-                "coalesce(sum(CASE WHEN k.scope = ? AND k.store_id = ? THEN 0 ELSE v.size END), 0) "
+                "coalesce(sum(CASE WHEN k.scope = ? AND k.store_id = ? AND v.version = k.version "
+                "THEN 0 ELSE v.size END), 0) "
                 "FROM keys k JOIN versions v ON v.namespace = k.namespace "
                 "AND v.session = k.session AND v.scope = k.scope AND v.store_id = k.store_id "
-                "AND v.version = k.version WHERE k.namespace = ? AND k.session = ? "
-                "AND k.expires > ?",
+                "WHERE k.namespace = ? AND k.session = ? AND k.expires > ?",
                 (key.scope, key.scope, key.store_id, key.namespace, key.session, time.time()),
             )
             .fetchone()

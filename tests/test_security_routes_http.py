@@ -1,0 +1,165 @@
+"""Attacks on the routes issues 11 and 14 added (`_dash-stash/read`, `/write`, the inspector)
+against the privacy and quota rules of issue 8, over HTTP against a real server and real
+SQLite files: a session filling the disk through history, restore past the quota, crafted
+bodies, cross-site posts, writes without a session."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+import requests
+from dash import Dash, Input, Output, State, html
+from dash_client import DashClient
+
+import dash_stash
+
+pytestmark = pytest.mark.integration
+
+KB = 1000
+
+
+def quota_app(backend: str, name: str, **options) -> Dash:
+    """Two memory stores, written from the browser (`dash_clientside.set_props` goes through
+    `_dash-stash/write`), and an undo button that restores version 1 of `s`."""
+    app = Dash(name)
+    dash_stash.init(app, backend, **options)
+    app.layout = html.Div(
+        [
+            dash_stash.Store(id="s", data=None),
+            dash_stash.Store(id="t", data=None),
+            html.Button(id="undo"),
+            html.Div(id="out"),
+        ]
+    )
+
+    @app.callback(
+        Output("s", "data"),
+        Input("undo", "n_clicks"),
+        State("s", "data"),
+        prevent_initial_call=True,
+    )
+    def undo(n, s):
+        return dash_stash.restore("s", 1)
+
+    app.clientside_callback(  # reads `s` through `_dash-stash/read`
+        "function (s) { return JSON.stringify(s); }", Output("out", "children"), Input("s", "data")
+    )
+
+    return app
+
+
+def write(c: DashClient, store: str, token, value, prop: str = "data") -> requests.Response:
+    body = {"id": store, "prop": prop, "token": token, "value": value}
+    return c.http.post(c.url + "/_dash-stash/write", json=body)
+
+
+def session_bytes(db: Path) -> int:
+    """Bytes of every version the backend keeps for browser sessions (latest and history)."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT coalesce(sum(size), 0) FROM versions WHERE session != ''"
+        ).fetchone()[0]
+
+
+def test_history_counts_against_the_session_quota(serve, tmp_path, caplog):
+    """0.2 before this fix: the quota counted only latest values, so writing a big value and
+    then a small one in fresh instances (one request each, no page load needed: a write
+    without a token gets a fresh instance) kept every big one in history, uncounted:
+    6 x 200 kB = 1.2 MB kept in a 300 kB quota."""
+    db = tmp_path / "stash.db"
+    server = serve(quota_app(f"sqlite:///{db}", "hist_quota", max_session_bytes=300 * KB))
+    c = DashClient(server.url)
+    codes = []
+    with caplog.at_level(logging.WARNING, logger="dash_stash"):
+        for _ in range(6):
+            big = write(c, "s", None, "x" * (200 * KB))
+            codes.append(big.status_code)
+            if big.ok:  # the same instance, now small: the big value moves to history
+                assert write(c, "s", big.json()["value"], "y").ok
+    assert codes[0] == 200 and 400 in codes
+    assert session_bytes(db) <= 300 * KB + 16 * KB  # the quota, give or take small values
+    assert "max_session_bytes" in caplog.text
+
+
+def test_restore_cannot_take_a_session_over_its_quota(serve, tmp_path):
+    """`dash_stash.restore` in an undo callback commits a copy of an old version: before the
+    fix it skipped the quota check every other write makes."""
+    db = tmp_path / "stash.db"
+    server = serve(quota_app(f"sqlite:///{db}", "restore_quota", max_session_bytes=500 * KB))
+    c = DashClient(server.url)
+    t1 = write(c, "s", c.prop("s", "data"), "x" * (200 * KB)).json()["value"]  # version 1
+    t2 = write(c, "s", t1, "small").json()["value"]  # version 2; version 1 is history
+    assert write(c, "t", c.prop("t", "data"), "z" * (200 * KB)).ok
+    r = c.call(c.callback("s.data"), {("undo", "n_clicks"): 1, ("s", "data"): t2})
+    assert r.status_code == 500  # QuotaError, as for any write over the quota
+    assert session_bytes(db) <= 500 * KB
+
+
+def test_crafted_route_bodies_get_a_400_not_a_500(serve, tmp_path):
+    server = serve(quota_app(f"sqlite:///{tmp_path}/s.db", "crafted"))
+    c = DashClient(server.url)
+    token = c.prop("s", "data")
+    read = c.url + "/_dash-stash/read"
+    cases = [
+        (c.url + "/_dash-stash/write", {"id": ["s"], "prop": "data", "token": None, "value": 1}),
+        (c.url + "/_dash-stash/write", {"id": 5, "prop": "data", "token": token, "value": 1}),
+        (read, {"callback": "out.children", "stores": [1]}),
+        (read, {"callback": "out.children", "stores": [{"id": ["s"], "token": token}]}),
+    ]
+    for url, body in cases:
+        r = c.http.post(url, json=body)
+        assert r.status_code == 400, (body, r.status_code, r.text[:200])
+        assert "error" in r.json()
+
+
+def test_a_cross_site_form_or_text_post_to_the_write_route_commits_nothing(serve, tmp_path):
+    """A cross-site page can post a form or `text/plain` without a CORS preflight (and a
+    same-site one even with the cookie): the route takes only `application/json`, which a
+    cross-origin page cannot send without the app's consent."""
+    db = tmp_path / "stash.db"
+    server = serve(quota_app(f"sqlite:///{db}", "csrf"))
+    c = DashClient(server.url)
+    body = json.dumps({"id": "s", "prop": "data", "token": c.prop("s", "data"), "value": "evil"})
+    for kind, data in (("text/plain", body), ("application/x-www-form-urlencoded", body)):
+        r = c.http.post(c.url + "/_dash-stash/write", data=data, headers={"Content-Type": kind})
+        assert r.status_code == 400
+    r = c.http.post(c.url + "/_dash-stash/write", data={"id": "s", "prop": "data", "value": "e"})
+    assert r.status_code == 400
+    assert session_bytes(db) == 0
+
+
+def test_a_cookieless_clear_is_refused_like_any_write(serve, tmp_path, caplog):
+    """Without a valid session cookie a write commits nothing and says so (400), `clear_data`
+    included: before, it answered 200 as if it had cleared the store."""
+    server = serve(quota_app(f"sqlite:///{tmp_path}/s.db", "clear"))
+    c = DashClient(server.url)
+    token = c.prop("s", "data")
+    with caplog.at_level(logging.WARNING, logger="dash_stash"):
+        r = requests.post(
+            server.url + "/_dash-stash/write",
+            json={"id": "s", "prop": "clear_data", "token": token, "value": True},
+        )
+    assert r.status_code == 400 and "no valid session cookie" in r.text
+    assert write(c, "s", token, True, prop="clear_data").ok  # with its cookie it works
+
+
+def test_session_ids_stay_out_of_route_answers_and_logs(serve, tmp_path, caplog):
+    db = tmp_path / "stash.db"
+    server = serve(quota_app(f"sqlite:///{db}", "ids", max_session_bytes=10 * KB))
+    c = DashClient(server.url)
+    (cookie,) = list(c.http.cookies)
+    with caplog.at_level(logging.DEBUG, logger="dash_stash"):
+        answers = [
+            write(c, "s", c.prop("s", "data"), "v"),
+            write(c, "s", None, "x" * (20 * KB)),  # over the quota: an error message
+            c.http.post(c.url + "/_dash-stash/read", json={"callback": "x", "stores": []}),
+        ]
+    with sqlite3.connect(db) as conn:
+        (key,) = conn.execute("SELECT DISTINCT session FROM keys WHERE session != ''").fetchone()
+    for secret in (cookie.value, cookie.value.split(".")[0], key):
+        assert secret not in caplog.text
+        assert all(secret not in a.text for a in answers)
