@@ -163,3 +163,56 @@ def test_session_ids_stay_out_of_route_answers_and_logs(serve, tmp_path, caplog)
     for secret in (cookie.value, cookie.value.split(".")[0], key):
         assert secret not in caplog.text
         assert all(secret not in a.text for a in answers)
+
+
+def test_the_read_route_gives_another_users_rendered_data_to_nobody(serve, tmp_path):
+    """A layout function renders per-user data; Bob, through `_dash-stash/read`, sends
+    Alice's token, a junk one, or none at all, and never reads what was rendered for her."""
+    app = Dash("per_user_routes")
+    dash_stash.init(app, f"sqlite:///{tmp_path}/s.db")
+
+    def layout():
+        import flask
+
+        user = flask.request.headers.get("X-User", "-") if flask.has_request_context() else "-"
+        return html.Div(
+            [dash_stash.Store(id="profile", data={"secret": f"of-{user}"}), html.Div(id="out")]
+        )
+
+    app.layout = layout
+    app.clientside_callback(
+        "function (p) { return JSON.stringify(p); }",
+        Output("out", "children"),
+        Input("profile", "data"),
+    )
+    server = serve(app)
+    bob = DashClient(server.url, headers={"X-User": "bob"})
+    alice = DashClient(server.url, headers={"X-User": "alice"})  # rendered last
+
+    def read(c: DashClient, token) -> requests.Response:
+        body = {"callback": "out.children", "stores": [{"id": "profile", "token": token}]}
+        return c.http.post(c.url + "/_dash-stash/read", json=body)
+
+    assert read(alice, alice.prop("profile", "data")).json()["values"] == [{"secret": "of-alice"}]
+    for token in (alice.prop("profile", "data"), "ds1.W10.junk", None):
+        r = read(bob, token)
+        assert r.ok and "of-alice" not in r.text and r.json()["values"] == [None]
+    # A write without a token starts from no rendered data either (a fresh instance).
+    w = write(bob, "profile", None, {"mine": 1}).json()["value"]
+    assert read(bob, w).json()["values"] == [{"mine": 1}]
+
+
+def test_the_new_routes_refuse_a_huge_body_with_or_without_a_length(serve, tmp_path):
+    server = serve(quota_app(f"sqlite:///{tmp_path}/s.db", "body"))
+    c = DashClient(server.url)
+    huge = b'{"id": "s", "prop": "data", "token": null, "value": "' + b"x" * 17_000_000 + b'"}'
+    json_type = {"Content-Type": "application/json"}
+    for route in ("write", "read", "panel/stores"):
+        url = f"{c.url}/_dash-stash/{route}"
+        assert c.http.post(url, data=huge, headers=json_type).status_code == 413, route
+    # Chunked, with no length: werkzeug stops reading at the limit, so the body is cut
+    # short and refused as not JSON (a 400); nothing past 16 MiB is read, nothing committed.
+    chunks = (huge[i : i + 1_000_000] for i in range(0, len(huge), 1_000_000))
+    r = c.http.post(c.url + "/_dash-stash/write", data=chunks, headers=json_type)
+    assert r.status_code in (400, 413)
+    assert session_bytes(tmp_path / "s.db") == 0
