@@ -8,48 +8,22 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 import requests
-from dash import Dash, Input, Output, State, html
+from dash import Dash, Input, Output, html
 from dash_client import DashClient
 
 import dash_stash
 
+sys.path.insert(0, str(Path(__file__).parent / "apps"))
+from routes_app import make_app as quota_app  # noqa: E402
+
 pytestmark = pytest.mark.integration
 
 KB = 1000
-
-
-def quota_app(backend: str, name: str, **options) -> Dash:
-    """Two memory stores, written from the browser (`dash_clientside.set_props` goes through
-    `_dash-stash/write`), and an undo button that restores version 1 of `s`."""
-    app = Dash(name)
-    dash_stash.init(app, backend, **options)
-    app.layout = html.Div(
-        [
-            dash_stash.Store(id="s", data=None),
-            dash_stash.Store(id="t", data=None),
-            html.Button(id="undo"),
-            html.Div(id="out"),
-        ]
-    )
-
-    @app.callback(
-        Output("s", "data"),
-        Input("undo", "n_clicks"),
-        State("s", "data"),
-        prevent_initial_call=True,
-    )
-    def undo(n, s):
-        return dash_stash.restore("s", 1)
-
-    app.clientside_callback(  # reads `s` through `_dash-stash/read`
-        "function (s) { return JSON.stringify(s); }", Output("out", "children"), Input("s", "data")
-    )
-
-    return app
 
 
 def write(c: DashClient, store: str, token, value, prop: str = "data") -> requests.Response:
@@ -216,3 +190,31 @@ def test_the_new_routes_refuse_a_huge_body_with_or_without_a_length(serve, tmp_p
     r = c.http.post(c.url + "/_dash-stash/write", data=chunks, headers=json_type)
     assert r.status_code in (400, 413)
     assert session_bytes(tmp_path / "s.db") == 0
+
+
+def test_under_gunicorn_history_quota_and_body_limit_hold_across_workers(gunicorn, tmp_path):
+    """As users run it: two gunicorn workers, each request on any of them (no keep-alive);
+    the history-quota attack and a chunked body over the limit, through `_dash-stash/write`."""
+    db = tmp_path / "stash.db"
+    env = {
+        "ROUTES_APP_BACKEND": f"sqlite:///{db}",
+        "ROUTES_APP_MAX_SESSION_BYTES": str(300 * KB),
+        "DASH_STASH_SECRET": "s" * 32,
+    }
+    server = gunicorn("routes_app:server", workers=2, env=env)
+    c = DashClient(server.url)
+    codes = []
+    for _ in range(4):
+        big = write(c, "s", None, "x" * (200 * KB))
+        codes.append(big.status_code)
+        if big.ok:
+            assert write(c, "s", big.json()["value"], "y").ok
+    assert codes == [200, 400, 400, 400]
+    kept = session_bytes(db)
+    huge = b'{"id": "s", "prop": "data", "token": null, "value": "' + b"x" * 17_000_000 + b'"}'
+    chunks = (huge[i : i + 1_000_000] for i in range(0, len(huge), 1_000_000))
+    r = c.http.post(
+        c.url + "/_dash-stash/write", data=chunks, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code in (400, 413)
+    assert session_bytes(db) == kept
