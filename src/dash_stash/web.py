@@ -135,7 +135,8 @@ class FlaskWeb:
 
 
 def _limit_body(server: flask.Flask) -> None:
-    """Refuse (413) a Dash request body over the default limit, if the app sets none."""
+    """Refuse (413) a Dash request body over the default limit, if the app sets none; read a
+    body without a length (chunked) no further than the limit."""
     if server.config.get("MAX_CONTENT_LENGTH") is not None:
         return  # Flask enforces the app's own limit
     length = flask.request.content_length
