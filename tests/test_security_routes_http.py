@@ -31,6 +31,18 @@ def write(c: DashClient, store: str, token, value, prop: str = "data") -> reques
     return c.http.post(c.url + "/_dash-stash/write", json=body)
 
 
+def big_then_small(c: DashClient, times: int, size: int = 200 * KB) -> list[int]:
+    """The history attack: in a fresh instance per request (a write without a token), a big
+    value, then a small one that pushes the big one into history. The big writes' statuses."""
+    codes = []
+    for _ in range(times):
+        big = write(c, "s", None, "x" * size)
+        codes.append(big.status_code)
+        if big.ok:
+            assert write(c, "s", big.json()["value"], "y").ok
+    return codes
+
+
 def session_bytes(db: Path) -> int:
     """Bytes of every version the backend keeps for browser sessions (latest and history)."""
     with sqlite3.connect(db) as conn:
@@ -47,13 +59,8 @@ def test_history_counts_against_the_session_quota(serve, tmp_path, caplog):
     db = tmp_path / "stash.db"
     server = serve(quota_app(f"sqlite:///{db}", "hist_quota", max_session_bytes=300 * KB))
     c = DashClient(server.url)
-    codes = []
     with caplog.at_level(logging.WARNING, logger="dash_stash"):
-        for _ in range(6):
-            big = write(c, "s", None, "x" * (200 * KB))
-            codes.append(big.status_code)
-            if big.ok:  # the same instance, now small: the big value moves to history
-                assert write(c, "s", big.json()["value"], "y").ok
+        codes = big_then_small(c, 6)
     assert codes[0] == 200 and 400 in codes
     assert session_bytes(db) <= 300 * KB + 16 * KB  # the quota, give or take small values
     assert "max_session_bytes" in caplog.text
@@ -203,13 +210,7 @@ def test_under_gunicorn_history_quota_and_body_limit_hold_across_workers(gunicor
     }
     server = gunicorn("routes_app:server", workers=2, env=env)
     c = DashClient(server.url)
-    codes = []
-    for _ in range(4):
-        big = write(c, "s", None, "x" * (200 * KB))
-        codes.append(big.status_code)
-        if big.ok:
-            assert write(c, "s", big.json()["value"], "y").ok
-    assert codes == [200, 400, 400, 400]
+    assert big_then_small(c, 4) == [200, 400, 400, 400]
     kept = session_bytes(db)
     huge = b'{"id": "s", "prop": "data", "token": null, "value": "' + b"x" * 17_000_000 + b'"}'
     chunks = (huge[i : i + 1_000_000] for i in range(0, len(huge), 1_000_000))
