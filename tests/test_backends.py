@@ -171,3 +171,8 @@ def test_usage_counts_a_sessions_instances_and_other_bytes(backend):
     assert backend.usage(a) == Usage(2, True, 50)
     assert backend.usage(StoreKey("ns", "s1", "page-new", "x")) == Usage(2, False, 60)
     assert backend.usage(StoreKey("ns", "nobody", "local", "x")) == Usage(0, False, 0)
+    # Older versions kept count too: only `a`'s latest value is what its next write replaces.
+    raw(a, 7)
+    raw(StoreKey("ns", "s1", "page-b", "x"), 4)
+    assert backend.usage(a) == Usage(2, True, 10 + 20 + 30 + 4)
+    assert backend.usage(StoreKey("ns", "s1", "page-new", "x")) == Usage(2, False, 71)

@@ -62,7 +62,9 @@ class Routes:
         call = CallbackCall(self.stash, name, None)
         values, versions = [], []
         for entry in _list(body.get("stores")):
-            component_id, token = entry.get("id"), entry.get("token")
+            if not isinstance(entry, dict):
+                raise StashError("expected stores as a list of {id, token}")
+            component_id, token = _component_id(entry.get("id")), entry.get("token")
             store_id = stringify_id(component_id)
             if not _declares(deps, component_id, ("data",)):
                 raise StashError(f"{name} does not read store {store_id!r}")
@@ -81,7 +83,7 @@ class Routes:
         return b'{"values":[%s],"versions":[%s]}' % (b",".join(values), b",".join(versions))
 
     def write(self, body: dict) -> bytes:
-        component_id, prop = body.get("id"), body.get("prop")
+        component_id, prop = _component_id(body.get("id")), body.get("prop")
         if prop not in ("data", "clear_data"):
             raise StashError(f"cannot write the {prop!r} prop of a store")
         store_id = stringify_id(component_id)
@@ -116,6 +118,20 @@ def _list(value: Any) -> list:
     if not isinstance(value, list):
         raise StashError("expected a list of stores")
     return value
+
+
+def _component_id(value: Any) -> str | dict:
+    """A component id as Dash makes them: a string, or a dict of strings, numbers and
+    booleans (pattern-matching); anything else is a crafted request."""
+    if isinstance(value, str) or (
+        isinstance(value, dict)
+        and value
+        and all(
+            isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in value.items()
+        )
+    ):
+        return value
+    raise StashError(f"not a component id: {json.dumps(value)[:100]}")
 
 
 def _outputs(spec: dict) -> list[dict]:

@@ -200,7 +200,7 @@ class CallbackCall:
         spec = self.stash.stores.get(located.key.store_id)
         assert spec is not None
         with self.errors(store_id):
-            new = self.stash.engine.commit(
+            new = self.stash.commit(
                 located.key, Restore(record), ttl=spec.ttl, writer=self.name, label=store_id
             )
         return Restored(store_id, new)
@@ -260,11 +260,9 @@ class CallbackCall:
                     )
                 version = value.record.version
                 return self.stash.token(store_id, spec, located.key.scope, version, located.seed)
-            if prop == "clear_data":
-                if value:
-                    self.stash.engine.delete(located.key)
-                return value
-            if not web.has_session():  # 400: the browser must send its cookie, or reload
+            if prop == "clear_data" and not value:
+                return value  # clears nothing
+            if not web.has_session():  # 400 (a clear too): the browser must send its cookie
                 log.warning(
                     "dash-stash: callback %r, store %r: the request has no valid session "
                     "cookie (a browser that refuses cookies, or a cookie cleared or forged), "
@@ -277,6 +275,9 @@ class CallbackCall:
                     f"dash-stash: callback {self.name!r}, store {store_id!r}: no valid session "
                     "cookie, so nothing was written; reload the page and allow cookies"
                 )
+            if prop == "clear_data":
+                self.stash.engine.delete(located.key)
+                return value
             loaded = self.loaded.get(store_id)
             typed = self.stash.typed(spec)
             if is_patch(value):
@@ -293,14 +294,13 @@ class CallbackCall:
                 )
             else:
                 write = Replace(value)
-            record = self.stash.engine.commit(
+            record = self.stash.commit(
                 located.key,
                 write,
                 ttl=spec.ttl,
                 writer=self.name,
                 label=store_id,
                 initial=lambda: self.stash.seed_value(located.seed, spec.ttl),
-                room=self.stash.check_quota(located.key),
                 typed=typed,
                 keep_equal=located.token is not None,
             )

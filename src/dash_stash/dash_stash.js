@@ -207,7 +207,8 @@
     function stashSetProps(id, props) {
         var keys = props ? Object.keys(props) : [];
         var ours = keys.filter(function (k) {
-            // a token is already the server's answer (the inspector's restore): pass it on
+            // A token is already the server's (the inspector's restore hands the page one):
+            // the store takes it as it is, as from a server callback.
             return (k === "data" && !isToken(props[k])) || k === "clear_data";
         });
         if (!ours.length || Array.isArray(id) || !isStore(id)) {

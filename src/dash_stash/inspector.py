@@ -223,7 +223,7 @@ class Inspector:
         that the store's dependent callbacks fire."""
         located, spec = self.locate(body)
         old = record_at(self.stash.engine.backend, located.key, _version(body, "version"))
-        new = self.stash.engine.commit(
+        new = self.stash.commit(
             located.key, Restore(old), ttl=spec.ttl, writer=PANEL_WRITER, label=old.key.store_id
         )
         token = self.stash.token(

@@ -24,10 +24,10 @@ from dash import Dash
 from dash._utils import stringify_id
 
 from . import _compat, browser, codec, scopes, web
-from .backends import Retention, StoreKey, open_backend
+from .backends import Record, Retention, StoreKey, open_backend
 from .callbacks import CallbackWiring
 from .component import Store, StoreRegistry, StoreSpec
-from .engine import StashEngine
+from .engine import StashEngine, Write
 from .errors import QuotaError, StashError, TokenError
 from .tokens import Signer, Token, is_token_text
 
@@ -464,6 +464,12 @@ class Stash:
                 "when idle. Raise it with dash_stash.init(app, max_session_instances=...)"
             )
         return self.quota.max_bytes - usage.other_bytes
+
+    def commit(self, key: StoreKey, write: Write, **options: Any) -> Record | None:
+        """Commit `write` for this request's browser session: every commit a browser causes
+        (a callback's output, a browser-side write, a restore) goes through here, so none
+        can take its session over its quota. `options`: see `StashEngine.commit`."""
+        return self.engine.commit(key, write, room=self.check_quota(key), **options)
 
     def locate_fresh(self, component_id: Any, spec: StoreSpec) -> Located:
         """A new scope instance of a store, for a write whose browser tab we do not know

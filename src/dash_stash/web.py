@@ -18,13 +18,13 @@ werkzeug's `ProxyFix`) or `SESSION_COOKIE_SECURE` is set, and `Cache-Control: pr
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import flask
+from werkzeug.wsgi import LimitedStream
 
 from .tokens import Signer
 
@@ -135,7 +135,8 @@ class FlaskWeb:
 
 
 def _limit_body(server: flask.Flask) -> None:
-    """Refuse (413) a Dash request body over the default limit, if the app sets none."""
+    """Refuse (413) a Dash request body over the default limit, if the app sets none; read a
+    body without a length (chunked) no further than the limit."""
     if server.config.get("MAX_CONTENT_LENGTH") is not None:
         return  # Flask enforces the app's own limit
     length = flask.request.content_length
@@ -148,8 +149,14 @@ def _limit_body(server: flask.Flask) -> None:
             f"{DEFAULT_MAX_REQUEST_BYTES:,}",
         )
         flask.abort(413)
-    with contextlib.suppress(AttributeError):  # Flask 3.1+: also a body without a length
-        flask.request.max_content_length = DEFAULT_MAX_REQUEST_BYTES
+    environ = flask.request.environ
+    if length is None and "wsgi.input_terminated" in environ:
+        # A body without a length (chunked), which the server lets the app read to its end:
+        # stop reading at the limit (Flask < 3.1 has no per-request limit to set). Without
+        # `wsgi.input_terminated`, werkzeug reads such a body as empty anyway.
+        environ["wsgi.input"] = LimitedStream(
+            environ["wsgi.input"], DEFAULT_MAX_REQUEST_BYTES, is_max=True
+        )
 
 
 def add_json_route(

@@ -24,3 +24,13 @@ def test_redis_keys_hold_no_session_id_and_quotas_count_there(serve, redis_url, 
     )
     assert r.status_code == 500
     assert show_notes(victim, token) == ["diary"]
+
+
+def test_redis_quota_counts_history_written_through_the_browser_route(serve, redis_url):
+    """The same attack as `test_history_counts_against_the_session_quota` (big then small in
+    fresh instances), on Redis: the older versions kept count against the quota there too."""
+    from test_security_routes_http import big_then_small, quota_app
+
+    server = serve(quota_app(redis_url, "hist_quota_redis", max_session_bytes=300_000))
+    # before: all 200, 800 kB kept in a 300 kB quota
+    assert big_then_small(DashClient(server.url), 4) == [200, 400, 400, 400]

@@ -74,8 +74,9 @@ class Head:
 @dataclass(frozen=True)
 class Usage:
     """What one session keeps: live scope instances (page loads, tabs, `local`) with written
-    stores, whether the key asked about is in one of them, and the bytes of the session's
-    latest values other than that key's."""
+    stores, whether the key asked about is in one of them, and the bytes of every version
+    the session keeps (latest values and history) other than that key's latest value (which
+    the next write replaces)."""
 
     instances: int
     has_instance: bool
@@ -149,20 +150,22 @@ class Backend(ABC):
         """The namespaces (apps) that have live keys, for the inspector."""
 
     def usage(self, key: StoreKey) -> Usage:
-        """What `key`'s session keeps besides `key`, for its quota (see `Usage`)."""
+        """What `key`'s session keeps besides `key`'s latest value, for its quota (`Usage`)."""
         sizes = self.sizes(key.namespace, key.session)
         instances = {k.scope for k in sizes}
-        others = sum(size for k, size in sizes.items() if k != key)
-        return Usage(len(instances), key.scope in instances, others)
+        total = sum(latest + older for latest, older in sizes.values())
+        return Usage(len(instances), key.scope in instances, total - sizes.get(key, (0, 0))[0])
 
-    def sizes(self, namespace: str, session: str) -> dict[StoreKey, int]:
-        """The encoded size of each live key of one session, for its quota. Backends that
-        can answer without loading values override this."""
+    def sizes(self, namespace: str, session: str) -> dict[StoreKey, tuple[int, int]]:
+        """The encoded bytes each live key of one session keeps: (its latest value, its older
+        versions), for its quota. Backends that can answer without loading values override
+        this."""
         found = {}
         for key in self.keys(namespace, session):
             record = self.read(key)
             if record is not None:
-                found[key] = record.value.size
+                older = sum(r.value.size for r in self.history(key))
+                found[key] = (record.value.size, older)
         return found
 
     def head(self, key: StoreKey) -> Head | None:

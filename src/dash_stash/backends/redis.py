@@ -504,17 +504,23 @@ class RedisBackend(Backend):
         found = self._call("listing namespaces", lambda: list(self._scan(f"{PREFIX}:{{*|*}}:idx")))
         return sorted({unquote(_text(k).split("{", 1)[1].split("|", 1)[0]) for k in found})
 
-    def sizes(self, namespace: str, session: str) -> dict[StoreKey, int]:
+    def sizes(self, namespace: str, session: str) -> dict[StoreKey, tuple[int, int]]:
         keys = self.keys(namespace, session)
 
         def fetch() -> list:
             pipe = self._client.pipeline(transaction=False)
             for k in keys:
                 pipe.hget(_Keys(k).rec, "size")
+                pipe.lrange(_Keys(k).hord, 0, -1)  # "<version>:<size>" of each older version
             return pipe.execute()
 
         found = self._call("measuring a session", fetch) if keys else []
-        return {k: int(size) for k, size in zip(keys, found, strict=True) if size is not None}
+        sizes, orders = found[0::2], found[1::2]
+        return {
+            k: (int(size), sum(int(e.split(b":")[1]) for e in order))
+            for k, size, order in zip(keys, sizes, orders, strict=True)
+            if size is not None
+        }
 
     def _exist(self, keys: list[StoreKey]) -> list[bool]:
         pipe = self._client.pipeline(transaction=False)

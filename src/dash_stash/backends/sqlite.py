@@ -365,11 +365,11 @@ class SQLiteBackend(Backend):
             self._conn()
             .execute(
                 "SELECT count(DISTINCT k.scope), coalesce(max(k.scope = ?), 0), "
-                "coalesce(sum(CASE WHEN k.scope = ? AND k.store_id = ? THEN 0 ELSE v.size END), 0) "
+                "coalesce(sum(CASE WHEN k.scope = ? AND k.store_id = ? AND v.version = k.version "
+                "THEN 0 ELSE v.size END), 0) "
                 "FROM keys k JOIN versions v ON v.namespace = k.namespace "
                 "AND v.session = k.session AND v.scope = k.scope AND v.store_id = k.store_id "
-                "AND v.version = k.version WHERE k.namespace = ? AND k.session = ? "
-                "AND k.expires > ?",
+                "WHERE k.namespace = ? AND k.session = ? AND k.expires > ?",
                 (key.scope, key.scope, key.store_id, key.namespace, key.session, time.time()),
             )
             .fetchone()
@@ -487,7 +487,7 @@ class _Lease:
 
     def __init__(self, pool: list, connect: Callable[[], sqlite3.Connection], path: Path) -> None:
         self.pid = os.getpid()
-        self.pool: list | None = pool
+        self.pool: list | None = None  # set once we hold a connection to give back
         while True:
             try:
                 conn, inode = pool.pop()  # list.pop and append are atomic
@@ -498,7 +498,7 @@ class _Lease:
             if inode is not None and inode == _inode(path):
                 break
             conn.close()
-        self.conn, self.inode = conn, inode
+        self.conn, self.inode, self.pool = conn, inode, pool
 
     def __del__(self) -> None:
         if self.pool is not None and self.pid == os.getpid():
