@@ -367,3 +367,54 @@ def test_a_worker_that_never_saw_a_typed_store_keeps_it_typed(tmp_path):
         value = {"a": np.arange(2)}
         assert other.engine.encode(value, "s", typed=other.typed(seen)).codec == "typed"
         assert other.engine.encode(value, "s", typed=False).codec == "json"
+
+
+def test_two_dash_apps_on_one_flask_server_each_serve_their_own_stores(serve, tmp_path):
+    """Plotly's pattern: one Flask server, two Dash apps under two URL prefixes, one backend.
+    Each request is served by the stash of the app it is for, whichever app was made last."""
+    import flask
+
+    server = flask.Flask("multi")
+    url = f"sqlite:///{tmp_path}/stash.db"
+    apps = {}
+    for name, start in (("one", 0), ("two", 100)):
+        app = Dash(f"multi_{name}", server=server, url_base_pathname=f"/{name}/")
+        dash_stash.init(app, url)
+        app.layout = html.Div(
+            [
+                dash_stash.Store(id="box", data={"n": start}),
+                html.Button(id="inc"),
+                html.Div(id="out"),
+            ]
+        )
+
+        @app.callback(
+            Output("box", "data"),
+            Input("inc", "n_clicks"),
+            State("box", "data"),
+            prevent_initial_call=True,
+        )
+        def inc(_, box):
+            box["n"] += 1
+            return box
+
+        @app.callback(Output("out", "children"), Input("box", "data"))
+        def out(box):
+            return str(box["n"])
+
+        apps[name] = app
+    base = serve(apps["one"]).url
+    for name, start in (("one", 0), ("two", 100)):
+        c = DashClient(f"{base}/{name}")
+        token = c.prop("box", "data")
+        for _ in range(2):
+            r = c.call(c.callback("box.data"), {("inc", "n_clicks"): 1, ("box", "data"): token})
+            assert r.status_code == 200, r.text
+            token = r.json()["response"]["box"]["data"]
+        r = c.call(c.callback("out.children"), {("box", "data"): token})
+        assert r.json()["response"]["out"]["children"] == str(start + 2)
+    one, two = (apps[n]._dash_stash for n in ("one", "two"))
+    assert one.namespace != two.namespace
+    for stash in (one, two):  # each app's writes are in its own namespace
+        keys = stash.engine.backend.keys(stash.namespace)
+        assert [k.store_id for k in keys if k.session] == ["box"]

@@ -69,11 +69,21 @@ class FlaskWeb:
         on_request: Callable[[], None],
         intercept: Intercept | None = None,
     ) -> None:
-        """Run `on_request` before every request, with `owner` as this request's stash; let
-        `intercept` answer a request before the app's routes see it.
+        """Run `on_request` before every request for this Dash app, with `owner` as this
+        request's stash; let `intercept` answer a request before the app's routes see it.
 
+        Several Dash apps may share one server (`Dash(server=..., url_base_pathname=...)`):
+        each request is this app's when its path is under this app's URL prefix and under no
+        longer prefix of another app on the server, whatever order the apps were made in.
         `routes()` gives the Dash app's URL rules (`app.routes`), asked at each request so
         that routes added later count too."""
+        webs = server.extensions.setdefault("dash_stash", [])
+        webs.append(self)
+
+        def mine() -> bool:
+            path = flask.request.path
+            under = [web for web in webs if path.startswith(web.prefix)]
+            return bool(under) and max(under, key=lambda web: len(web.prefix)) is self
 
         def is_dash_route() -> bool:
             path = flask.request.path
@@ -87,7 +97,10 @@ class FlaskWeb:
             )
 
         def before() -> Any:
+            if not mine():
+                return None  # another Dash app's request, or none of ours
             flask.g.dash_stash, flask.g.dash_stash_signer = owner, self.signer
+            flask.g.dash_stash_web = self
             dash_route = is_dash_route()
             if dash_route:
                 _limit_body(server)
@@ -115,7 +128,7 @@ class FlaskWeb:
 
         def after(response: flask.Response) -> flask.Response:
             new = flask.g.get("dash_stash_set_cookie")
-            if new is not None:
+            if new is not None and flask.g.get("dash_stash_web") is self:
                 name, cookie, secure = new
                 response.set_cookie(
                     name,
