@@ -33,7 +33,7 @@ from werkzeug.exceptions import BadRequest
 
 from . import codec, web
 from .backends import Record
-from .component import StoreRegistry
+from .component import StoreSpec
 from .engine import Merge, PatchWrite, Replace, Restore
 from .engine.patch import is_patch, patch_operations
 from .errors import BackendError, StashError
@@ -91,12 +91,14 @@ class CallbackWiring:
             for callback_id, cb in list(self.app.callback_map.items()):
                 if "callback" not in cb:  # clientside callbacks have no server part
                     continue
-                if cb.get("background"):
-                    _refuse_stores_in_background(cb, self.stores)
-                    continue
                 if "_dash_stash" not in cb:
                     cb["_dash_stash"] = {"user_states": len(cb["state"])}
-                    _wrap(self.stash, callback_id, cb)
+                    if cb.get("background"):
+                        from .background import wrap_background
+
+                        wrap_background(self.stash, callback_id, cb)
+                    else:
+                        _wrap(self.stash, callback_id, cb)
                 self._add_hidden_states(callback_id, cb)
             wrap_clientside(self.app._callback_list)
             self._refuse_stores_in_running()
@@ -120,6 +122,7 @@ class CallbackWiring:
     def _add_hidden_states(self, callback_id: str, cb: dict) -> None:
         """Ask the browser for the token of each store the callback writes without reading."""
         outputs = cb["output"] if isinstance(cb["output"], (list, tuple)) else [cb["output"]]
+        outputs = [*outputs, *((cb.get("background") or {}).get("progress") or [])]
         read = {(d["id"], d["property"]) for d in cb["inputs"] + cb["state"]}
         for out in outputs:
             prop = out.component_property.split("@")[0]
@@ -258,23 +261,10 @@ class CallbackCall:
                         f"returned for {store_id!r}.{prop}; return it for "
                         f"{value.store_id!r}.data"
                     )
-                version = value.record.version
-                return self.stash.token(store_id, spec, located.key.scope, version, located.seed)
+                return self.reply(store_id, spec, located, value.record.version)
             if prop == "clear_data" and not value:
                 return value  # clears nothing
-            if not web.has_session():  # 400 (a clear too): the browser must send its cookie
-                log.warning(
-                    "dash-stash: callback %r, store %r: the request has no valid session "
-                    "cookie (a browser that refuses cookies, or a cookie cleared or forged), "
-                    "so nothing was written: it could never be read back. The response sets "
-                    "a new session; the user should reload the page (and allow cookies).",
-                    self.name,
-                    store_id,
-                )
-                raise BadRequest(
-                    f"dash-stash: callback {self.name!r}, store {store_id!r}: no valid session "
-                    "cookie, so nothing was written; reload the page and allow cookies"
-                )
+            self.check_session(store_id)
             if prop == "clear_data":
                 self.stash.engine.delete(located.key)
                 return value
@@ -285,7 +275,7 @@ class CallbackCall:
             elif loaded is not None:
                 if loaded.version == 0 and codec.equal(self._base(loaded), value):
                     # Never written and unchanged: keep no copy of its layout data.
-                    return self.stash.token(store_id, spec, located.key.scope, 0, located.seed)
+                    return self.reply(store_id, spec, located, 0)
                 base = loaded.encoded or self.stash.engine.encode(
                     self._base(loaded), store_id, typed=typed
                 )
@@ -304,10 +294,38 @@ class CallbackCall:
                 typed=typed,
                 keep_equal=located.token is not None,
             )
+            self.written(store_id, located, record, write)
             if record is None:  # unchanged: the browser keeps its token, as dcc.Store its data
                 assert located.token is not None
-                return self.stash.signer.sign(located.token, self.stash.session_id())
-            return self.stash.token(store_id, spec, located.key.scope, record.version, located.seed)
+                return self.reply(store_id, spec, located, None)
+            return self.reply(store_id, spec, located, record.version)
+
+    def reply(self, store_id: str, spec: StoreSpec, located: Located, version: int | None) -> str:
+        """What the browser receives for a written store: a token for `version` (None: the
+        token it sent, unchanged)."""
+        if version is None:
+            assert located.token is not None
+            return self.stash.signer.sign(located.token, self.stash.session_id())
+        return self.stash.token(store_id, spec, located.key.scope, version, located.seed)
+
+    def written(self, store_id: str, located: Located, record: Record | None, write: Any) -> None:
+        """After each commit of this call (a background job keeps writing: see background.py)."""
+
+    def check_session(self, store_id: str) -> None:
+        """Refuse (400) a write whose request has no valid session cookie."""
+        if not web.has_session():  # 400 (a clear too): the browser must send its cookie
+            log.warning(
+                "dash-stash: callback %r, store %r: the request has no valid session "
+                "cookie (a browser that refuses cookies, or a cookie cleared or forged), "
+                "so nothing was written: it could never be read back. The response sets "
+                "a new session; the user should reload the page (and allow cookies).",
+                self.name,
+                store_id,
+            )
+            raise BadRequest(
+                f"dash-stash: callback {self.name!r}, store {store_id!r}: no valid session "
+                "cookie, so nothing was written; reload the page and allow cookies"
+            )
 
     def write_side_updates(self, updated_props: dict) -> None:
         """Commit the stores a callback set with `dash.set_props`, in place: the browser gets
@@ -412,11 +430,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         if g is None:
             return args
         _check_declared(stash, name, cb, g.inputs_list + g.states_list)
-        hidden = g.states_list[user_states:]
-        if hidden:
-            g.states_list = g.states_list[:user_states]
-            g.state_values = inputs_to_dict(g.states_list)
-            args = args[: len(args) - len(hidden)]
+        args, hidden = strip_hidden(g, args, user_states)
         writes = {stringify_id(out["id"]) for out in _flat(g.outputs_list)}
         call = CallbackCall(stash, name, cb.get("outputs_indices"), writes)
         args = tuple(
@@ -470,6 +484,17 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         cell.cell_contents, cb["callback"] = inner, outer
 
 
+def strip_hidden(g: Any, args: tuple, user_states: int) -> tuple[tuple, list]:
+    """Take the hidden States we added (see `_add_hidden_states`) out of a request's
+    context `g` and its flat `args`, out of Dash's sight; return the args and those States."""
+    hidden = g.states_list[user_states:]
+    if hidden:
+        g.states_list = g.states_list[:user_states]
+        g.state_values = inputs_to_dict(g.states_list)
+        args = args[: len(args) - len(hidden)]
+    return args, hidden
+
+
 def wrap_clientside(callback_list: list[dict]) -> None:
     """Point each clientside callback that uses a `data` prop at the wrapper of
     `dash_stash.js`, which reads and writes stores through the server (see browser.py)."""
@@ -485,30 +510,6 @@ def wrap_clientside(callback_list: list[dict]) -> None:
             continue
         meta = {"ns": function["namespace"], "fn": function["function_name"], "cb": spec["output"]}
         spec["clientside_function"] = {"namespace": NAMESPACE, "function_name": json.dumps(meta)}
-
-
-def _refuse_stores_in_background(cb: dict, stores: StoreRegistry) -> None:
-    """Background callbacks run in another process with no request: say so, don't pass tokens."""
-    if cb.get("_dash_stash_refuses"):
-        return
-    dispatch = cb["callback"]
-
-    @functools.wraps(dispatch)
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        g = kwargs.get("callback_context")
-        deps = [] if g is None else g.inputs_list + g.states_list + _as_list(g.outputs_list)
-        for dep in deps:
-            for d in dep if isinstance(dep, list) else [dep]:
-                if isinstance(d, dict) and stores.get(d.get("id")) is not None:
-                    raise StashError(
-                        f"background callback {getattr(dispatch, '__name__', '')!r} uses "
-                        f"dash-stash store {stringify_id(d['id'])!r}; background callbacks "
-                        "cannot use stores yet. Read the store in a normal callback and pass "
-                        "what the background job needs through another component."
-                    )
-        return dispatch(*args, **kwargs)
-
-    cb["callback"], cb["_dash_stash_refuses"] = refuse, True
 
 
 def _as_list(value: Any) -> list:

@@ -23,7 +23,7 @@ from typing import Any
 from dash import Dash
 from dash._utils import stringify_id
 
-from . import _compat, browser, codec, scopes, web
+from . import _compat, background, browser, codec, scopes, web
 from .backends import Record, Retention, StoreKey, open_backend
 from .callbacks import CallbackWiring
 from .component import Store, StoreRegistry, StoreSpec
@@ -190,6 +190,7 @@ class Stash:
             app.server, self, lambda: app.routes, self.on_request, self.inspector.intercept
         )
         browser.Routes(self).install()
+        background.install(self)  # a Celery worker wraps its jobs before each task
 
     # -- secret and session ------------------------------------------------------------
 
@@ -255,10 +256,7 @@ class Stash:
             store._stash_seed = None, ""
             if store._stash_initial is not None:
                 encoded = self.engine.encode(store._stash_initial, store_id, typed=self.typed(spec))
-                seed = hashlib.blake2b(
-                    encoded.codec.encode() + b"\0" + encoded.data, digest_size=16
-                ).hexdigest()
-                store._stash_seed = encoded, seed
+                store._stash_seed = encoded, _seed_of(encoded)
         encoded, seed = store._stash_seed
         if static:
             self._static_seeds[store_id] = seed
@@ -274,6 +272,15 @@ class Stash:
             self.engine.backend.commit(key, codec.encode(seed), ttl=spec.ttl, writer="layout")
         self.stores.add(store.id, spec)
         return spec, seed
+
+    def fresh_with(self, component_id: Any, spec: StoreSpec, value: Any) -> str:
+        """A token for a new scope instance of a store that starts from `value` (kept as
+        a seed, as layout data is: no instance is written until someone writes it)."""
+        store_id = stringify_id(component_id)
+        encoded = self.engine.encode(value, store_id, typed=self.typed(spec))
+        seed = _seed_of(encoded)
+        self._keep_seed(seed, encoded, spec.ttl)
+        return self.token(store_id, spec, scopes.new_instance(spec.scope), 0, seed)
 
     def _unbound_seed_key(self, store_id: str, scope: str) -> StoreKey:
         instance = f"{scopes.unbound_instance(scope)}-seed"
@@ -479,6 +486,12 @@ class Stash:
         instance = scopes.new_instance(spec.scope)
         key = StoreKey(self.namespace, self.session_key(), instance, store_id)
         return Located(key, None, self._static_seeds.get(store_id, ""))
+
+
+def _seed_of(encoded: codec.Encoded) -> str:
+    """A seed's name: the hash of its encoding."""
+    data = encoded.codec.encode() + b"\0" + encoded.data
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _short_hash(text: str) -> str:

@@ -22,6 +22,7 @@ import orjson
 from .errors import TokenError
 
 PREFIX = "ds1."
+JOB_PREFIX = "dsj1."  # a store reference for a background job (`JobRef`), never a browser's
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,23 @@ class Token:
 def is_token_text(sent: object) -> bool:
     """Does `sent` look like a token (signed or not), as opposed to a raw value?"""
     return isinstance(sent, str) and sent.startswith(PREFIX)
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """A store's place and version, handed to a background job instead of its value.
+
+    A job runs in another process, outside any request, so it cannot check a browser token
+    (those are bound to the session id, which never leaves the web server). The web server
+    checks the token and signs this instead: the session as backend keys name it (a keyed
+    hash), the token's content, and whether the browser sent a valid token at all. The job
+    commits its writes and hands the same kind of reference back (a receipt), which the web
+    server turns into a browser token for the same session only."""
+
+    namespace: str
+    session: str  # the session key (`Signer.session_key`), never the session id
+    token: Token
+    bound: bool = True  # the browser sent a valid token (else: an unbound or fresh instance)
 
 
 class Signer:
@@ -91,6 +109,41 @@ class Signer:
         except (ValueError, TypeError) as exc:
             raise TokenError(f"malformed token payload: {exc}") from None
 
+    def sign_job(self, ref: JobRef) -> str:
+        """`ref` as plain text a job can carry through any broker, signed."""
+        t = ref.token
+        fields = [ref.namespace, ref.session, t.store_id, t.scope, t.instance, t.version]
+        fields += [t.seed, t.ttl, t.policy, int(t.typed), int(ref.bound)]
+        payload = _b64(orjson.dumps(fields))
+        return f"{JOB_PREFIX}{payload}.{self._job_mac(payload)}"
+
+    def verify_job(self, text: object) -> JobRef:
+        """The reference `text` stands for; `TokenError` if this app's secret did not sign it."""
+        payload = job_payload(text)
+        mac = str(text).rpartition(".")[2]
+        if not hmac.compare_digest(mac, self._job_mac(payload)):
+            raise TokenError("bad signature: not signed with this app's secret")
+        try:
+            ns, session, store_id, scope, instance, version, seed, ttl, policy, typed, bound = (
+                orjson.loads(_unb64(payload))
+            )
+            token = Token(
+                str(store_id),
+                str(scope),
+                str(instance),
+                int(version),
+                str(seed),
+                float(ttl),
+                str(policy),
+                bool(typed),
+            )
+            return JobRef(str(ns), str(session), token, bool(bound))
+        except (ValueError, TypeError) as exc:
+            raise TokenError(f"malformed job reference: {exc}") from None
+
+    def _job_mac(self, payload: str) -> str:
+        return _b64(self._digest(b"job", payload.encode())[:18])
+
     def _mac(self, payload: str, session: str) -> str:
         return _b64(self._digest(b"token", session.encode(), payload.encode())[:18])
 
@@ -119,6 +172,29 @@ class Signer:
         """HMAC-SHA256 over the app namespace and `parts`, one key use per `purpose`."""
         message = b"\0".join((purpose, self._namespace, *parts))
         return hmac.new(self._secret, message, hashlib.sha256).digest()
+
+
+def is_job_ref(text: object) -> bool:
+    return isinstance(text, str) and text.startswith(JOB_PREFIX)
+
+
+def job_payload(text: object) -> str:
+    """The payload part of a job reference, unchecked; `TokenError` if it is none."""
+    if not is_job_ref(text):
+        raise TokenError("not a dash-stash job reference")
+    payload, _, mac = text[len(JOB_PREFIX) :].partition(".")  # type: ignore[index]
+    if not mac.isascii():
+        raise TokenError("malformed job reference")
+    return payload
+
+
+def job_namespace(text: str) -> str:
+    """The app namespace a job reference names, before its signature is checked (to find
+    the app, whose secret checks it); "" if it names none."""
+    try:
+        return str(orjson.loads(_unb64(job_payload(text)))[0])
+    except (TokenError, ValueError, TypeError, IndexError):
+        return ""
 
 
 def _b64(data: bytes) -> str:
