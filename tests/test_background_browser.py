@@ -20,8 +20,9 @@ def rows(page: Page) -> list[str]:
     return json.loads(page.locator("#show").text_content() or "{}").get("rows", [])
 
 
-def fill(page: Page) -> dict:
-    """Click run; what the page showed while the job ran and once it finished."""
+def fill(page: Page, last: str) -> dict:
+    """Click run; what the page showed while the job ran and once it finished (once the
+    page shows the `last` row: the store's dependent callback runs after the job ends)."""
     page.click("#run")
     expect(page.locator("#run")).to_be_disabled()  # running=
     expect(page.locator("#cancel")).to_be_enabled()
@@ -31,6 +32,8 @@ def fill(page: Page) -> dict:
         "partial": json.loads(page.locator("#partial-show").text_content() or "null"),
     }
     expect(page.locator("#run")).to_be_enabled(timeout=30_000)
+    expect(page.locator("#show")).to_contain_text(last)
+    expect(page.locator("#partial-show")).to_have_text('{"rows": []}')  # progress_default
     return {
         "midway": midway,
         "bar": page.locator("#bar").get_attribute("value"),
@@ -50,7 +53,7 @@ def use(page: Page, url: str) -> dict:
     """One user's visit: fill, cached results, cancel, fill again."""
     page.goto(url)
     expect(page.locator("#show")).to_have_text('{"bumps": 0, "rows": []}')
-    out = {"first": fill(page)}
+    out = {"first": fill(page, "run1-5")}
     out["cached"] = [cached(page), cached(page)]  # the second: from Dash's cache
     page.click("#bump")  # a new value of the store: the cache must not serve the old result
     expect(page.locator("#show")).to_contain_text('"bumps": 1')
@@ -59,7 +62,7 @@ def use(page: Page, url: str) -> dict:
     expect(page.locator("#bar")).not_to_have_attribute("value", "0")
     page.click("#cancel")  # the job is killed: its result never lands (see "second")
     expect(page.locator("#run")).to_be_enabled()
-    out["second"] = fill(page)
+    out["second"] = fill(page, "run3-5")
     out["error"] = page.locator("#error").text_content()
     return out
 

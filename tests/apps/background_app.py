@@ -138,11 +138,15 @@ def bump(n_clicks, data):
     State("data", "data"),
     background=True,
     running=[(Output("cached", "disabled"), True, False)],
+    interval=400,
     cache_args_to_ignore=[0],  # the click count: the result depends on the store only
     prevent_initial_call=True,
 )
 def cached(n_clicks, data):
-    """Shows the click it was computed for: a result from Dash's cache shows an older one."""
+    """Shows the click it was computed for: a result from Dash's cache shows an older one.
+    (Slower than the browser's first poll: Dash serves a cached result only if the job it
+    starts anyway has not overwritten it by then.)"""
+    time.sleep(1.0)
     return f"{len(data['rows'])} rows, {data['bumps']} bumps, computed at click {n_clicks}"
 
 
