@@ -22,11 +22,11 @@ import flask
 import pytest
 import requests
 from dash import ALL, Dash, Input, Output, Patch, State, dcc, html
-from dash_client import DashClient
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import dash_stash
-from dash_stash import integration
+from dash_stash.adapter import integration
+from tests.support.dash_client import DashClient
 
 pytestmark = pytest.mark.integration
 

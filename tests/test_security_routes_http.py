@@ -8,18 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 from dash import Dash, Input, Output, html
-from dash_client import DashClient
 
 import dash_stash
-
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-from routes_app import make_app as quota_app  # noqa: E402
+from tests.apps.routes_app import make_app as quota_app
+from tests.support.dash_client import DashClient
 
 pytestmark = pytest.mark.integration
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import seed_app  # noqa: E402
+from tests.apps import seed_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -4,8 +4,9 @@ session quota counted there."""
 from __future__ import annotations
 
 import pytest
-from dash_client import DashClient
 from test_security_http import add_note, output, show_notes, vault_app
+
+from tests.support.dash_client import DashClient
 
 pytestmark = [pytest.mark.redis, pytest.mark.integration]
 

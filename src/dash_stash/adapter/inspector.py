@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from . import codec, scopes, web
-from .backends import StoreKey
-from .backends.base import Head
-from .component import StoreSpec
-from .engine import Restore
-from .errors import StashError, TokenError
-from .inspect import (
+from .. import codec, scopes
+from .._types import StoreSpec
+from ..backends import StoreKey
+from ..backends.base import Head
+from ..engine import Restore
+from ..errors import StashError, TokenError
+from ..inspect import (
     InspectError,
     diff,
     expires_text,
@@ -42,9 +42,8 @@ from .inspect import (
     versions,
     when,
 )
-
-if TYPE_CHECKING:
-    from .integration import Located, Stash
+from . import web
+from .integration import Located, Stash
 
 PANEL_WRITER = "dash-stash inspector"  # the writer of a version restored from the panel
 PAGE_ROWS = 1000  # stores listed on the operator page at most (totals count them all)

@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dash._utils import stringify_id
 
-from . import codec, web
+from .. import codec
+from ..errors import StashError
+from . import web
 from .callbacks import NAMESPACE, CallbackCall, Loaded
-from .errors import StashError
-
-if TYPE_CHECKING:
-    from .integration import Stash
+from .integration import Stash
 
 log = logging.getLogger("dash_stash")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .errors import StashError
+from ..errors import StashError
 
 
 def serialize_first_setup(app: Any) -> None:

@@ -24,25 +24,26 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from dash import Patch
 from dash._callback import NoUpdate
 from dash._grouping import flatten_grouping, map_grouping
 from dash._utils import inputs_to_dict, stringify_id
 from werkzeug.exceptions import BadRequest
 
-from . import codec, web
-from .backends import Record
+from .. import codec
+from ..backends import Record
+from ..engine import Merge, PatchWrite, Replace, Restore
+from ..engine.patch import is_patch, patch_operations
+from ..errors import BackendError, StashError
+from ..tokens import PREFIX
+from . import web
 from .component import StoreRegistry
-from .engine import Merge, PatchWrite, Replace, Restore
-from .engine.patch import is_patch, patch_operations
-from .errors import BackendError, StashError
-from .tokens import PREFIX
+from .integration import Located, Stash
 
 log = logging.getLogger("dash_stash")
 
-if TYPE_CHECKING:
-    from .integration import Located, Stash
 
 NAMESPACE = "_dash_stash"  # where dash_stash.js serves its clientside wrappers (browser.py)
 
@@ -280,6 +281,7 @@ class CallbackCall:
                 return value
             loaded = self.loaded.get(store_id)
             typed = self.stash.typed(spec)
+            value = _patch_json(value)
             if is_patch(value):
                 write = PatchWrite(patch_operations(value))
             elif loaded is not None:
@@ -318,7 +320,7 @@ class CallbackCall:
             if spec is None or not isinstance(props, dict):
                 continue
             if store_id not in self.located:
-                if is_patch(props.get("data")):
+                if is_patch(_patch_json(props.get("data"))):
                     raise StashError(
                         f"callback {self.name!r} patches store {store_id!r} with set_props, "
                         "but does not read it, so dash-stash cannot tell which tab's value "
@@ -509,6 +511,11 @@ def _refuse_stores_in_background(cb: dict, stores: StoreRegistry) -> None:
         return dispatch(*args, **kwargs)
 
     cb["callback"], cb["_dash_stash_refuses"] = refuse, True
+
+
+def _patch_json(value: Any) -> Any:
+    """A `dash.Patch` in the JSON form the engine knows; any other value as it is."""
+    return value.to_plotly_json() if isinstance(value, Patch) else value
 
 
 def _as_list(value: Any) -> list:
