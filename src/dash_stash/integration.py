@@ -61,6 +61,7 @@ def init(
     cookie_name: str | None = None,
     inspector: Callable[[Any], Any] | None = None,
     typed: bool = False,
+    compression: str | None = None,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
@@ -80,6 +81,10 @@ def init(
     `typed=True` makes every `Store` keep values exactly (numpy arrays, Timestamps,
     tuples...) unless it says `typed=False`; by default a value reads back as `dcc.Store`
     gives it back (see the README).
+
+    `compression` ("lz4" or "zstd"; off by default, which is faster on a local disk)
+    compresses tables and arrays of 1 MiB or more when a sample shows it pays: worth it
+    when bytes cost more than CPU (Redis over a network, disk space).
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -97,6 +102,7 @@ def init(
         quota=Quota(max_session_bytes, max_session_instances),
         inspector=inspector,
         typed=typed,
+        compression=codec.Compression(compression),
     )
     app._dash_stash = stash  # type: ignore[attr-defined]
     _STASHES[stash.namespace] = stash
@@ -162,6 +168,7 @@ class Stash:
         quota: Quota,
         inspector: Callable[[Any], Any] | None = None,
         typed: bool = False,
+        compression: codec.Compression = codec.Compression(),
     ) -> None:
         _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
         self.app = app
@@ -169,7 +176,9 @@ class Stash:
         self.namespace = namespace or _default_namespace(app)
         self.quota = quota
         self.engine = StashEngine(
-            open_backend(backend_url, retention), max_value_bytes=max_value_bytes
+            open_backend(backend_url, retention),
+            max_value_bytes=max_value_bytes,
+            compression=compression,
         )
         self.signer = Signer(self._secret(secret), self.namespace)
         self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
