@@ -14,6 +14,7 @@ from typing import Any
 from dash import Dash
 
 from ..backends import Retention, default_backend_url
+from ..codec import Compression
 from ..errors import StashError
 from . import _compat, browser, web
 from .callbacks import CallbackWiring
@@ -41,6 +42,7 @@ def init(
     cookie_name: str | None = None,
     inspector: Callable[[Any], Any] | None = None,
     typed: bool = False,
+    compression: str | None = None,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
@@ -60,6 +62,10 @@ def init(
     `typed=True` makes every `Store` keep values exactly (numpy arrays, Timestamps,
     tuples...) unless it says `typed=False`; by default a value reads back as `dcc.Store`
     gives it back (see the README).
+
+    `compression` ("lz4" or "zstd"; off by default, which is faster on a local disk)
+    compresses tables and arrays of 1 MiB or more when a sample shows it pays: worth it
+    when bytes cost more than CPU (Redis over a network, disk space).
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -77,6 +83,7 @@ def init(
         cookie_name=cookie_name,
         quota=Quota(max_session_bytes, max_session_instances),
         typed=typed,
+        compression=Compression(compression),
     )
     wiring = CallbackWiring(stash)  # checks Dash's internals now, not at a click
     panel = Inspector(stash, inspector)

@@ -93,13 +93,16 @@ class Stash:
         cookie_name: str | None,
         quota: Quota,
         typed: bool = False,
+        compression: codec.Compression = codec.Compression(),
     ) -> None:
         self.app = app
         self.typed_default = typed
         self.namespace = namespace or _default_namespace(app)
         self.quota = quota
         self.engine = StashEngine(
-            open_backend(backend_url, retention), max_value_bytes=max_value_bytes
+            open_backend(backend_url, retention),
+            max_value_bytes=max_value_bytes,
+            compression=compression,
         )
         self.signer = Signer(self._secret(secret), self.namespace)
         self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
