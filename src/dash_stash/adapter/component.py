@@ -13,11 +13,11 @@ import threading
 from typing import Any
 
 from dash import MATCH, dcc
-from dash._utils import stringify_id
 
 from .._types import ConflictPolicy, StoreSpec
 from ..scopes import DEFAULT_TTL, check_scope
 from . import web
+from ._compat import stringify_id
 
 
 class StoreRegistry:

@@ -43,6 +43,7 @@ from ..inspect import (
     when,
 )
 from . import web
+from ._compat import stringify_id
 from .integration import Located, Stash
 
 PANEL_WRITER = "dash-stash inspector"  # the writer of a version restored from the panel
@@ -151,8 +152,6 @@ class Inspector:
 
     def locate(self, body: dict) -> tuple[Located, StoreSpec]:
         """The store a panel request names, if its token is this browser's; else `Refused`."""
-        from dash._utils import stringify_id
-
         component_id, sent = body.get("id"), body.get("token")
         if not isinstance(component_id, (str, dict)) or not isinstance(sent, str):
             raise Refused(400, "name a store: {id, token}")

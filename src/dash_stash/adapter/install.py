@@ -72,6 +72,7 @@ def init(
             "dash_stash.init(app) was called twice for this app; call it once, "
             "right after creating the app"
         )
+    _compat.probe(app)  # every Dash internal we use, now rather than at a click
     _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
     stash = Stash(
         app,

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from dash import Dash
-from dash._utils import stringify_id
 
 from .. import codec, scopes
 from .._types import StoreSpec
@@ -28,7 +27,8 @@ from ..backends import Record, Retention, StoreKey, open_backend
 from ..engine import StashEngine, Write
 from ..errors import QuotaError, StashError, TokenError
 from ..tokens import Signer, Token, is_token_text
-from . import web
+from . import _compat, web
+from ._compat import stringify_id
 from .component import Store, StoreRegistry
 
 log = logging.getLogger("dash_stash")
@@ -264,19 +264,13 @@ class Stash:
         anyone (Dash renders it from the layout function, outside any request)."""
         import dash
 
-        layouts = [self.app._layout, self.app.validation_layout]
+        layouts = _compat.static_layouts(self.app)
         layouts += [page.get("layout") for page in dash.page_registry.values()]
         for layout in layouts:
             static = layout is not self.app.validation_layout
-            if callable(layout) or layout is None:
-                continue  # a page's layout function: its stores are owned when minted
-            nodes = [layout] if isinstance(layout, Store) else []
-            if hasattr(layout, "_traverse"):
-                nodes += list(layout._traverse())
-            elif isinstance(layout, (list, tuple)):
-                for item in layout:
-                    nodes += [item, *getattr(item, "_traverse", lambda: [])()]
-            for node in nodes:
+            if callable(layout):
+                continue  # a layout function: its stores are owned when minted
+            for node in _compat.components(layout):
                 if isinstance(node, Store):
                     self.own(node, static=static)
         self.claim_namespace()
