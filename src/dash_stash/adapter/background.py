@@ -41,20 +41,18 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dash._utils import stringify_id
-
-from . import codec, web
-from .backends import Record, StoreKey
+from .. import codec
+from .._types import StoreSpec
+from ..backends import Record, StoreKey
+from ..engine import Merge, PatchWrite, Replace
+from ..errors import StashError, TokenError
+from ..tokens import JobRef, Token, is_job_ref, job_namespace
+from . import _compat, web
+from ._compat import stringify_id
 from .callbacks import CallbackCall, Loaded, _check_declared, _flat, strip_hidden
-from .component import StoreSpec
-from .engine import Merge, PatchWrite, Replace
-from .errors import StashError, TokenError
-from .tokens import JobRef, Token, is_job_ref, job_namespace
-
-if TYPE_CHECKING:
-    from .integration import Located, Stash
+from .integration import Located, Stash, stashes
 
 log = logging.getLogger("dash_stash")
 
@@ -320,13 +318,11 @@ def backend_id(stash: Stash) -> str:
 def wrap_jobs() -> None:
     """Put our wrapper around the user function of every job function Dash's managers
     made (once each), and give each manager our cache key. Safe to call often."""
-    from dash.background_callback.managers import BaseBackgroundCallbackManager
-
-    for manager in BaseBackgroundCallbackManager.managers:
+    for manager in _compat.background_managers():
         if not getattr(manager.build_cache_key, "_dash_stash", False):
             manager.build_cache_key = _cache_key(manager.build_cache_key)
         for job in list(manager.func_registry.values()):
-            cell = _fn_cell(getattr(job, "run", job))
+            cell = _compat.job_fn_cell(job)
             if not getattr(cell.cell_contents, "_dash_stash", False):
                 cell.cell_contents = _job_wrapper(cell.cell_contents)
 
@@ -342,19 +338,6 @@ def _cache_key(build: Callable[..., str]) -> Callable[..., str]:
 
     cache_key._dash_stash = True  # type: ignore[attr-defined]
     return cache_key
-
-
-def _fn_cell(job: Callable) -> Any:
-    """The closure cell of a Dash job function that holds the user's function."""
-    names = getattr(getattr(job, "__code__", None), "co_freevars", ())
-    for name, cell in zip(names, getattr(job, "__closure__", None) or (), strict=False):
-        if name == "fn":
-            return cell
-    raise StashError(
-        "dash-stash cannot find the user function inside Dash's background job function; "
-        "this Dash version is not supported yet (dash-stash supports Dash 3.x and 4.x). "
-        "Please report it."
-    )
 
 
 def _job_wrapper(fn: Callable) -> Callable:
@@ -395,9 +378,7 @@ class Job:
     @classmethod
     def start(cls) -> Job | None:
         """The job Dash is running in this context; None if it uses no store."""
-        from dash._callback_context import context_value
-
-        context = context_value.get()
+        context = _compat.callback_context()
         info = context.get(JOB_KEY) if isinstance(context, dict) else None
         if not info:
             return None
@@ -442,10 +423,8 @@ class Job:
 
 def _reachable_stash(info: dict) -> Stash:
     """The app's stash in this process, once it is sure to reach the web server's backend."""
-    from .integration import _STASHES
-
     namespace, needed, name = info["namespace"], info["backend"], info["callback"]
-    stash = _STASHES.get(namespace)
+    stash = stashes().get(namespace)
     if stash is None:
         raise StashError(
             f"background callback {name!r}: this worker process has no app with dash-stash "
@@ -482,8 +461,6 @@ class JobCall(CallbackCall):
 
     def add(self, store_id: str, text: str) -> JobRef:
         """Know where a store the job uses lives, from its `JobRef`."""
-        from .integration import Located
-
         ref = self.verify(text)
         if ref.token.store_id != store_id:
             raise StashError(f"a job reference of {ref.token.store_id!r} given for {store_id!r}")
@@ -593,7 +570,7 @@ class JobCall(CallbackCall):
         self.loaded[store_id] = Loaded(located, version, encoded)
 
 
-def install(stash: Stash) -> None:
+def install() -> None:
     """In a Celery worker, wrap the job functions before each task runs (the worker
     imported the app module, which called `dash_stash.init`, which called this)."""
     if importlib.util.find_spec("celery") is None:
