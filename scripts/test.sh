@@ -37,7 +37,7 @@ run_pytest() {  # pytest exits 5 when it ran no test: that must fail, not pass
 }
 
 echo "== Python environment (newest Dash 4.x)"
-venv .venv -e ".[test,pandas,polars,numpy,redis,compression]" "dash>=4,<5"
+venv .venv -e ".[test,pandas,polars,numpy,redis,compression,background]" "dash>=4,<5"
 .venv/bin/ruff check src tests examples benchmarks
 .venv/bin/ruff format --check src tests examples benchmarks
 
@@ -47,7 +47,7 @@ run_pytest .venv/bin/python -m pytest "$@"
 if [ $# -eq 0 ]; then
     for version in $OLDER_DASHES; do
         echo "== integration tests on Dash $version"
-        venv ".venv-dash-$version" -e ".[test,pandas,polars,numpy,redis]" "dash==$version"
+        venv ".venv-dash-$version" -e ".[test,pandas,polars,numpy,redis,background]" "dash==$version"
         run_pytest ".venv-dash-$version/bin/python" -m pytest -m integration
     done
 fi
