@@ -140,3 +140,12 @@ def test_cli_user_errors_are_one_line(tmp_path, args, says):
     assert result.returncode == 1
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.browser
+def test_background_job_fills_its_store_while_the_bar_moves(page, demo):
+    page.goto(demo.url)
+    expect(page.locator("#bg-show")).to_have_text("0 rows")
+    page.click("#bg-fill")
+    expect(page.locator("#bg-bar")).not_to_have_attribute("value", "0")
+    expect(page.locator("#bg-show")).to_have_text("10 rows; last: fill 1, row 10", timeout=30_000)

@@ -6,7 +6,7 @@ from dash import Dash, html
 
 import dash_stash
 
-from . import NAMESPACE, seed, table, todo
+from . import NAMESPACE, background, seed, table, todo
 
 
 def make_app(backend: str | None = None) -> Dash:
@@ -28,9 +28,10 @@ def make_app(backend: str | None = None) -> Dash:
             seed.section(),
             todo.section(),
             table.section(),
+            background.section(),
         ],
         style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1000px", "margin": "auto"},
     )
-    for part in (seed, todo, table):
+    for part in (seed, todo, table, background):
         part.register(app)
     return app
