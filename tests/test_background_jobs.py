@@ -1,0 +1,85 @@
+"""What a background job trusts: the signed store references (`JobRef`) the web server puts in
+its arguments, and nothing else. An attacker who can write to the broker (or the result
+cache) can neither forge a reference to another session's store nor pass a browser token off
+as one; a worker on the wrong backend says which one it needs."""
+
+from __future__ import annotations
+
+import pytest
+from dash import Dash, html
+
+import dash_stash
+from dash_stash.adapter.background import JobCall, _reachable_stash, backend_id, backend_name
+from dash_stash.errors import StashError, TokenError
+from dash_stash.tokens import JobRef, Signer, Token, job_namespace
+
+
+def ref(version: int = 3) -> JobRef:
+    token = Token("data", "memory", "page-abc", version, "", 60.0, "last-writer-wins", False)
+    return JobRef("ns/", "sessionkey", token)
+
+
+def test_a_job_ref_round_trips_and_names_its_app():
+    signer = Signer("secret", "ns/")
+    text = signer.sign_job(ref())
+    assert signer.verify_job(text) == ref()
+    assert job_namespace(text) == "ns/"
+
+
+def test_an_edited_or_foreign_job_ref_is_refused():
+    signer = Signer("secret", "ns/")
+    text = signer.sign_job(ref())
+    forged = Signer("secret", "ns/").sign_job(ref(4)).split(".")[1]
+    edited = ".".join([text.split(".")[0], forged, text.split(".")[2]])
+    with pytest.raises(TokenError):
+        signer.verify_job(edited)  # another version, with the first one's signature
+    with pytest.raises(TokenError):
+        Signer("another secret", "ns/").verify_job(text)
+    with pytest.raises(TokenError):
+        Signer("secret", "other/").verify_job(text)  # another app's namespace
+
+
+def test_browser_tokens_and_job_refs_are_not_interchangeable():
+    signer = Signer("secret", "ns/")
+    token = signer.sign(ref().token, "session-id")
+    with pytest.raises(TokenError):
+        signer.verify_job(token)
+    with pytest.raises(TokenError):
+        signer.verify(signer.sign_job(ref()), "session-id")
+
+
+@pytest.fixture
+def stash(tmp_path):
+    app = Dash(__name__)
+    app.layout = html.Div(dash_stash.Store(id="data", data={}))
+    return dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db", "s3cret", namespace="jobs/")
+
+
+def job_info(stash, **changes) -> dict:
+    info = {
+        "namespace": stash.namespace,
+        "backend": backend_name(stash),
+        "backend_id": backend_id(stash),
+        "callback": "fill",
+    }
+    return {**info, **changes}
+
+
+def test_a_worker_checks_the_app_and_the_backend_before_any_read(stash, tmp_path):
+    assert _reachable_stash(job_info(stash)) is stash
+    with pytest.raises(StashError, match="no app with dash-stash namespace 'elsewhere/'"):
+        _reachable_stash(job_info(stash, namespace="elsewhere/"))
+    other = f"sqlite:///{tmp_path}/web.db"
+    with pytest.raises(StashError, match=f"the worker needs '{other}'"):
+        _reachable_stash(job_info(stash, backend=other, backend_id="another"))
+    assert backend_name(stash) == f"sqlite:///{tmp_path}/stash.db"  # as a worker must be told
+
+
+def test_a_job_ref_signed_with_another_secret_reads_nothing(stash):
+    call = JobCall(stash, "fill", 0, set(), request=None)
+    forged = Signer("not the app's secret", stash.namespace).sign_job(
+        JobRef(stash.namespace, "victim-session-key", ref().token)
+    )
+    with pytest.raises(StashError, match="another secret"):
+        call.read_all([forged])
+    assert call.loaded == {}
