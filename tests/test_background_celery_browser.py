@@ -18,6 +18,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from dash_stash.backends import open_backend
+from dash_stash.engine import StashEngine
 from tests.support.background_page import check_midway, expected, use
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.redis]
@@ -133,6 +135,13 @@ def test_two_celery_jobs_and_a_callback_write_a_redis_store_at_once(
         expect(page.locator("#show")).to_contain_text(row)
     expect(page.locator("#show")).to_contain_text('"bumps": 2')
     assert page.locator("#error").text_content() == ""
+    # they did overlap: a job's write was merged onto one it had not read
+    engine = StashEngine(open_backend(redis_url))
+    (namespace,) = engine.backend.namespaces()
+    (key,) = [k for k in engine.backend.keys(namespace) if k.store_id == "data" and k.session]
+    records = [engine.backend.read(key), *engine.backend.history(key)]
+    merged = [r for r in records if r.kind == "merge"]
+    assert merged and {r.writer for r in records} == {"job", "bump"}
     polls.clear()
     page.click("#run")  # Dash keeps its result (cache_by): a replayed poll would get it
     expect(page.locator("#show")).to_contain_text("run1-5", timeout=30_000)

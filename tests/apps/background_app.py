@@ -104,7 +104,7 @@ def fill(set_progress, n_clicks, data):
 def _append(label: str):
     def job(n_clicks, data):
         for i in range(3):
-            time.sleep(0.1)
+            time.sleep(0.2)
             data["rows"].append(f"{label}{n_clicks}-{i}")
             set_props("done", {"children": f"{label} {i}"})
         return data
