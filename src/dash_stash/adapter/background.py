@@ -115,8 +115,7 @@ def _defaults(call: CallbackCall, response: Any) -> Any:
     The browser sets a progress output to its default when the job ends or is cancelled,
     while the job's progress values went to the store's instance; so the default's token
     names a new instance that starts from the default value: the store reads it from then
-    on, as a `dcc.Store` would hold it. `local` stores have one instance per browser, so
-    they cannot."""
+    on, as a `dcc.Store` would hold it (`local` stores cannot: `_job_arguments`)."""
     if not isinstance(response, str) or '"progressDefault"' not in response:
         return response
     data = json.loads(response)
@@ -127,13 +126,6 @@ def _defaults(call: CallbackCall, response: Any) -> Any:
         spec = call.stash.stores.get(raw)
         if prop != "data" or spec is None:
             continue
-        if spec.scope == "local":
-            raise StashError(
-                f"background callback {call.name!r}: store {component!r} has "
-                "storage_type='local', which keeps one value per browser, so it cannot "
-                "return to its progress_default when the job ends while the job's progress "
-                "stays; give it storage_type 'memory' or 'session', or no progress_default"
-            )
         with call.errors(component):
             defaults[key] = call.stash.fresh_with(raw, spec, value)
     return json.dumps(data)
@@ -172,13 +164,21 @@ def _job_arguments(
             refs.locate(dep)
     targets = [o for o in _flat(g.outputs_list) if _prop(o) in ("data", "clear_data")]
     progress_ids = []
+    defaults = (cb.get("background") or {}).get("progressDefault")
     for p in progress or []:
-        is_data = _prop({"property": p.component_property}) == "data"
-        if is_data and stash.stores.get(p.component_id) is not None:
-            targets.append({"id": p.component_id})
-            progress_ids.append(stringify_id(p.component_id))
-        else:
+        spec = stash.stores.get(p.component_id)
+        if _prop({"property": p.component_property}) != "data" or spec is None:
             progress_ids.append("")
+            continue
+        if defaults is not None and spec.scope == "local":
+            raise StashError(
+                f"background callback {name!r}: store {stringify_id(p.component_id)!r} has "
+                "storage_type='local', which keeps one value per browser, so it cannot "
+                "return to its progress_default when the job ends while the job's progress "
+                "stays; give it storage_type 'memory' or 'session', or no progress_default"
+            )
+        targets.append({"id": p.component_id})
+        progress_ids.append(stringify_id(p.component_id))
     writes = {}
     for out in targets:
         store_id = stringify_id(out["id"])
