@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from dash_stash.engine.patch import json_equal
-from dash_stash.errors import ConflictError
+from ..codec import equal
+from ..errors import ConflictError
 
 Resolver = Callable[[tuple, Any, Any, Any], Any]
 POLICIES = ("last-writer-wins", "raise")
@@ -109,7 +109,7 @@ class Conflict:
         kept = "other"
         for name, value in (("ours", self.ours), ("theirs", self.theirs), ("base", self.base)):
             if self.kept is value or (
-                self.kept is not MISSING and value is not MISSING and json_equal(self.kept, value)
+                self.kept is not MISSING and value is not MISSING and equal(self.kept, value)
             ):
                 kept = name
                 break
@@ -142,7 +142,7 @@ def merge3(
     ours: Any,
     theirs: Any,
     resolve: Resolver,
-    equal: Callable[[Any, Any], bool] = json_equal,
+    equal: Callable[[Any, Any], bool] = equal,
 ) -> Any:
     """Apply the change ``base -> ours`` onto ``theirs``; no input is changed."""
     return _Merge(resolve, equal).merge((), base, ours, theirs)
