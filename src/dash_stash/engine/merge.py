@@ -9,7 +9,6 @@ first). Only the same leaf changed two ways is a conflict, settled by the store'
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 import orjson
 
 from ..codec import equal
-from ..errors import ConflictError
+from ..errors import ConflictError, format_path
 
 Resolver = Callable[[tuple, Any, Any, Any], Any]
 POLICIES = ("last-writer-wins", "raise")
@@ -34,13 +33,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-def format_path(store: str, path: tuple) -> str:
-    """``user_data["a"][2]``: where in a store a conflict happened, as Python would index it."""
-    return store + "".join(
-        f"[{json.dumps(k, ensure_ascii=False)}]" if isinstance(k, str) else f"[{k!r}]" for k in path
-    )
 
 
 def resolve_policy(policy: str | Callable[[Any, Any, Any], Any], store: str) -> Resolver:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..codec import equal
-from ..errors import PatchError
+from ..errors import PatchError, format_path
 
 MARKER = "__dash_patch_update"
 
@@ -74,8 +74,7 @@ class _Where:
         self.name, self.location = name, location
 
     def __str__(self) -> str:
-        steps = "".join(f'["{k}"]' if isinstance(k, str) else f"[{k!r}]" for k in self.location)
-        return f"Patch {self.name} at {steps or 'the top level'}"
+        return f"Patch {self.name} at {format_path('', self.location) or 'the top level'}"
 
 
 def _kind(value: Any) -> str:
