@@ -76,7 +76,7 @@ def test_a_worker_checks_the_app_and_the_backend_before_any_read(stash, tmp_path
 
 
 def test_a_job_ref_signed_with_another_secret_reads_nothing(stash):
-    call = JobCall(stash, "fill", 0, set(), request=None)
+    call = JobCall(stash, "fill", 0, set())
     forged = Signer("not the app's secret", stash.namespace).sign_job(
         JobRef(stash.namespace, "victim-session-key", ref().token)
     )

@@ -31,6 +31,7 @@ run (`_cache_key`): a cached result would skip the write.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import hashlib
@@ -39,7 +40,7 @@ import inspect
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,7 @@ from ..errors import StashError, TokenError
 from ..tokens import JobRef, Token, is_job_ref, job_namespace
 from . import _compat, web
 from ._compat import stringify_id
-from .callbacks import CallbackCall, Loaded, _check_declared, _flat, strip_hidden
+from .callbacks import _CALL, CallbackCall, Loaded, _check_declared, _flat, strip_hidden
 from .integration import Located, Stash, stashes
 
 log = logging.getLogger("dash_stash")
@@ -350,7 +351,9 @@ def _job_wrapper(fn: Callable) -> Callable:
             if job is None:
                 return await fn(*args, **kwargs)
             args, kwargs = job.arguments(args, kwargs)
-            return job.finish(await fn(*args, **kwargs))
+            with job.running():
+                result = await fn(*args, **kwargs)
+            return job.finish(result)
 
         run_async._dash_stash = True  # type: ignore[attr-defined]
         return run_async
@@ -361,7 +364,9 @@ def _job_wrapper(fn: Callable) -> Callable:
         if job is None:
             return fn(*args, **kwargs)
         args, kwargs = job.arguments(args, kwargs)
-        return job.finish(fn(*args, **kwargs))
+        with job.running():
+            result = fn(*args, **kwargs)
+        return job.finish(result)
 
     run._dash_stash = True  # type: ignore[attr-defined]
     return run
@@ -384,7 +389,7 @@ class Job:
             return None
         stash = _reachable_stash(info)
         writes = set(info["writes"])
-        call = JobCall(stash, info["callback"], info["outputs_indices"], writes, request=None)
+        call = JobCall(stash, info["callback"], info["outputs_indices"], writes)
         for store_id, text in info["writes"].items():
             call.add(store_id, text)
         return cls(call, info, context)
@@ -401,6 +406,15 @@ class Job:
         args = tuple(self.call.read_all(a) for a in args)
         kwargs = {k: self.call.read_all(v) for k, v in kwargs.items()}
         return args, kwargs
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """While the user function runs: `dash_stash.history` / `restore` see this call."""
+        reset = _CALL.set(self.call)
+        try:
+            yield
+        finally:
+            _CALL.reset(reset)
 
     def finish(self, result: Any) -> Any:
         """Commit the returned value's store outputs; Dash keeps receipts instead."""
