@@ -9,7 +9,7 @@ import pytest
 from dash import Dash, html
 
 import dash_stash
-from dash_stash.adapter.background import JobCall, _reachable_stash, backend_id, backend_name
+from dash_stash.adapter.background import JobCall, backend_id, backend_name, check_backend
 from dash_stash.errors import StashError, TokenError
 from dash_stash.tokens import JobRef, Signer, Token, job_namespace
 
@@ -65,18 +65,16 @@ def job_info(stash, **changes) -> dict:
     return {**info, **changes}
 
 
-def test_a_worker_checks_the_app_and_the_backend_before_any_read(stash, tmp_path):
-    assert _reachable_stash(job_info(stash)) is stash
-    with pytest.raises(StashError, match="no app with dash-stash namespace 'elsewhere/'"):
-        _reachable_stash(job_info(stash, namespace="elsewhere/"))
+def test_a_worker_checks_the_backend_before_any_read(stash, tmp_path):
+    check_backend(stash, job_info(stash))  # the same backend: no error
     other = f"sqlite:///{tmp_path}/web.db"
     with pytest.raises(StashError, match=f"the worker needs '{other}'"):
-        _reachable_stash(job_info(stash, backend=other, backend_id="another"))
+        check_backend(stash, job_info(stash, backend=other, backend_id="another"))
     assert backend_name(stash) == f"sqlite:///{tmp_path}/stash.db"  # as a worker must be told
 
 
 def test_a_job_ref_signed_with_another_secret_reads_nothing(stash):
-    call = JobCall(stash, "fill", 0, set())
+    call = JobCall(stash, "fill", 0, set(), info=job_info(stash))
     forged = Signer("not the app's secret", stash.namespace).sign_job(
         JobRef(stash.namespace, "victim-session-key", ref().token)
     )

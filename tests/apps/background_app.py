@@ -12,7 +12,8 @@ this module too) build the same app:
 The page: "run" fills the `data` store row by row while the bar moves (the rows so far go
 to the `partial` store as progress; "cancel" stops it); "a" and "b" are two more jobs
 appending to `data`, and "bump" a normal callback counting in it, to run at once; "cached"
-is a job whose result Dash caches (`cache_by`), keyed on what it reads from `data`.
+is a job whose result Dash caches (`cache_by`), keyed on what it reads from `data`; "note" a
+job that sets `partial` with `set_props` without declaring it.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ app.layout = html.Div(
         html.Button("b", id="b"),
         html.Button("bump", id="bump"),
         html.Button("cached", id="cached"),
+        html.Button("note", id="note"),
         html.Progress(id="bar", value="0", max=str(STEPS)),
         Store(id="data", data={"rows": [], "bumps": 0}),
         Store(id="partial"),
@@ -148,6 +150,18 @@ def cached(n_clicks, data):
     starts anyway has not overwritten it by then.)"""
     time.sleep(1.0)
     return f"{len(data['rows'])} rows, {data['bumps']} bumps, computed at click {n_clicks}"
+
+
+@app.callback(
+    Output("done", "children", allow_duplicate=True),
+    Input("note", "n_clicks"),
+    background=True,
+    prevent_initial_call=True,
+)
+def note(n_clicks):
+    """set_props on a store the job does not declare (a fresh instance, as in any callback)."""
+    set_props("partial", {"data": {"rows": [f"note {n_clicks}"]}})
+    return f"noted {n_clicks}"
 
 
 @app.callback(Output("show", "children"), Input("data", "data"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error, Page, Response, expect
 
 STEPS = 6  # background_app.STEPS (not imported: importing the app builds it)
 
@@ -48,17 +48,32 @@ def use(page: Page, url: str) -> dict:
     page.goto(url)
     expect(page.locator("#show")).to_have_text('{"bumps": 0, "rows": []}')
     out = {"first": fill(page, "run1-5")}
+    page.click("#note")
+    expect(page.locator("#done")).to_have_text("noted 1")
+    expect(page.locator("#partial-show")).not_to_have_text('{"rows": []}')
+    out["note"] = page.locator("#partial-show").text_content()
     out["cached"] = [cached(page), cached(page)]  # the second: from Dash's cache
     page.click("#bump")  # a new value of the store: the cache must not serve the old result
     expect(page.locator("#show")).to_contain_text('"bumps": 1')
     out["cached"].append(cached(page))
-    page.click("#run")
-    expect(page.locator("#bar")).not_to_have_attribute("value", "0")
+    with page.expect_response(job_started):
+        page.click("#run")
     page.click("#cancel")  # the job is killed: its result never lands (see "second")
     expect(page.locator("#run")).to_be_enabled()
     out["second"] = fill(page, "run3-5")
     out["error"] = page.locator("#error").text_content()
     return out
+
+
+def job_started(response: Response) -> bool:
+    """Is this the server's answer that started a background job (the browser now knows
+    the job, so a cancel reaches it)?"""
+    if "_dash-update-component" not in response.url or "cacheKey=" in response.url:
+        return False
+    try:
+        return '"job"' in response.text()
+    except Error:
+        return False
 
 
 def check_midway(run: dict) -> None:
@@ -79,6 +94,7 @@ def expected() -> dict:
     end = {"bar": "0", "partial": {"rows": []}}  # both back to progress_default
     return {
         "first": {**end, "rows": first},
+        "note": '{"rows": ["note 1"]}',  # set_props on a store the job does not declare
         "cached": [
             f"{STEPS} rows, 0 bumps, computed at click 1",
             f"{STEPS} rows, 0 bumps, computed at click 1",  # served from Dash's cache

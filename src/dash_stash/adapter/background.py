@@ -48,11 +48,20 @@ from .. import codec
 from .._types import StoreSpec
 from ..backends import Record, StoreKey
 from ..engine import Merge, PatchWrite, Replace
+from ..engine.patch import is_patch
 from ..errors import StashError, TokenError
 from ..tokens import JobRef, Token, is_job_ref, job_namespace
 from . import _compat, web
 from ._compat import stringify_id
-from .callbacks import _CALL, CallbackCall, Loaded, _check_declared, _flat, strip_hidden
+from .callbacks import (
+    _CALL,
+    CallbackCall,
+    Loaded,
+    _check_declared,
+    _flat,
+    _patch_json,
+    strip_hidden,
+)
 from .integration import Located, Stash, stashes
 
 log = logging.getLogger("dash_stash")
@@ -191,6 +200,8 @@ def _job_arguments(
         call.check_session(next(iter(writes)))
     g[JOB_KEY] = {
         "namespace": stash.namespace,
+        "session": stash.session_key(),
+        "reads": refs.count - len(writes),
         "backend": backend_name(stash),
         "backend_id": backend_id(stash),
         "callback": name,
@@ -215,6 +226,7 @@ class _Refs:
 
     stash: Stash
     call: CallbackCall
+    count: int = 0  # references signed
 
     def argument(self, dep: Any, arg: Any) -> Any:
         """What the job gets in place of the value of one Input/State entry."""
@@ -239,21 +251,27 @@ class _Refs:
         return self.call.locate(dep)
 
     def ref(self, store_id: str, located: Located, version: int) -> str:
-        spec = self.stash.stores.get(store_id)
-        assert spec is not None
-        policy = spec.on_conflict if isinstance(spec.on_conflict, str) else "function"
-        token = Token(
-            store_id,
-            spec.scope,
-            located.key.scope,
-            version,
-            located.seed,
-            spec.ttl,
-            policy,
-            self.stash.typed(spec),
-        )
-        ref = JobRef(self.stash.namespace, located.key.session, token, located.token is not None)
+        self.count += 1
+        ref = _job_ref(self.stash, store_id, located, version)
         return self.stash.signer.sign_job(ref)
+
+
+def _job_ref(stash: Stash, store_id: str, located: Located, version: int) -> JobRef:
+    """Where a store lives for this job, at `version`, with its options."""
+    spec = stash.stores.get(store_id)
+    assert spec is not None
+    policy = spec.on_conflict if isinstance(spec.on_conflict, str) else "function"
+    token = Token(
+        store_id,
+        spec.scope,
+        located.key.scope,
+        version,
+        located.seed,
+        spec.ttl,
+        policy,
+        stash.typed(spec),
+    )
+    return JobRef(stash.namespace, located.key.session, token, located.token is not None)
 
 
 def deliver(stash: Stash, response: Any) -> Any:
@@ -382,14 +400,24 @@ class Job:
 
     @classmethod
     def start(cls) -> Job | None:
-        """The job Dash is running in this context; None if it uses no store."""
+        """The job Dash is running in this context; None if it is none of a stash app's."""
         context = _compat.callback_context()
         info = context.get(JOB_KEY) if isinstance(context, dict) else None
         if not info:
             return None
-        stash = _reachable_stash(info)
-        writes = set(info["writes"])
-        call = JobCall(stash, info["callback"], info["outputs_indices"], writes)
+        stash = stashes().get(info["namespace"])
+        if stash is None and not (info["writes"] or info["reads"]):
+            return None  # a job that declares no store, in a worker without the app
+        if stash is None:
+            raise StashError(
+                f"background callback {info['callback']!r}: this worker process has no app "
+                f"with dash-stash namespace {info['namespace']!r}; the worker must import the "
+                "module that creates the app and calls dash_stash.init(app) (with the same "
+                "namespace as the web server)"
+            )
+        _know_stores(stash)
+        call = JobCall(stash, info["callback"], info["outputs_indices"], set(info["writes"]))
+        call.info = info
         for store_id, text in info["writes"].items():
             call.add(store_id, text)
         return cls(call, info, context)
@@ -435,16 +463,21 @@ class Job:
         return progress
 
 
-def _reachable_stash(info: dict) -> Stash:
-    """The app's stash in this process, once it is sure to reach the web server's backend."""
-    namespace, needed, name = info["namespace"], info["backend"], info["callback"]
-    stash = stashes().get(namespace)
-    if stash is None:
-        raise StashError(
-            f"background callback {name!r}: this worker process has no app with dash-stash "
-            f"namespace {namespace!r}; the worker must import the module that creates the "
-            "app and calls dash_stash.init(app) (with the same namespace as the web server)"
-        )
+def _know_stores(stash: Stash) -> None:
+    """In a worker that never served a page (Celery), learn the stores of the app's static
+    layouts, as a web worker does at its first request: `set_props` on a store the job does
+    not declare needs its options, and a conflict resolver function its function."""
+    if stash.stores.generation:
+        return  # a web process, or the diskcache subprocess forked from one
+    server = stash.app.server
+    with server.app_context():  # no request: no session, so no session's seed is kept
+        stash.own_layouts()
+
+
+def check_backend(stash: Stash, info: dict) -> None:
+    """Refuse to read or write stores from a process that does not reach the web server's
+    backend, naming the one it needs."""
+    needed, name = info["backend"], info["callback"]
     mine = backend_name(stash)
     if mine.startswith("memory:"):
         raise StashError(
@@ -459,7 +492,6 @@ def _reachable_stash(info: dict) -> Stash:
             f"the one the web server keeps the stores in; the worker needs {needed!r} "
             f"(set DASH_STASH_BACKEND={needed} for the worker, or pass it to dash_stash.init)"
         )
-    return stash
 
 
 def _raw_id(store_id: str) -> Any:
@@ -472,9 +504,17 @@ class JobCall(CallbackCall):
     answer receipts (`JobRef`s of the committed version), not browser tokens."""
 
     refs: dict[str, JobRef] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # what the web server put in the job's context
+    checked: bool = False  # the backend is the web server's (`check_backend`)
+
+    def reachable(self) -> None:
+        if not self.checked:
+            check_backend(self.stash, self.info)
+            self.checked = True
 
     def add(self, store_id: str, text: str) -> JobRef:
         """Know where a store the job uses lives, from its `JobRef`."""
+        self.reachable()
         ref = self.verify(text)
         if ref.token.store_id != store_id:
             raise StashError(f"a job reference of {ref.token.store_id!r} given for {store_id!r}")
@@ -539,16 +579,30 @@ class JobCall(CallbackCall):
         store_id = stringify_id(dep["id"])
         if store_id not in self.located:
             raise StashError(
-                f"background callback {self.name!r} writes store {store_id!r}, which it does "
-                "not declare, so dash-stash cannot tell which tab's value to write; add "
-                f"State({store_id!r}, 'data') to the callback"
+                f"background callback {self.name!r} writes store {store_id!r}, whose tab the "
+                f"web server did not name for this job; add State({store_id!r}, 'data') to "
+                "the callback"
             )
         return self.located[store_id]
 
     def set_props(self, component_id: Any, props: dict) -> dict:
-        """`dash.set_props` inside the job: store values committed, receipts kept."""
-        if self.stash.stores.get(component_id) is None or not isinstance(props, dict):
+        """`dash.set_props` inside the job: store values committed, receipts kept. A store
+        the job does not declare gets a fresh scope instance, as in any callback."""
+        spec = self.stash.stores.get(component_id)
+        if spec is None or not isinstance(props, dict):
             return props
+        self.reachable()
+        store_id = stringify_id(component_id)
+        if store_id not in self.located:
+            if is_patch(_patch_json(props.get("data"))):
+                raise StashError(
+                    f"background callback {self.name!r} patches store {store_id!r} with "
+                    "set_props, but does not read it, so dash-stash cannot tell which tab's "
+                    f"value to patch; add State({store_id!r}, 'data') to the callback"
+                )
+            located = self.stash.locate_fresh(component_id, spec, session=self.info["session"])
+            self.located[store_id] = located
+            self.refs[store_id] = _job_ref(self.stash, store_id, located, 0)
         props = dict(props)
         for prop in ("clear_data", "data"):
             if prop in props and not is_job_ref(props[prop]):

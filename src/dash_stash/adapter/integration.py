@@ -400,13 +400,16 @@ class Stash:
         can take its session over its quota. `options`: see `StashEngine.commit`."""
         return self.engine.commit(key, write, room=self.check_quota(key), **options)
 
-    def locate_fresh(self, component_id: Any, spec: StoreSpec) -> Located:
+    def locate_fresh(
+        self, component_id: Any, spec: StoreSpec, session: str | None = None
+    ) -> Located:
         """A new scope instance of a store, for a write whose browser tab we do not know
         (`set_props` on a store the callback does not read); `local` is the browser's own.
-        It starts from what a static layout gives every visitor, never a rendered seed."""
+        It starts from what a static layout gives every visitor, never a rendered seed.
+        `session`: the session key, outside a request (a background job)."""
         store_id = stringify_id(component_id)
         instance = scopes.new_instance(spec.scope)
-        key = StoreKey(self.namespace, self.session_key(), instance, store_id)
+        key = StoreKey(self.namespace, session or self.session_key(), instance, store_id)
         return Located(key, None, self._static_seeds.get(store_id, ""))
 
 
