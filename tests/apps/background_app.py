@@ -18,6 +18,7 @@ job that sets `partial` with `set_props` without declaring it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -27,6 +28,7 @@ from dash import Dash, Input, Output, State, dcc, html, set_props
 
 import dash_stash
 
+ASYNC = tuple(int(n) for n in dash.__version__.split(".")[:2]) >= (3, 1)  # async callbacks
 STEPS = 6
 STEP = 0.25  # seconds per row: long enough to see the bar move and to cancel
 MANAGER = os.environ.get("BG_MANAGER", "diskcache")
@@ -71,6 +73,7 @@ app.layout = html.Div(
         html.Button("bump", id="bump"),
         html.Button("cached", id="cached"),
         html.Button("note", id="note"),
+        *([html.Button("async", id="async")] if ASYNC else []),
         html.Progress(id="bar", value="0", max=str(STEPS)),
         Store(id="data", data={"rows": [], "bumps": 0}),
         Store(id="partial"),
@@ -162,6 +165,21 @@ def note(n_clicks):
     """set_props on a store the job does not declare (a fresh instance, as in any callback)."""
     set_props("partial", {"data": {"rows": [f"note {n_clicks}"]}})
     return f"noted {n_clicks}"
+
+
+if ASYNC:
+
+    @app.callback(
+        Output("data", "data", allow_duplicate=True),
+        Input("async", "n_clicks"),
+        State("data", "data"),
+        background=True,
+        prevent_initial_call=True,
+    )
+    async def add_async(n_clicks, data):
+        """An async job (Dash 3.1+): read and written as a sync one is."""
+        await asyncio.sleep(0.1)
+        return {**data, "rows": [*data["rows"], f"async{n_clicks}"]}
 
 
 @app.callback(Output("show", "children"), Input("data", "data"))

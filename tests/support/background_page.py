@@ -61,6 +61,9 @@ def use(page: Page, url: str) -> dict:
     page.click("#cancel")  # the job is killed: its result never lands (see "second")
     expect(page.locator("#run")).to_be_enabled()
     out["second"] = fill(page, "run3-5")
+    if page.locator("#async").count():  # Dash 3.1+: an async job
+        page.click("#async")
+        expect(page.locator("#show")).to_contain_text('"async1"')
     out["error"] = page.locator("#error").text_content()
     return out
 
