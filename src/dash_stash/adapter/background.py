@@ -141,19 +141,16 @@ def _defaults(call: CallbackCall, response: Any) -> Any:
     return json.dumps(data)
 
 
-class _nonce:  # noqa: N801 - used as a `with` statement
+@contextlib.contextmanager
+def _nonce(kwargs: dict) -> Iterator[None]:
     """While Dash builds the cache key of a job that writes a store: a fresh nonce."""
-
-    def __init__(self, kwargs: dict) -> None:
-        g = kwargs.get("callback_context") or {}
-        writes = (g.get(JOB_KEY) or {}).get("writes")
-        self.value = secrets.token_hex(8) if writes else None
-
-    def __enter__(self) -> None:
-        self.reset = _NONCE.set(self.value)
-
-    def __exit__(self, *exc: object) -> None:
-        _NONCE.reset(self.reset)
+    g = kwargs.get("callback_context") or {}
+    writes = (g.get(JOB_KEY) or {}).get("writes")
+    reset = _NONCE.set(secrets.token_hex(8) if writes else None)
+    try:
+        yield
+    finally:
+        _NONCE.reset(reset)
 
 
 def _job_arguments(
