@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.net import free_port, wait_for_port
+from tests.support.net import free_port, stop_group, wait_for_port
 from tests.support.redis_server import (  # noqa: F401 - fixtures for every test folder
     redis_client,
     redis_cluster,
@@ -128,15 +128,7 @@ class ProcessServer:
             raise
 
     def stop(self) -> str:
-        import signal
-
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc)
         return self.proc.stdout.read() if self.proc.stdout else ""
 
 

@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from dash_stash.backends import open_backend
 from dash_stash.engine import StashEngine
 from tests.support.background_page import check_midway, expected, use
+from tests.support.net import stop_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.redis]
 
@@ -60,15 +61,7 @@ class Worker:
             raise RuntimeError("the Celery worker did not start:\n" + "".join(self.lines))
 
     def stop(self) -> None:
-        import signal
-
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc, timeout=20)
 
 
 @pytest.fixture

@@ -70,20 +70,7 @@ class Signer:
         self._namespace = namespace.encode()
 
     def sign(self, token: Token, session: str) -> str:
-        payload = _b64(
-            orjson.dumps(
-                [
-                    token.store_id,
-                    token.scope,
-                    token.instance,
-                    token.version,
-                    token.seed,
-                    token.ttl,
-                    token.policy,
-                    *([1] if token.typed else []),
-                ]
-            )
-        )
+        payload = _b64(orjson.dumps(_fields(token)))
         return f"{PREFIX}{payload}.{self._mac(payload, session)}"
 
     def verify(self, text: object, session: str) -> Token:
@@ -94,26 +81,13 @@ class Signer:
         if not mac.isascii() or not hmac.compare_digest(mac, self._mac(payload, session)):
             raise TokenError("bad signature: forged, edited, or minted for another browser")
         try:
-            fields = orjson.loads(_unb64(payload))
-            store_id, scope, instance, version, seed, ttl, policy = fields[:7]
-            return Token(
-                str(store_id),
-                str(scope),
-                str(instance),
-                int(version),
-                str(seed),
-                float(ttl),
-                str(policy),
-                bool(fields[7:8] == [1]),
-            )
+            return _token_of(orjson.loads(_unb64(payload)))
         except (ValueError, TypeError) as exc:
             raise TokenError(f"malformed token payload: {exc}") from None
 
     def sign_job(self, ref: JobRef) -> str:
         """`ref` as plain text a job can carry through any broker, signed."""
-        t = ref.token
-        fields = [ref.namespace, ref.session, t.store_id, t.scope, t.instance, t.version]
-        fields += [t.seed, t.ttl, t.policy, int(t.typed), int(ref.bound)]
+        fields = [ref.namespace, ref.session, int(ref.bound), *_fields(ref.token)]
         payload = _b64(orjson.dumps(fields))
         return f"{JOB_PREFIX}{payload}.{self._job_mac(payload)}"
 
@@ -124,20 +98,8 @@ class Signer:
         if not hmac.compare_digest(mac, self._job_mac(payload)):
             raise TokenError("bad signature: not signed with this app's secret")
         try:
-            ns, session, store_id, scope, instance, version, seed, ttl, policy, typed, bound = (
-                orjson.loads(_unb64(payload))
-            )
-            token = Token(
-                str(store_id),
-                str(scope),
-                str(instance),
-                int(version),
-                str(seed),
-                float(ttl),
-                str(policy),
-                bool(typed),
-            )
-            return JobRef(str(ns), str(session), token, bool(bound))
+            namespace, session, bound, *token = orjson.loads(_unb64(payload))
+            return JobRef(str(namespace), str(session), _token_of(token), bool(bound))
         except (ValueError, TypeError) as exc:
             raise TokenError(f"malformed job reference: {exc}") from None
 
@@ -172,6 +134,30 @@ class Signer:
         """HMAC-SHA256 over the app namespace and `parts`, one key use per `purpose`."""
         message = b"\0".join((purpose, self._namespace, *parts))
         return hmac.new(self._secret, message, hashlib.sha256).digest()
+
+
+def _fields(token: Token) -> list:
+    """A token's content as its payload holds it (`typed` only when set)."""
+    t = token
+    return [t.store_id, t.scope, t.instance, t.version, t.seed, t.ttl, t.policy] + (
+        [1] if t.typed else []
+    )
+
+
+def _token_of(fields: list) -> Token:
+    """The token a payload's fields hold (the inverse of `_fields`)."""
+    store_id, scope, instance, version, seed, ttl, policy = fields[:7]
+    typed = fields[7:8] == [1]
+    return Token(
+        str(store_id),
+        str(scope),
+        str(instance),
+        int(version),
+        str(seed),
+        float(ttl),
+        str(policy),
+        typed,
+    )
 
 
 def is_job_ref(text: object) -> bool:

@@ -231,13 +231,8 @@ class _Refs:
             return [self.argument(d, None) for d in dep]
         if not isinstance(dep, dict) or "id" not in dep:
             return arg
-        if dep["property"] != "data" or dep.get("value") is None:
-            return dep.get("value")  # not a store's data, or a cleared one: None, as dcc.Store
-        spec = self.stash.stores.get(dep["id"]) or self.stash.spec_from_token(
-            dep["id"], dep["value"]
-        )
-        if spec is None:
-            return dep.get("value")  # not a store of this app
+        if self.call.store_spec(dep) is None:
+            return dep.get("value")
         store_id = stringify_id(dep["id"])
         with self.call.errors(store_id):
             located = self.locate(dep)
@@ -563,13 +558,7 @@ class JobCall(CallbackCall):
                 value = self.stash.seed_value(located.seed, spec.ttl)
             else:
                 value = self.stash.engine.decode(record, store_id, own=store_id not in self.writes)
-            owned = record is not None and store_id not in self.writes
-            self.loaded[store_id] = Loaded(
-                located,
-                record.version if record else 0,
-                record.value if record and not owned else None,
-                owned,
-            )
+            self.remember(store_id, located, record)
         return value
 
     def locate(self, dep: dict) -> Located:

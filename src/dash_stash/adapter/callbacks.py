@@ -188,15 +188,20 @@ class CallbackCall:
             )
         return Restored(store_id, new)
 
-    def read(self, dep: dict) -> Any:
-        """The value of one Input/State entry of the request (stores: the stored value)."""
+    def store_spec(self, dep: dict) -> StoreSpec | None:
+        """The spec of the store an Input/State entry carries the token of; None if it is
+        not a store's data of this app, or a cleared one (None, as `dcc.Store` gives)."""
         if dep["property"] != "data" or dep.get("value") is None:
-            return dep.get("value")  # not a store's data, or a cleared one: None, as dcc.Store
-        spec = self.stash.stores.get(dep["id"]) or self.stash.spec_from_token(
+            return None
+        return self.stash.stores.get(dep["id"]) or self.stash.spec_from_token(
             dep["id"], dep["value"]
         )
+
+    def read(self, dep: dict) -> Any:
+        """The value of one Input/State entry of the request (stores: the stored value)."""
+        spec = self.store_spec(dep)
         if spec is None:
-            return dep.get("value")  # not a store of this app
+            return dep.get("value")
         store_id = stringify_id(dep["id"])
         with self.errors(store_id):
             located = self.locate(dep)
@@ -207,15 +212,18 @@ class CallbackCall:
                 label=store_id,
                 own=store_id not in self.writes,  # an Output's base is decoded again to merge
             )
-            # a write (an Output, or a set_props) merges from what was read
-            owned = record is not None and store_id not in self.writes
-            self.loaded[store_id] = Loaded(
-                located,
-                record.version if record else 0,
-                record.value if record and not owned else None,
-                owned,
-            )
+            self.remember(store_id, located, record)
             return value
+
+    def remember(self, store_id: str, located: Located, record: Record | None) -> None:
+        """Keep what was read of a store: a write (an Output, or a set_props) merges from it."""
+        owned = record is not None and store_id not in self.writes
+        self.loaded[store_id] = Loaded(
+            located,
+            record.version if record else 0,
+            record.value if record and not owned else None,
+            owned,
+        )
 
     def locate(self, dep: dict) -> Located:
         store_id = stringify_id(dep["id"])
