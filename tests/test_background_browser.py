@@ -47,3 +47,43 @@ def test_a_job_on_a_memory_backend_says_which_backend_it_needs(gunicorn, page, t
     expect(page.locator("#error")).to_contain_text("'memory://' lives in one process only")
     expect(page.locator("#error")).to_contain_text("sqlite:///<path> on one host, or redis://")
     expect(page.locator("#show")).to_have_text('{"bumps": 0, "rows": []}')
+
+
+def test_a_local_store_cannot_take_a_progress_default(serve, page, tmp_path, caplog):
+    """One value per browser cannot go back to its default while keeping the job's
+    progress: refused (500) before any job starts, with an error naming the store."""
+    import diskcache
+    from dash import Dash, DiskcacheManager, Input, Output, html
+
+    import dash_stash
+
+    manager = DiskcacheManager(diskcache.Cache(str(tmp_path / "cache")))
+    app = Dash(__name__, background_callback_manager=manager)
+    dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
+    app.layout = html.Div(
+        [
+            html.Button("go", id="go"),
+            dash_stash.Store(id="seen", storage_type="local"),
+            html.Pre(id="out"),
+        ]
+    )
+
+    @app.callback(
+        Output("out", "children"),
+        Input("go", "n_clicks"),
+        background=True,
+        progress=[Output("seen", "data")],
+        progress_default=[None],
+        prevent_initial_call=True,
+    )
+    def go(set_progress, n_clicks):
+        set_progress("halfway")
+        return "done"
+
+    page.goto(serve(app).url)
+    with page.expect_response(lambda r: "_dash-update-component" in r.url) as started:
+        page.click("#go")
+    assert started.value.status == 500
+    errors = [str(r.exc_info[1]) for r in caplog.records if r.exc_info]
+    assert any("'go'" in e and "store 'seen' has storage_type='local'" in e for e in errors)
+    expect(page.locator("#out")).to_have_text("")
