@@ -10,6 +10,8 @@ from dash import Dash, html
 
 import dash_stash
 from dash_stash.adapter.background import JobCall, backend_id, backend_name, check_backend
+from dash_stash.backends import StoreKey
+from dash_stash.engine import Merge, Replace
 from dash_stash.errors import StashError, TokenError
 from dash_stash.tokens import JobRef, Signer, Token, job_namespace
 
@@ -81,3 +83,25 @@ def test_a_job_ref_signed_with_another_secret_reads_nothing(stash):
     with pytest.raises(StashError, match="another secret"):
         call.read_all([forged])
     assert call.loaded == {}
+
+
+def test_a_job_writing_a_store_it_read_again_and_again_keeps_another_writers_change(stash):
+    """A job sends progress to the store it read, twice; between the two, a normal callback
+    changes another key. Each job write merges from the job's own last write: the other
+    change stays, and no row is doubled."""
+    key = StoreKey(stash.namespace, "session-key", "page-x", "data")
+    stash.engine.commit(key, Replace({"rows": [], "n": 0}), ttl=60)
+    token = Token("data", "memory", "page-x", 1, "", 60.0, "last-writer-wins", False)
+    text = stash.signer.sign_job(JobRef(stash.namespace, "session-key", token))
+    call = JobCall(stash, "fill", 0, {"data"}, info=job_info(stash))
+    call.add("data", text)
+    read = call.read_all(text)
+    out = {"id": "data", "property": "data"}
+    call.write(out, {**read, "rows": ["r1"]})
+    latest = stash.engine.read(key)[0]
+    stash.engine.commit(  # the normal callback, from what it read
+        key, Merge(lambda: latest, 2, {**latest, "n": 1}), ttl=60, writer="bump"
+    )
+    receipt = call.write(out, {**read, "rows": ["r1", "r2"]})
+    assert stash.engine.read(key)[0] == {"rows": ["r1", "r2"], "n": 1}
+    assert stash.signer.verify_job(receipt).token.version == 4
