@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import pytest
@@ -72,6 +73,26 @@ def test_expiry_read_refreshes_and_sweep_spares_live(backend):
     assert backend.sweep() == 1
     assert backend.read(dead) is None
     assert decode(backend.read(live).value) == 1
+
+
+def test_sqlite_reads_write_the_expiry_once_per_slack(tmp_path):
+    """A hot store's reads do not each take SQLite's write lock to move its expiry: a read
+    leaves it when it is within `refresh_slack(ttl)` of now + ttl, and moves it otherwise."""
+    from dash_stash.backends.sqlite import refresh_slack
+
+    b = open_backend(f"sqlite:///{tmp_path}/stash.db")
+    ttl = 1.6
+    assert refresh_slack(ttl) == 0.1 and refresh_slack(90 * 86400) == 60.0
+    committed = put(b, KEY, 1, ttl=ttl).expires
+    assert b.read(KEY, ttl=ttl).expires == committed  # just written: left as it is
+    time.sleep(0.15)
+    refreshed = b.read(KEY, ttl=ttl).expires
+    assert refreshed >= committed + 0.15  # past the slack: moved to now + ttl
+    assert b.read(KEY, ttl=ttl).expires == refreshed
+    with sqlite3.connect(tmp_path / "stash.db") as conn:  # stored, not only returned
+        assert conn.execute("SELECT expires FROM keys").fetchall() == [(refreshed,)]
+    assert b.read(KEY).expires == refreshed  # a read without a TTL never moves it
+    b.close()
 
 
 def test_expired_record_is_gone_before_sweep_and_restarts(backend):

@@ -127,7 +127,8 @@ class Backend(ABC):
 
     @abstractmethod
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
-        """Return the latest record (None if absent or expired); refresh its expiry to now+ttl."""
+        """Return the latest record (None if absent or expired); refresh its expiry to now+ttl
+        (SQLite leaves it when that would move it by less than a minute or ttl/16)."""
 
     @abstractmethod
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:

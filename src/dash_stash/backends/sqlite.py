@@ -82,6 +82,12 @@ _ORPHAN_AGE = 3600.0  # a blob file no row names, older than this, is a failed c
 _FILE_NAME = re.compile(r"[0-9a-f]{32}")  # what `_stage` names a blob file
 
 
+def refresh_slack(ttl: float) -> float:
+    """How far short of now + `ttl` a read may leave a key's expiry: a minute, or a 16th of
+    a short TTL. A key read more often than that is written once per slack, not per read."""
+    return min(ttl / 16, 60.0)
+
+
 def path_from_url(url: str) -> Path:
     """`sqlite:///rel.db` is relative to the working directory, `sqlite:////abs.db` absolute."""
     if not url.startswith("sqlite:///"):
@@ -189,23 +195,27 @@ class SQLiteBackend(Backend):
         raise AssertionError("unreachable")
 
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
+        """One statement for the head and the latest value; the expiry is written only when
+        the refresh would move it by more than `refresh_slack(ttl)`: a write transaction on
+        every read of a hot store cost more than the rest of a small read, and queued behind
+        every other process's commits."""
         conn = self._conn()
-        for _ in range(5):  # a commit may prune the version between our two statements
+        for _ in range(5):  # a commit may prune the version's file, or move on, meanwhile
             now = time.time()
-            if ttl is None:
-                head = conn.execute(
-                    f"SELECT version, created, expires FROM keys WHERE {_KEY} AND expires > ?",
-                    (*_params(key), now),
-                ).fetchone()
-            else:
-                head = conn.execute(
-                    f"UPDATE keys SET expires = ? WHERE {_KEY} AND expires > ? "
-                    "RETURNING version, created, expires",
-                    (now + ttl, *_params(key), now),
-                ).fetchone()
-            if head is None:
+            row = conn.execute(f"{_LATEST} AND k.expires > ?", (*_params(key), now)).fetchone()
+            if row is None:
                 return None
-            record = self._version(conn, key, *head)
+            version, created, expires = row[:3]
+            if ttl is not None and expires < now + ttl - refresh_slack(ttl):
+                moved = conn.execute(
+                    f"UPDATE keys SET expires = ? WHERE {_KEY} AND version = ? AND expires > ? "
+                    "RETURNING expires",
+                    (now + ttl, *_params(key), version, now),
+                ).fetchone()
+                if moved is None:  # committed or deleted since our SELECT: read again
+                    continue
+                expires = moved[0]
+            record = self._record(key, version, created, expires, *row[3:])
             if record is not None:
                 return record
         raise BackendError(f"{key}: the latest version vanished five times while reading")
