@@ -26,7 +26,8 @@ from typing import Any
 import flask
 from werkzeug.wsgi import LimitedStream
 
-from .tokens import Signer
+from ..errors import StashError
+from ..tokens import Signer
 
 log = logging.getLogger("dash_stash")
 
@@ -177,7 +178,6 @@ def add_json_route(
 ) -> None:
     """A POST route taking a JSON object; `handler` returns JSON bytes. A `StashError` is
     a 400 with its message (and a log warning), so the browser script can show it."""
-    from .errors import StashError
 
     def view() -> flask.Response:
         body = flask.request.get_json(silent=True)
@@ -200,6 +200,19 @@ def current_owner() -> Any | None:
     if not flask.has_request_context():
         return None
     return flask.g.get("dash_stash")
+
+
+def current_stash(what: str) -> Any | None:
+    """The stash of the app serving this request; None outside a request; a `StashError`
+    naming `what` when the app serving it has no dash-stash."""
+    if not in_request():
+        return None
+    stash = current_owner()
+    if stash is None:
+        raise StashError(
+            f"{what}: this app has no dash-stash; call dash_stash.init(app) after creating it"
+        )
+    return stash
 
 
 def in_request() -> bool:
