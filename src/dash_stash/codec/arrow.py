@@ -45,7 +45,7 @@ import math
 from typing import Any
 
 from . import typed
-from .buffers import LARGE
+from .buffers import LARGE, allocate
 from .compression import SAMPLE, Compression, squeeze, unsqueeze
 from .envelope import TAG, BadRecord, Unstorable
 from .typed import Dumper, Loader, load_zone, zone
@@ -488,7 +488,8 @@ def _plain_blocks(columns: list, positions: list[int], own: Any) -> list[tuple[A
     rows, dtype = len(columns[0]), columns[0].dtype
     starts = [_where(values, own) for values in columns]
     if own is None or None in starts:
-        block = np.empty((len(columns), rows), dtype)
+        block = np.frombuffer(allocate(len(columns) * rows * dtype.itemsize), dtype)
+        block = block.reshape(len(columns), rows)
         for row, values in zip(block, columns, strict=True):
             row[:] = values
         return [(block, positions)]
