@@ -143,6 +143,23 @@ def test_values_are_bytes_as_given(backend):
     assert backend.history(KEY)[0].value == blob
 
 
+def test_holds_tells_whether_the_latest_value_is_these_bytes(backend):
+    """What an unchanged write checks instead of reading the latest value whole: exact codec
+    and bytes, small or large (SQLite compares a value file a slice at a time); a live match
+    has its expiry pushed on like a read."""
+    big = bytes(range(256)) * 8192  # 2 MiB: a value file on SQLite
+    assert not backend.holds(KEY, Encoded("typed", big), ttl=60)  # absent
+    for data in (b'{"a":1}', big):
+        backend.commit(KEY, lambda latest, data=data: Encoded("typed", data), ttl=0.5)
+        assert backend.holds(KEY, Encoded("typed", data), ttl=60)
+        assert not backend.holds(KEY, Encoded("json", data), ttl=60)  # another codec
+        changed = data[:-1] + bytes([data[-1] ^ 1])  # the same size, the last byte changed
+        assert not backend.holds(KEY, Encoded("typed", changed), ttl=60)
+        assert not backend.holds(KEY, Encoded("typed", data + b"x"), ttl=60)
+    time.sleep(0.6)  # past the commit's TTL: alive only because holds refreshed it
+    assert backend.holds(KEY, Encoded("typed", big), ttl=60)
+
+
 def test_sqlite_urls(tmp_path, monkeypatch):
     from dash_stash.backends.sqlite import path_from_url
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..codec import Encoded
-from ..codec.buffers import read_file
+from ..codec.buffers import file_holds, read_file, same_bytes
 from ..errors import BackendError, CorruptRecordError
 from .base import (
     Backend,
@@ -195,30 +195,47 @@ class SQLiteBackend(Backend):
         raise AssertionError("unreachable")
 
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
-        """One statement for the head and the latest value; the expiry is written only when
-        the refresh would move it by more than `refresh_slack(ttl)`: a write transaction on
-        every read of a hot store cost more than the rest of a small read, and queued behind
-        every other process's commits."""
-        conn = self._conn()
-        for _ in range(5):  # a commit may prune the version's file, or move on, meanwhile
-            now = time.time()
-            row = conn.execute(f"{_LATEST} AND k.expires > ?", (*_params(key), now)).fetchone()
+        for _ in range(5):  # a commit may prune the version's file meanwhile
+            row = self._latest(key, ttl)
             if row is None:
                 return None
-            version, created, expires = row[:3]
-            if ttl is not None and expires < now + ttl - refresh_slack(ttl):
-                moved = conn.execute(
-                    f"UPDATE keys SET expires = ? WHERE {_KEY} AND version = ? AND expires > ? "
-                    "RETURNING expires",
-                    (now + ttl, *_params(key), version, now),
-                ).fetchone()
-                if moved is None:  # committed or deleted since our SELECT: read again
-                    continue
-                expires = moved[0]
-            record = self._record(key, version, created, expires, *row[3:])
+            record = self._record(key, *row)
             if record is not None:
                 return record
         raise BackendError(f"{key}: the latest version vanished five times while reading")
+
+    def holds(self, key: StoreKey, value: Encoded, ttl: float) -> bool:
+        row = self._latest(key, ttl)
+        if row is None or row[5] != value.codec:
+            return False
+        version, data, file = row[0], row[6], row[7]
+        if not file:
+            return same_bytes(data, value.data)
+        try:
+            return file_holds(self._file(key, version, file), value.data)
+        except FileNotFoundError:  # pruned by a commit since: no longer the latest
+            return False
+
+    def _latest(self, key: StoreKey, ttl: float | None) -> tuple | None:
+        """The `_LATEST` row of a live key, its expiry refreshed when `ttl` asks. One
+        statement for the head and the value; the expiry is written only when the refresh
+        would move it by more than `refresh_slack(ttl)`: a write transaction on every read of
+        a hot store cost more than the rest of a small read, and queued behind every other
+        process's commits."""
+        conn = self._conn()
+        for _ in range(5):  # a commit may move the key on between our two statements
+            now = time.time()
+            row = conn.execute(f"{_LATEST} AND k.expires > ?", (*_params(key), now)).fetchone()
+            if row is None or ttl is None or row[2] >= now + ttl - refresh_slack(ttl):
+                return row
+            moved = conn.execute(
+                f"UPDATE keys SET expires = ? WHERE {_KEY} AND version = ? AND expires > ? "
+                "RETURNING expires",
+                (now + ttl, *_params(key), row[0], now),
+            ).fetchone()
+            if moved is not None:
+                return (*row[:2], moved[0], *row[3:])
+        raise BackendError(f"{key}: the latest version moved on five times while reading")
 
     def _version(
         self, conn: sqlite3.Connection, key: StoreKey, version: int, created: float, expires: float
@@ -247,17 +264,21 @@ class SQLiteBackend(Backend):
         if updated is None:  # the LEFT JOIN found no such version
             return None
         if file:
-            if not _FILE_NAME.fullmatch(file):
-                raise CorruptRecordError(
-                    f"{key} (version {version}): its row names the value file {file!r}, "
-                    "which is not a name dash-stash makes; the row was edited. Not read."
-                )
             try:
-                data = read_file(self.blobs / file)
+                data = read_file(self._file(key, version, file))
             except FileNotFoundError:  # pruned by a commit since our SELECT
                 return None
         value = Encoded(codec, data)
         return Record(key, value, version, created, updated, expires, writer, kind, details)
+
+    def _file(self, key: StoreKey, version: int, file: str) -> Path:
+        """The path of a value file a row names, if it is a name we make."""
+        if not _FILE_NAME.fullmatch(file):
+            raise CorruptRecordError(
+                f"{key} (version {version}): its row names the value file {file!r}, "
+                "which is not a name dash-stash makes; the row was edited. Not read."
+            )
+        return self.blobs / file
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
         # A ready value is written to its file before we take the lock; others wait less.

@@ -51,3 +51,30 @@ def read_file(path: Any) -> memoryview:
                 raise OSError(f"{path} ended at byte {done} of {size}")
             done += n
     return buf
+
+
+_CHUNK = 1 << 20
+
+
+def same_bytes(a: bytes | memoryview, b: bytes | memoryview) -> bool:
+    """Do two buffers hold the same bytes? In slices of 1 MiB turned into bytes (memcmp):
+    comparing two memoryviews item by item took 167 ms for 80 MB, against 6 for bytes."""
+    if len(a) != len(b):
+        return False
+    if isinstance(a, bytes) and isinstance(b, bytes):
+        return a == b
+    x, y = memoryview(a).cast("B"), memoryview(b).cast("B")
+    return all(
+        bytes(x[i : i + _CHUNK]) == bytes(y[i : i + _CHUNK]) for i in range(0, len(x), _CHUNK)
+    )
+
+
+def file_holds(path: Any, data: bytes | memoryview) -> bool:
+    """Does the file at `path` hold exactly `data`? Read a slice at a time, never whole."""
+    view = memoryview(data).cast("B")
+    with open(path, "rb", buffering=0) as f:
+        if os.fstat(f.fileno()).st_size != len(view):
+            return False
+        return all(
+            f.read(_CHUNK) == bytes(view[i : i + _CHUNK]) for i in range(0, len(view), _CHUNK)
+        )

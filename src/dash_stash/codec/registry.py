@@ -41,6 +41,7 @@ import orjson
 from ..errors import CorruptRecordError
 from . import arrow  # plugs tables, arrays and pandas scalars into `typed`
 from . import typed as exact
+from .buffers import same_bytes
 from .compression import OFF, Compression
 
 JSON = "json"
@@ -201,7 +202,7 @@ def same(a: Encoded, b: Encoded) -> bool:
     """Do two encodings hold the same value? Equal bytes, or (key order aside) equal JSON."""
     if a.codec != b.codec:
         return False
-    if a.data == b.data:
+    if same_bytes(a.data, b.data):
         return True
     return a.codec == JSON and len(a.data) == len(b.data) and equal(decode(a), decode(b))
 
