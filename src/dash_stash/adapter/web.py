@@ -219,11 +219,6 @@ def in_request() -> bool:
     return flask.has_request_context()
 
 
-def current_request() -> object | None:
-    """This request (its identity tells one request from the next on a thread)."""
-    return flask.request._get_current_object() if flask.has_request_context() else None
-
-
 def session_id() -> str:
     """The browser session of this request (set before the request by `FlaskWeb`)."""
     return flask.g.dash_stash_session
