@@ -160,6 +160,26 @@ def test_holds_tells_whether_the_latest_value_is_these_bytes(backend):
     assert backend.holds(KEY, Encoded("typed", big), ttl=60)
 
 
+def test_sqlite_value_files_read_as_private_buffers(tmp_path):
+    """A value file is mapped copy-on-write: the reader may write into what it got (a frame
+    living in it), and neither the file, another read, nor a read after the file is pruned
+    sees that; the buffer outlives the file."""
+    b = open_backend(f"sqlite:///{tmp_path}/stash.db")
+    data = bytes(range(256)) * 8192  # 2 MiB: a value file
+    b.commit(KEY, lambda latest: Encoded("typed", data), ttl=60)
+    mine, other = b.read(KEY).value.data, b.read(KEY).value.data
+    assert not mine.readonly
+    mine[:4] = b"mine"
+    assert bytes(other) == data and bytes(b.read(KEY).value.data) == data
+    (path,) = (tmp_path / "stash.db.blobs").iterdir()
+    assert path.read_bytes() == data
+    b.commit(KEY, lambda latest: Encoded("typed", b"small"), ttl=60)
+    b.delete(KEY)  # the file is gone; what was read is not
+    assert not any((tmp_path / "stash.db.blobs").iterdir())
+    assert bytes(mine[:4]) == b"mine" and bytes(mine[4:]) == data[4:]
+    b.close()
+
+
 def test_sqlite_urls(tmp_path, monkeypatch):
     from dash_stash.backends.sqlite import path_from_url
 

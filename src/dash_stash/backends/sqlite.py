@@ -14,9 +14,8 @@ reader that races a removal reads the version again).
 Everything is private to the user the app runs as: a folder we create is 0700, the blob
 folder 0700, the database (and so its WAL and SHM, which SQLite creates with the database's
 mode) and every blob file 0600. A file name read from the database is used only if it is one
-we make (32 hex digits), so an edited row cannot point a read outside the blob folder.
-reader that races a removal reads the version again). A file is read through one open
-descriptor into a fresh buffer of its own (`buffers.read_file`), so a removal after the open
+we make (32 hex digits), so an edited row cannot point a read outside the blob folder. A file
+is read as a private copy-on-write mapping (`buffers.read_file`), so a removal after the open
 cannot cut it short, and the buffer is the reader's alone: frames can live in it, writable.
 """
 
