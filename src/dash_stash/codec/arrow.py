@@ -730,7 +730,14 @@ def _restore_index(index: Any, info: dict, ld: Loader) -> Any:
         index = index.astype(object)
     if info.get("freq"):
         index = type(index)(index, freq=info["freq"])
-    return index.set_names(ld.value(info["names"]))
+    names = ld.value(info["names"])
+    if (
+        isinstance(names, list)
+        and len(names) == index.nlevels
+        and all(n is None for n in [*names, *index.names])
+    ):
+        return index  # nothing to name, the common case: no new Index
+    return index.set_names(names)
 
 
 def _writable(df: Any, body: memoryview, split: bool) -> Any:
