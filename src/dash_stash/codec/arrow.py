@@ -462,8 +462,9 @@ def _column_values(column: Any, dtype: Any, rows: int, pa: Any) -> Any:
 
 
 def _where(values: Any, own: Any) -> int | None:
-    """Where `values` start in `own` (the caller's record), if they lie inside it, aligned."""
-    if own is None or not values.nbytes:
+    """Where `values` (one contiguous run) start in `own` (the caller's record), if they lie
+    inside it, aligned."""
+    if own is None or not values.nbytes or values.ndim != 1 or not values.flags.c_contiguous:
         return None
     start = values.__array_interface__["data"][0] - own.__array_interface__["data"][0]
     inside = 0 <= start <= len(own) - values.nbytes and start % values.dtype.alignment == 0
@@ -755,7 +756,6 @@ def _writable(df: Any, body: memoryview, split: bool) -> Any:
     import pandas as pd
 
     own = None if body.readonly else np.frombuffer(body, np.uint8)
-    start = 0 if own is None else own.__array_interface__["data"][0]
     columns, changed = [], False
     dtypes = list(df.dtypes)
     if not split and all(isinstance(dtype, np.dtype) for dtype in dtypes):
@@ -765,7 +765,7 @@ def _writable(df: Any, body: memoryview, split: bool) -> Any:
         if isinstance(dtype, np.dtype):  # numpy-backed: plain, datetime64, timedelta64
             values = np.asarray(array)
             if not values.flags.writeable:
-                values, changed = _own_view(values, own, start), True
+                values, changed = _owned(values, own), True
             columns.append(values)
         elif any(_read_only(getattr(array, name, None)) for name in _EXTENSION_PARTS):
             columns.append(array.copy())
@@ -785,19 +785,6 @@ _EXTENSION_PARTS = ("_ndarray", "_codes", "_data", "_mask")  # pandas' arrays ke
 def _read_only(part: Any) -> bool:
     flags = getattr(part, "flags", None)
     return flags is not None and not flags.writeable
-
-
-def _own_view(values: Any, own: Any, start: int) -> Any:
-    """A writable view of `own` where the read-only `values` lie, else a copy of them."""
-    offset = values.__array_interface__["data"][0] - start
-    if (
-        own is None
-        or values.ndim != 1
-        or not values.flags.c_contiguous
-        or not 0 <= offset <= len(own) - values.nbytes
-    ):
-        return values.copy()
-    return own[offset : offset + values.nbytes].view(values.dtype)
 
 
 def _load_pandas(ld: Loader, node: dict) -> Any:
