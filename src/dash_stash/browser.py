@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from dash._utils import stringify_id
 
-from . import codec, web
+from . import codec
 from .callbacks import NAMESPACE, CallbackCall, Loaded
 from .errors import StashError
 
@@ -45,8 +45,8 @@ class Routes:
 
     def install(self) -> None:
         prefix = self.stash.app.config.routes_pathname_prefix or "/"
-        web.add_json_route(self.stash.app.server, prefix + READ, self.read, log)
-        web.add_json_route(self.stash.app.server, prefix + WRITE, self.write, log)
+        self.stash.web.add_json_route(prefix + READ, self.read)
+        self.stash.web.add_json_route(prefix + WRITE, self.write)
 
     def _clientside(self, output: Any) -> dict:
         for spec in self.stash.app._callback_list:

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from dash._callback import NoUpdate
 from dash._grouping import flatten_grouping, map_grouping
 from dash._utils import inputs_to_dict, stringify_id
-from werkzeug.exceptions import BadRequest
 
 from . import codec, web
 from .backends import Record
@@ -271,7 +270,7 @@ class CallbackCall:
                     self.name,
                     store_id,
                 )
-                raise BadRequest(
+                web.refuse(
                     f"dash-stash: callback {self.name!r}, store {store_id!r}: no valid session "
                     "cookie, so nothing was written; reload the page and allow cookies"
                 )
@@ -566,7 +565,7 @@ def _declares(dep: dict, item: dict) -> bool:
 
 def _refuse(name: str, why: str) -> None:
     log.warning("dash-stash: refused a request to callback %r: %s", name, why)
-    raise BadRequest(f"dash-stash: this request does not match callback {name!r}")
+    web.refuse(f"dash-stash: this request does not match callback {name!r}")
 
 
 def _read_dep(call: CallbackCall, dep: Any, arg: Any) -> Any:

@@ -66,9 +66,9 @@ def init(
 
     `backend` is a URL (`memory://`, `sqlite:///path.db`, `redis://host:port/0`); without it,
     `DASH_STASH_BACKEND`, else SQLite under `./.dash_stash/`. `secret` signs tokens: else
-    `DASH_STASH_SECRET`, else the Flask `secret_key`, else one generated once and kept in
-    the backend so that every worker agrees (so a copy of the backend can mint tokens:
-    set a secret in production). `namespace` defaults to the app's name, folder and URL
+    `DASH_STASH_SECRET`, else the server's `secret_key` (Flask, Quart), else one generated
+    once and kept in the backend so that every worker agrees (so a copy of the backend can
+    mint tokens: set a secret in production). `namespace` defaults to the app's name, folder and URL
     prefix. `max_value_bytes` bounds one store's encoded value; `max_session_bytes` and
     `max_session_instances` bound what one browser session may keep (a write over them fails
     with `QuotaError`). `cookie_name` defaults to one per namespace.
@@ -163,10 +163,11 @@ class Stash:
         inspector: Callable[[Any], Any] | None = None,
         typed: bool = False,
     ) -> None:
-        _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
+        setup = _compat.serialize_first_setup(app)  # plotly/dash#3971: no stuck first page
         self.app = app
+        self.web_class = web.for_app(app)  # refuses a server we cannot serve, before any work
         self.typed_default = typed
-        self.namespace = namespace or _default_namespace(app)
+        self.namespace = namespace or _default_namespace(app, self.web_class.folder(app))
         self.quota = quota
         self.engine = StashEngine(
             open_backend(backend_url, retention), max_value_bytes=max_value_bytes
@@ -186,9 +187,10 @@ class Stash:
 
         self.inspector = Inspector(self, inspector)
         cookie = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
-        web.FlaskWeb(cookie, self.signer, app.config.routes_pathname_prefix).install(
-            app.server, self, lambda: app.routes, self.on_request, self.inspector.intercept
+        self.web = self.web_class(
+            app, self, cookie, self.signer, self.on_request, self.inspector.intercept
         )
+        self.web.install(setup)
         browser.Routes(self).install()
 
     # -- secret and session ------------------------------------------------------------
@@ -197,7 +199,7 @@ class Stash:
         for found, source in (
             (secret, "init(secret=...)"),
             (os.environ.get("DASH_STASH_SECRET"), "DASH_STASH_SECRET"),
-            (self.app.server.secret_key, "the Flask app's secret_key"),
+            (self.web_class.secret_key(self.app), "the server's secret_key"),
         ):
             if found:
                 log.info("dash-stash %s: tokens are signed with %s", self.namespace, source)
@@ -363,7 +365,7 @@ class Stash:
         app) may take it over."""
         layout = sorted(self._static_seeds) + ["--"] + sorted(self.app.callback_map)
         mine = {
-            "folder": os.path.abspath(self.app.server.root_path),
+            "folder": os.path.abspath(self.web_class.folder(self.app)),
             "layout": _short_hash("\n".join(layout)),
         }
         fresh = codec.encode(mine)
@@ -485,12 +487,11 @@ def _short_hash(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
-def _default_namespace(app: Dash) -> str:
+def _default_namespace(app: Dash, folder: str) -> str:
     """The app's module name, a hash of the folder it lives in (two projects whose module is
     `app.py` never share) and its URL prefix."""
     name = app.config.get("name") or "app"
     if name == "__main__":
         name = Path(sys.argv[0]).stem or "app"
-    folder = app.server.root_path
     prefix = app.config.get("requests_pathname_prefix") or "/"
     return f"{name}-{_short_hash(os.path.abspath(folder))}{prefix}"

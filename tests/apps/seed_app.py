@@ -14,9 +14,14 @@ USE_DCC = os.environ.get("STORE") == "dcc"
 
 
 def make_app(
-    backend: str | None = None, use_dcc: bool = USE_DCC, name: str = __name__, **init_options
+    backend: str | None = None,
+    use_dcc: bool = USE_DCC,
+    name: str = __name__,
+    server: str = os.environ.get("DASH_SERVER", "flask"),
+    **init_options,
 ) -> Dash:
-    app = Dash(name)
+    """The app; `server`: Dash's server ("flask", or "fastapi" / "quart" on Dash 4.2+)."""
+    app = Dash(name) if server == "flask" else Dash(name, backend=server)
     store_cls = dcc.Store if use_dcc else dash_stash.Store
     if not use_dcc:
         dash_stash.init(app, backend, **init_options)
@@ -83,5 +88,6 @@ def make_app(
 
 
 def create_server():
-    """For gunicorn: `seed_app:create_server()` (backend from DASH_STASH_BACKEND)."""
+    """For gunicorn: `seed_app:create_server()` (backend from DASH_STASH_BACKEND); uvicorn
+    and hypercorn serve it too (DASH_SERVER=fastapi / quart): the server is the app."""
     return make_app().server
