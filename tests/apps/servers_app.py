@@ -1,0 +1,154 @@
+"""One app for the tests that run on every Dash server (Flask, FastAPI, Quart).
+
+The seed article's two writers (one sync callback, one async), a callback that streams
+`set_props` on a store (over the websocket on FastAPI and Quart: `websocket=True`), a typed
+store, and an `inspector=` authorizer that reads the server's own request object.
+Environment: DASH_SERVER (flask, fastapi, quart), DASH_WS=1 (every callback over the
+websocket: `Dash(websocket_callbacks=True)`), DASH_STASH_BACKEND, SEED_DELAY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from datetime import date, timedelta
+
+from dash import Dash, Input, Output, State, ctx, dcc, html, set_props
+from dash.exceptions import PreventUpdate
+
+import dash_stash
+
+DELAY = float(os.environ.get("SEED_DELAY", "0.05"))
+ADMIN = "let-me-in-4e1b"  # the X-Admin header value the inspector authorizer wants
+
+
+def allow_admin(request) -> bool:
+    """The `inspector=` authorizer: gets Flask's, Starlette's or Quart's request."""
+    return request.headers.get("X-Admin") == ADMIN
+
+
+def make_app(
+    backend: str | None = None,
+    server: str = os.environ.get("DASH_SERVER", "flask"),
+    websocket: bool = os.environ.get("DASH_WS") == "1",
+) -> Dash:
+    asgi = server != "flask"
+    options = {"backend": server, "websocket_callbacks": websocket} if asgi else {}
+    app = Dash(__name__, **options)
+    dash_stash.init(app, backend, inspector=allow_admin)
+    app.layout = html.Div(
+        [
+            dcc.Input(id="first_name"),
+            dcc.Input(id="last_name"),
+            html.Button("load data", id="load_data"),
+            dash_stash.Store(id="user_data", data={}),
+            html.Pre(id="show"),
+            html.Pre(id="pids"),
+            html.Button("run", id="run"),
+            dash_stash.Store(id="progress", data={"steps": []}, storage_type="session"),
+            dcc.Input(id="gate"),
+            html.Pre(id="run-done"),
+            html.Pre(id="progress-show"),
+            html.Button("grow", id="grow"),
+            dash_stash.Store(
+                id="typed", data={"day": date(2024, 1, 1), "seen": (1, 2)}, typed=True
+            ),
+            html.Pre(id="typed-show"),
+        ]
+    )
+
+    @app.callback(
+        Output("user_data", "data", allow_duplicate=True),
+        Input("first_name", "value"),
+        State("user_data", "data"),
+        prevent_initial_call=True,
+    )
+    def update_first_name(first_name, user_data):  # sync
+        if not first_name:
+            raise PreventUpdate
+        time.sleep(DELAY)
+        user_data["first_name"] = first_name
+        return user_data
+
+    @app.callback(
+        Output("user_data", "data", allow_duplicate=True),
+        Input("last_name", "value"),
+        State("user_data", "data"),
+        prevent_initial_call=True,
+    )
+    async def update_last_name(last_name, user_data):  # async
+        if not last_name:
+            raise PreventUpdate
+        await asyncio.sleep(DELAY)
+        user_data["last_name"] = last_name
+        return user_data
+
+    @app.callback(
+        Output("first_name", "value"),
+        Output("last_name", "value"),
+        Input("load_data", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def load_data(n_clicks):
+        return f"Mickael{n_clicks}", f"Jackson{n_clicks}"
+
+    @app.callback(
+        Output("show", "children"),
+        Output("pids", "children"),
+        Input("user_data", "data"),
+        State("pids", "children"),
+    )
+    def show(user_data, pids):
+        pids = sorted(set((pids or "").split()) | {str(os.getpid())})
+        return f"{user_data.get('first_name')} {user_data.get('last_name')}", " ".join(pids)
+
+    run_options = {"websocket": True} if asgi else {}
+
+    @app.callback(
+        Output("run-done", "children"),
+        Input("run", "n_clicks"),
+        State("progress", "data"),
+        prevent_initial_call=True,
+        **run_options,
+    )
+    async def run(n_clicks, progress):
+        """Streams a first step to the page at once (over the websocket), waits until the
+        page's #gate says go, then reads the store from the page and adds a second step."""
+        progress["steps"].append(f"{n_clicks}.0")
+        set_props("progress", {"data": progress})
+        socket = ctx.websocket
+        if socket is not None:
+            for _ in range(300):
+                if await socket.get_prop("gate", "value") == f"go{n_clicks}":
+                    break
+                await asyncio.sleep(0.1)
+            progress = await socket.get_prop("progress", "data")  # the value, not its token
+        progress["steps"].append(f"{n_clicks}.1")
+        set_props("progress", {"data": progress})
+        return f"done {n_clicks}"
+
+    @app.callback(Output("progress-show", "children"), Input("progress", "data"))
+    def show_progress(progress):
+        return " ".join(progress["steps"]) or "-"
+
+    @app.callback(
+        Output("typed", "data"),
+        Input("grow", "n_clicks"),
+        State("typed", "data"),
+        prevent_initial_call=True,
+    )
+    def grow(n_clicks, typed):  # a date makes the value typed: its tuple stays a tuple
+        return {"day": typed["day"] + timedelta(days=1), "seen": (*typed["seen"], n_clicks + 2)}
+
+    @app.callback(Output("typed-show", "children"), Input("typed", "data"))
+    def show_typed(typed):
+        day, seen = typed["day"], typed["seen"]
+        return f"{type(day).__name__} {day.isoformat()} {type(seen).__name__} {list(seen)}"
+
+    return app
+
+
+def create_server():
+    """For gunicorn, uvicorn (`--factory`) and hypercorn: the app's server."""
+    return make_app().server
