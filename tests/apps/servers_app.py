@@ -10,6 +10,7 @@ websocket: `Dash(websocket_callbacks=True)`), DASH_STASH_BACKEND, SEED_DELAY.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from datetime import date, timedelta
@@ -50,6 +51,10 @@ def make_app(
             dcc.Input(id="gate"),
             html.Pre(id="run-done"),
             html.Pre(id="progress-show"),
+            dcc.Input(id="tally-key"),
+            dash_stash.Store(id="tally", data={}, storage_type="local"),
+            html.Pre(id="tally-show"),
+            html.Pre(id="tally-pid"),
             html.Button("grow", id="grow"),
             dash_stash.Store(
                 id="typed", data={"day": date(2024, 1, 1), "seen": (1, 2)}, typed=True
@@ -146,9 +151,30 @@ def make_app(
         day, seen = typed["day"], typed["seen"]
         return f"{type(day).__name__} {day.isoformat()} {type(seen).__name__} {list(seen)}"
 
+    @app.callback(
+        Output("tally", "data"),
+        Output("tally-pid", "children"),
+        Input("tally-key", "value"),
+        State("tally", "data"),
+        prevent_initial_call=True,
+    )
+    def count(key, tally):  # which worker wrote each key
+        return {**tally, key: str(os.getpid())}, str(os.getpid())
+
+    @app.callback(Output("tally-show", "children"), Input("tally", "data"))
+    def show_tally(tally):
+        return json.dumps(tally)
+
     return app
 
 
 def create_server():
-    """For gunicorn, uvicorn (`--factory`) and hypercorn: the app's server."""
-    return make_app().server
+    """For gunicorn, uvicorn (`--factory`) and hypercorn: the app's server. PROXY_FIX=1:
+    behind a TLS proxy on this machine (hypercorn's ProxyFixMiddleware; uvicorn trusts
+    X-Forwarded-Proto from 127.0.0.1 by itself)."""
+    server = make_app().server
+    if os.environ.get("PROXY_FIX") == "1" and os.environ.get("DASH_SERVER") == "quart":
+        from hypercorn.middleware import ProxyFixMiddleware
+
+        return ProxyFixMiddleware(server, mode="legacy", trusted_hops=1)
+    return server
