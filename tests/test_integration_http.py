@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
-from pathlib import Path
 
 import dash
 import pytest
 import requests
 from dash import Dash, Input, Output, State, ctx, html
-from dash_client import DashClient
 
 import dash_stash
-
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import seed_app  # noqa: E402
+from tests.apps import seed_app
+from tests.support.dash_client import DashClient
 
 pytestmark = pytest.mark.integration
 
@@ -275,8 +271,7 @@ def test_a_worker_that_served_no_layout_yet_knows_stores_and_layout_data(
 
 
 def test_a_store_created_by_a_callback_on_one_worker_is_read_on_another(serve, tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent / "apps"))
-    import features_app
+    from tests.apps import features_app
 
     url = f"sqlite:///{tmp_path}/stash.db"
     one = serve(features_app.make_app(url, name="same"))
@@ -356,7 +351,7 @@ def test_a_worker_that_never_saw_a_typed_store_keeps_it_typed(tmp_path):
     app = Dash("minted_here")
     stash = dash_stash.init(app, url, secret="k", namespace="same")
     other = dash_stash.init(Dash("never_saw"), url, secret="k", namespace="same")
-    from dash_stash import web
+    from dash_stash.adapter import web
 
     with app.server.test_request_context("/"):
         web.enter(web.RequestState(stash.web, "a" * 32, True, None))  # what the hook sets

@@ -11,18 +11,15 @@ Then uvicorn with four workers on one SQLite file loses no update.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import servers_app  # noqa: E402
-from conftest import ALL_SERVERS, ASGI_SERVERS, ProcessServer, dash_version, start_server
-from dash_client import DashClient
+from tests.apps import servers_app
+from tests.conftest import ALL_SERVERS, ASGI_SERVERS, ProcessServer, dash_version, start_server
+from tests.support.dash_client import DashClient
 
 pytestmark = [
     pytest.mark.integration,

@@ -48,8 +48,10 @@ class QuartWeb(web.Web):
                 return None
             dash_route = is_dash_route(request.path)
             limit = server.config.get("MAX_CONTENT_LENGTH")
-            if dash_route and limit is None and self.refuse_large(
-                request.content_length, request.path
+            if (
+                dash_route
+                and limit is None
+                and self.refuse_large(request.content_length, request.path)
             ):
                 quart.abort(413)
             body = await request.get_data() if dash_route and request.method == "POST" else b""

@@ -19,6 +19,8 @@ request's context, so they see its state.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -59,9 +61,10 @@ class FastAPIWeb(web.Web):
 
     @classmethod
     def folder(cls, app: Any) -> str:
-        from dash._utils import get_root_path
-
-        return get_root_path(app.config.name)
+        """The folder of the app's module (a FastAPI server has no `root_path` folder)."""
+        module = sys.modules.get(app.config.name)
+        file = getattr(module, "__file__", None)
+        return os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
 
     def bad_request(self, message: str) -> Exception:
         return HTTPException(400, detail=message)

@@ -8,8 +8,7 @@ body, a cookie set on its response, a few JSON routes, and a hook before the app
 - `web_fastapi.FastAPIWeb`: FastAPI (Dash 4.2+; ASGI, under uvicorn), an ASGI middleware;
 - `web_quart.QuartWeb`: Quart (Dash 4.2+; ASGI, under hypercorn), Quart's own hooks.
 
-`for_app(app)` picks one from `app.backend.server_type` (Dash 4.2+) or the server's class
-(Dash 3.x); any other server is refused at `init`, naming what is supported.
+`servers.for_app(app)` picks one; any other server is refused at `init`.
 
 Per-request state (the stash, the browser session, the cookie to set) is a `RequestState` in
 a context variable, not Flask's `g`: async servers run many requests on one thread, and the
@@ -42,8 +41,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
-from .errors import StashError
-from .tokens import Signer
+from ..errors import StashError
+from ..tokens import Signer
 
 log = logging.getLogger("dash_stash")
 
@@ -54,7 +53,6 @@ COOKIE_MAX_AGE = 400 * 86400  # the longest browsers keep a cookie
 # limit (Flask's and Quart's MAX_CONTENT_LENGTH), when the app sets one, wins.
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 JSON = "application/json"
-SERVERS = ("flask", "fastapi", "quart")  # what `for_app` can serve
 
 
 @dataclass
@@ -240,34 +238,6 @@ def parse_json(data: bytes | None, content_type: str | None) -> Any:
         return None
 
 
-def for_app(app: Any) -> type[Web]:
-    """The `Web` class for the server `app` runs on; a clear error for one we cannot serve."""
-    backend = getattr(app, "backend", None)  # Dash 4.2+: Dash's own server abstraction
-    if backend is not None:
-        name = str(getattr(backend, "server_type", type(backend).__name__))
-    else:
-        import flask
-
-        name = "flask" if isinstance(app.server, flask.Flask) else type(app.server).__name__
-    if name == "flask":
-        from .web_flask import FlaskWeb
-
-        return FlaskWeb
-    if name == "fastapi":
-        from .web_fastapi import FastAPIWeb
-
-        return FastAPIWeb
-    if name == "quart":
-        from .web_quart import QuartWeb
-
-        return QuartWeb
-    raise StashError(
-        f"dash_stash.init(app): this app runs on a {name!r} server, which dash-stash cannot "
-        f"serve; it supports {', '.join(SERVERS)} (FastAPI and Quart on Dash 4.2+). Run the "
-        "app on one of them, or please report the server you need."
-    )
-
-
 # -- the current request ---------------------------------------------------------------
 
 
@@ -297,6 +267,18 @@ def current_owner() -> Any | None:
     """The stash of the app serving this request: None outside a request or without one."""
     state = _STATE.get()
     return None if state is None else state.web.owner
+
+
+def current_stash(what: str) -> Any:
+    """The stash of the app serving this request; a `StashError` naming `what` outside a
+    request of an app with dash-stash."""
+    state = _STATE.get()
+    if state is None:
+        raise StashError(
+            f"{what}: no app with dash-stash is serving this request; call "
+            "dash_stash.init(app) after creating the app"
+        )
+    return state.web.owner
 
 
 def in_request() -> bool:
