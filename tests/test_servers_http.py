@@ -97,7 +97,7 @@ def test_session_cookie_flags_and_no_cookie_on_static_files(served):
     assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Path=/" in set_cookie
     assert "Secure" not in set_cookie and "private" in r.headers["Cache-Control"]
     c = DashClient(served.url)
-    bundle = c.http.get(served.url + "/_dash-component-suites/dash_stash/dash_stash.js")
+    bundle = c.http.get(served.url + "/_dash-component-suites/dash_stash/adapter/dash_stash.js")
     assert bundle.ok and "Set-Cookie" not in bundle.headers
     assert "Set-Cookie" not in c.http.get(served.url + "/_dash-layout").headers  # has one
 
