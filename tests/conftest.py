@@ -183,7 +183,8 @@ def gunicorn_argv(target: str, port: int, workers: int) -> list[str]:
 
 def app_env(env: dict[str, str] | None) -> dict[str, str]:
     """The environment of a served app: the test apps and examples on its path."""
-    path = [str(ROOT / "tests" / "apps"), str(ROOT / "examples"), os.environ.get("PYTHONPATH", "")]
+    apps, examples = str(ROOT / "tests" / "apps"), str(ROOT / "examples")
+    path = [apps, examples, str(ROOT), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **(env or {})}
 
 

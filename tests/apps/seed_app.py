@@ -8,6 +8,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 import dash_stash
+from tests.support.servers import make_dash
 
 DELAY = float(os.environ.get("SEED_DELAY", "0.05"))
 USE_DCC = os.environ.get("STORE") == "dcc"
@@ -17,11 +18,11 @@ def make_app(
     backend: str | None = None,
     use_dcc: bool = USE_DCC,
     name: str = __name__,
-    server: str = os.environ.get("DASH_SERVER", "flask"),
+    server: str | None = None,
     **init_options,
 ) -> Dash:
     """The app; `server`: Dash's server ("flask", or "fastapi" / "quart" on Dash 4.2+)."""
-    app = Dash(name) if server == "flask" else Dash(name, backend=server)
+    app = make_dash(name, server)
     store_cls = dcc.Store if use_dcc else dash_stash.Store
     if not use_dcc:
         dash_stash.init(app, backend, **init_options)

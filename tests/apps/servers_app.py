@@ -15,10 +15,12 @@ import os
 import time
 from datetime import date, timedelta
 
-from dash import Dash, Input, Output, State, ctx, dcc, html, set_props
+import dash
+from dash import Input, Output, State, ctx, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 import dash_stash
+from tests.support.servers import make_dash, server_kind
 
 DELAY = float(os.environ.get("SEED_DELAY", "0.05"))
 ADMIN = "let-me-in-4e1b"  # the X-Admin header value the inspector authorizer wants
@@ -31,12 +33,12 @@ def allow_admin(request) -> bool:
 
 def make_app(
     backend: str | None = None,
-    server: str = os.environ.get("DASH_SERVER", "flask"),
+    server: str | None = None,
     websocket: bool = os.environ.get("DASH_WS") == "1",
-) -> Dash:
+) -> dash.Dash:
+    server = server or server_kind()
     asgi = server != "flask"
-    options = {"backend": server, "websocket_callbacks": websocket} if asgi else {}
-    app = Dash(__name__, **options)
+    app = make_dash(__name__, server, **({"websocket_callbacks": websocket} if asgi else {}))
     dash_stash.init(app, backend, inspector=allow_admin)
     app.layout = html.Div(
         [
