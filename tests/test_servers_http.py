@@ -10,9 +10,11 @@ Then uvicorn with four workers on one SQLite file loses no update.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -248,5 +250,94 @@ def test_four_uvicorn_or_hypercorn_workers_on_one_sqlite_file_lose_no_update(ser
         tally = json.loads(r.json()["response"]["tally-show"]["children"])
         assert sorted(tally) == sorted(written)  # every write kept, whichever worker took it
         assert set(tally.values()) == workers
+    finally:
+        print(s.stop())
+
+
+class Socket:
+    """One browser's websocket to Dash's callback endpoint, speaking dash-renderer's protocol."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, url: str, cookies: dict[str, str]) -> Iterator[Socket]:
+        """A socket with `cookies` on its handshake, from the page's origin."""
+        from websockets.sync.client import connect
+
+        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        headers = {"Origin": url, **({"Cookie": cookie} if cookie else {})}
+        ws_url = url.replace("http://", "ws://") + "/_dash-ws-callback"
+        with connect(ws_url, additional_headers=headers, open_timeout=30) as ws:
+            yield cls(ws)
+
+    def messages(self) -> Iterator[dict]:
+        while True:
+            data = json.loads(self.ws.recv(timeout=30))
+            yield from data if isinstance(data, list) else [data]
+
+    def run(self, body: dict, page: dict[str, object]) -> tuple[list[dict], dict]:
+        """Run a callback as the page `page` ("id.prop": value, updated by what streams)
+        would; return the set_props that streamed and the callback's result."""
+        self.ws.send(json.dumps({"type": "callback_request", "requestId": "r1", "payload": body}))
+        streamed = []
+        for message in self.messages():
+            if message["type"] == "set_props":
+                streamed.append(message["payload"])
+                for prop, value in message["payload"]["props"].items():
+                    page[f"{message['payload']['componentId']}.{prop}"] = value
+            elif message["type"] == "get_props_request":
+                (prop,) = message["payload"]["properties"]
+                value = page.get(f"{message['payload']['componentId']}.{prop}")
+                reply = {"type": "get_props_response", "requestId": message["requestId"]}
+                self.ws.send(json.dumps({**reply, "payload": {prop: value}}))
+            elif message["type"] == "callback_response":
+                return streamed, message["payload"]
+        raise AssertionError("the socket closed")
+
+
+@pytest.mark.parametrize("server", ASGI_SERVERS)
+def test_websocket_callbacks_need_the_session_cookie_of_the_handshake(server, tmp_path):
+    """Over the websocket, the session is the handshake's cookie: without a valid one a
+    callback's set_props on a store is refused; with one, the value is committed and only
+    its token streams; another browser's token reaches nothing of theirs."""
+    env = {"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db"}
+    s = start_server(server, TARGET, env=env)
+    try:
+        alice = DashClient(s.url)
+        run = alice.callback("run-done.children")
+        t0 = alice.prop("progress", "data")
+        body = DashClient.body(run, {("run", "n_clicks"): 1, ("progress", "data"): t0})
+        name, value = next((c.name, c.value) for c in alice.http.cookies)
+        for cookies in ({}, {name: value[:-4] + "AAAA"}):
+            with Socket.open(s.url, cookies) as socket:
+                streamed, result = socket.run(body, {})
+            assert streamed == [] and result["status"] == "error"
+            assert "no valid session cookie" in result["message"]
+
+        page: dict[str, object] = {"gate.value": "go1", "progress.data": t0}
+        with Socket.open(s.url, {name: value}) as socket:
+            streamed, result = socket.run(body, page)
+        assert result["status"] == "ok", result
+        assert [m["componentId"] for m in streamed] == ["progress", "progress"]
+        assert all(m["props"]["data"].startswith("ds1.") for m in streamed)  # tokens only
+        show = alice.callback("progress-show.children")
+
+        def steps(client: DashClient, token: object) -> str:
+            r = client.call(show, {("progress", "data"): token})
+            return r.json()["response"]["progress-show"]["children"]
+
+        token = page["progress.data"]
+        assert steps(alice, token) == "1.0 1.1"
+
+        bob = DashClient(s.url)  # Alice's token on Bob's socket: Bob writes his own value
+        bob_page: dict[str, object] = {"gate.value": "go5", "progress.data": token}
+        body = DashClient.body(run, {("run", "n_clicks"): 5, ("progress", "data"): token})
+        with Socket.open(s.url, {c.name: c.value for c in bob.http.cookies}) as socket:
+            _, result = socket.run(body, bob_page)
+        assert result["status"] == "ok", result
+        assert steps(bob, bob_page["progress.data"]) == "5.0 5.1"
+        assert steps(alice, token) == "1.0 1.1"
     finally:
         print(s.stop())
