@@ -13,6 +13,15 @@ from typing import Any
 import pytest
 
 from tests.support.net import free_port, wait_for_port
+from tests.support.redis_server import (  # noqa: F401 - fixtures for every test folder
+    redis_client,
+    redis_cluster,
+    redis_cluster_nodes,
+    redis_factory,
+    redis_session_server,
+    redis_url,
+    tls_files,
+)
 
 CHROMIUM = os.environ.get("DASH_STASH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

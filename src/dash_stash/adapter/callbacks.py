@@ -146,11 +146,9 @@ class Restored:
 
 
 def current_call() -> CallbackCall | None:
-    """The callback run of this request; None outside a callback."""
-    call = _CALL.get()
-    if call is None or not web.in_request() or call.request is not web.current_request():
-        return None  # a finished callback of an earlier request on this thread
-    return call
+    """The callback running in this context; None outside a callback (the wrapper resets it
+    when the callback returns)."""
+    return _CALL.get()
 
 
 @dataclass
@@ -163,7 +161,6 @@ class CallbackCall:
     writes: set[str] = field(default_factory=set)  # ids of the stores it outputs
     located: dict[str, Located] = field(default_factory=dict)
     loaded: dict[str, Loaded] = field(default_factory=dict)
-    request: object = field(default_factory=web.current_request)
 
     def where(self, store_id: str, what: str) -> Located:
         """Where a store this callback reads or writes lives (for `history` / `restore`)."""
@@ -424,11 +421,12 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
     name = getattr(func, "__name__", callback_id)
     user_states = cb["_dash_stash"]["user_states"]
 
-    def before(args: tuple, kwargs: dict) -> tuple:
-        """Swap tokens for values and take our hidden States out of Dash's sight."""
+    def before(args: tuple, kwargs: dict) -> tuple[tuple, contextvars.Token]:
+        """Swap tokens for values and take our hidden States out of Dash's sight; the call
+        is this context's until `outer` resets it."""
         g = kwargs.get("callback_context")
-        if g is None:
-            return args
+        if g is None:  # without it the callback would get tokens: refuse, never guess
+            raise _compat._unsupported("callback_context in Dash's callback dispatch")
         _check_declared(stash, name, cb, g.inputs_list + g.states_list)
         hidden = g.states_list[user_states:]
         if hidden:
@@ -451,8 +449,7 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
         socket = _compat.callback_websocket(g)
         if socket is not None:  # a websocket callback: its set_props stream as they are made
             _compat.set_callback_websocket(g, StashSocket(socket, call))
-        _CALL.set(call)
-        return args
+        return args, _CALL.set(call)
 
     def commit(result: Any) -> Any:
         call = _CALL.get()
@@ -474,7 +471,11 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
 
         @functools.wraps(dispatch)
         async def outer_async(*args: Any, **kwargs: Any) -> Any:
-            return await dispatch(*before(args, kwargs), **kwargs)
+            args, reset = before(args, kwargs)
+            try:
+                return await dispatch(*args, **kwargs)
+            finally:
+                _CALL.reset(reset)
 
         cell.cell_contents, cb["callback"] = inner_async, outer_async
     else:
@@ -485,7 +486,11 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
 
         @functools.wraps(dispatch)
         def outer(*args: Any, **kwargs: Any) -> Any:
-            return dispatch(*before(args, kwargs), **kwargs)
+            args, reset = before(args, kwargs)
+            try:
+                return dispatch(*args, **kwargs)
+            finally:
+                _CALL.reset(reset)
 
         cell.cell_contents, cb["callback"] = inner, outer
 

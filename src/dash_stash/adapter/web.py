@@ -285,11 +285,6 @@ def in_request() -> bool:
     return _STATE.get() is not None
 
 
-def current_request() -> object | None:
-    """This request (its identity tells one request from the next on a thread)."""
-    return _STATE.get()
-
-
 def session_id() -> str:
     """The browser session of this request (set before the request by its `Web`)."""
     return _state().session
