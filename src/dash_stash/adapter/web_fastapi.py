@@ -10,7 +10,8 @@ websocket included):
 - reads the body of an HTTP request, at most `DEFAULT_MAX_REQUEST_BYTES` (else a 413), and
   hands it on unchanged;
 - sets the `RequestState` from the session cookie (a websocket: its handshake's), runs
-  Dash's once-only setup and `on_request`, and lets `intercept` answer;
+  Dash's once-only setup and `on_request`, and lets `intercept` answer (in a thread: they
+  read and write the backend);
 - adds the session cookie (if new) to the response.
 
 Sync routes and callbacks that FastAPI or Dash run in a thread pool get a copy of the
@@ -40,8 +41,17 @@ class FastAPIWeb(web.Web):
     raise_limit = "dash-stash reads no more of a Dash request on FastAPI"
 
     def install(self, setup: Callable[[], None]) -> None:
-        self.setup = setup  # a single event loop runs it: no request can overtake it
+        self.setup = setup
         self.server.add_middleware(_Middleware, owner=self)
+
+    def prepare(self, request: web.Request, dash_route: bool, http: bool) -> Any:
+        """Before a request is routed: Dash's once-only setup (before `on_request` needs
+        its callbacks; Dash's own hook runs later, in its inner middleware), `on_request`,
+        and the inspector's answer, if any."""
+        if dash_route:
+            self.setup()
+            self.on_request()
+        return self.intercept(request.method, request.path) if http else None
 
     def is_dash_path(self, path: str) -> bool:
         """The paths Dash's own middleware hooks (its index and `_dash-` routes), without
@@ -107,11 +117,9 @@ class _Middleware:
         state = owner.begin(request, connection.cookies, secure, dash_route and kind == "http")
         token = web.enter(state)
         try:
-            if dash_route:
-                owner.setup()  # Dash's once-only setup, before our hook needs its callbacks
-                owner.on_request()
+            # our sync work (Dash's setup, the callback wiring, the inspector) in a thread
+            reply = await run_in_threadpool(owner.prepare, request, dash_route, kind == "http")
             send = _with_cookie(send, state.set_cookie)
-            reply = owner.intercept(request.method, path) if kind == "http" else None
             if isinstance(reply, web.Reply):
                 reply = Response(
                     reply.body, reply.status, headers=reply.headers, media_type=reply.content_type

@@ -66,7 +66,7 @@ class QuartWeb(web.Web):
             secure = request.is_secure or bool(server.config.get("SESSION_COOKIE_SECURE"))
             web.enter(self.begin(view, request.cookies, secure, dash_route))
             await run_sync(self.on_request)()
-            reply = self.intercept(request.method, request.path)
+            reply = await run_sync(self.intercept)(request.method, request.path)
             if isinstance(reply, web.Reply):
                 return quart.Response(
                     reply.body, reply.status, headers=reply.headers, content_type=reply.content_type
