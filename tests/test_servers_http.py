@@ -341,3 +341,24 @@ def test_websocket_callbacks_need_the_session_cookie_of_the_handshake(server, tm
         assert steps(alice, token) == "1.0 1.1"
     finally:
         print(s.stop())
+
+
+def test_init_refuses_a_server_it_cannot_serve_naming_it(tmp_path):
+    """A server Dash can run on but dash-stash cannot serve: a clear error at init (before,
+    FastAPI died with `AttributeError: 'FastAPI' object has no attribute 'secret_key'`)."""
+    from dash import Dash
+    from dash.backends._flask import FlaskDashServer
+
+    import dash_stash
+
+    class OtherServer(FlaskDashServer):  # a third-party backend under its own name
+        def __init__(self, server) -> None:
+            super().__init__(server)
+            self.server_type = "sanic"
+
+    app = Dash("other_server", backend=OtherServer)
+    with pytest.raises(dash_stash.StashError) as caught:
+        dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
+    message = str(caught.value)
+    assert "'sanic' server" in message and "flask, fastapi, quart" in message
+    assert getattr(app, "_dash_stash", None) is None  # nothing half-installed
