@@ -223,6 +223,22 @@ def dash_server() -> Iterator[Callable[..., ProcessServer]]:
 
 
 @pytest.fixture
+def served_app(serve, dash_server, tmp_path) -> Callable[..., str]:
+    """served_app(module, server="flask") -> url: a test app (a module of tests/apps, with
+    `make_app(backend)` and `create_server()`) on one SQLite file, on `server`: Flask in this
+    process, FastAPI under uvicorn, Quart under hypercorn."""
+
+    def start(module: Any, server: str = "flask") -> str:
+        backend = f"sqlite:///{tmp_path}/stash.db"
+        if server == "flask":
+            return serve(module.make_app(backend)).url
+        target = f"{module.__name__.rpartition('.')[2]}:create_server"
+        return dash_server(server, target, env={"DASH_STASH_BACKEND": backend}).url
+
+    return start
+
+
+@pytest.fixture
 def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
     """gunicorn("module:server", workers=4, env={...}) -> server with .url."""
     servers: list[ProcessServer] = []

@@ -14,16 +14,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 @pytest.fixture
-def app_url(request, serve, dash_server, tmp_path):
+def app_url(request, served_app):
     """The app on Flask in this process, or (`app_url` parametrized with "fastapi" or
     "quart") on that server under uvicorn or hypercorn."""
-    backend = f"sqlite:///{tmp_path}/stash.db"
-    server = getattr(request, "param", "flask")
-    if server == "flask":
-        return serve(features_app.make_app(backend)).url
-    return dash_server(
-        server, "features_app:create_server", env={"DASH_STASH_BACKEND": backend}
-    ).url
+    return served_app(features_app, getattr(request, "param", "flask"))
 
 
 ON_EVERY_SERVER = pytest.mark.parametrize("app_url", ALL_SERVERS, indirect=True)
