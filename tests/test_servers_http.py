@@ -84,10 +84,22 @@ def test_two_writers_from_one_base_both_count(served):
 
 def test_a_typed_value_keeps_its_types(served):
     c = DashClient(served.url)
-    grow = c.callback("typed.data")
+    grow = c.callback("typed.data", ["grow"])
     show = c.callback("typed-show.children")
     sent = {("grow", "n_clicks"): 1, ("typed", "data"): c.prop("typed", "data")}
     token = token_of(c.call(grow, sent), "typed")
+    r = c.call(show, {("typed", "data"): token})
+    assert r.json()["response"]["typed-show"]["children"] == "date 2024-01-02 tuple [1, 2, 3]"
+
+
+def test_an_unstorable_value_fails_the_callback_and_keeps_the_stored_one(served):
+    c = DashClient(served.url)
+    grow, bad = c.callback("typed.data", ["grow"]), c.callback("typed.data", ["break"])
+    show = c.callback("typed-show.children")
+    sent = {("grow", "n_clicks"): 1, ("typed", "data"): c.prop("typed", "data")}
+    token = token_of(c.call(grow, sent), "typed")
+    r = c.call(bad, {("break", "n_clicks"): 1, ("typed", "data"): token})
+    assert r.status_code == 500  # Dash's answer to a failed callback, on every server
     r = c.call(show, {("typed", "data"): token})
     assert r.json()["response"]["typed-show"]["children"] == "date 2024-01-02 tuple [1, 2, 3]"
 

@@ -58,6 +58,7 @@ def make_app(
             html.Pre(id="tally-show"),
             html.Pre(id="tally-pid"),
             html.Button("grow", id="grow"),
+            html.Button("break", id="break"),
             dash_stash.Store(
                 id="typed", data={"day": date(2024, 1, 1), "seen": (1, 2)}, typed=True
             ),
@@ -147,6 +148,15 @@ def make_app(
     )
     def grow(n_clicks, typed):  # a date makes the value typed: its tuple stays a tuple
         return {"day": typed["day"] + timedelta(days=1), "seen": (*typed["seen"], n_clicks + 2)}
+
+    @app.callback(
+        Output("typed", "data", allow_duplicate=True),
+        Input("break", "n_clicks"),
+        State("typed", "data"),
+        prevent_initial_call=True,
+    )
+    def break_it(n_clicks, typed):  # not storable: the callback fails, the value stays
+        return {**typed, "oops": object()}
 
     @app.callback(Output("typed-show", "children"), Input("typed", "data"))
     def show_typed(typed):
