@@ -116,7 +116,6 @@ class Web:
     """The request side of one Dash app on one server: subclasses implement `install`,
     `add_json_route` and the few facts below for their framework."""
 
-    server_name: ClassVar[str]
     raise_limit: ClassVar[str] = ""  # how to allow larger request bodies on this server
 
     def __init__(
@@ -279,10 +278,6 @@ def current_stash(what: str) -> Any:
             "dash_stash.init(app) after creating the app"
         )
     return state.web.owner
-
-
-def in_request() -> bool:
-    return _STATE.get() is not None
 
 
 def session_id() -> str:

@@ -37,7 +37,6 @@ from . import web
 class FastAPIWeb(web.Web):
     """Hooks a FastAPI server through `_Middleware`."""
 
-    server_name = "FastAPI"
     raise_limit = "dash-stash reads no more of a Dash request on FastAPI"
 
     def install(self, setup: Callable[[], None]) -> None:

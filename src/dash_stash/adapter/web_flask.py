@@ -21,7 +21,6 @@ _STATIC = ("_dash-component-suites/", "_favicon.ico")
 class FlaskWeb(web.Web):
     """Hooks a Flask server: before each of this app's requests, sets its `RequestState`."""
 
-    server_name = "Flask"
     raise_limit = "set app.server.config['MAX_CONTENT_LENGTH'] to allow more"
 
     def install(self, setup: Callable[[], None]) -> None:

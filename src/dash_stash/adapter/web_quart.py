@@ -23,7 +23,6 @@ from . import web
 class QuartWeb(web.Web):
     """Hooks a Quart server: before each of this app's requests, sets its `RequestState`."""
 
-    server_name = "Quart"
     raise_limit = "set app.server.config['MAX_CONTENT_LENGTH'] to allow more"
 
     def install(self, setup: Callable[[], None]) -> None:
@@ -54,7 +53,9 @@ class QuartWeb(web.Web):
                 and self.refuse_large(request.content_length, request.path)
             ):
                 quart.abort(413)
-            body = await request.get_data() if dash_route and request.method == "POST" else b""
+            # our routes and the inspector read their JSON body synchronously: read it now
+            ours = request.path.startswith(self.prefix + "_dash-stash/")
+            body = await request.get_data() if ours and request.method == "POST" else b""
             content_type = request.content_type
             view = web.Request(
                 request.method,
