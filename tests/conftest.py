@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -154,9 +155,7 @@ def _asgi_missing() -> str:
 
         return f"FastAPI and Quart servers need Dash 4.2+ (this is Dash {dash.__version__})"
     for module in ("fastapi", "uvicorn", "quart", "hypercorn", "websockets"):
-        try:
-            __import__(module)
-        except ImportError:
+        if importlib.util.find_spec(module) is None:
             return f"{module} is not installed (pip install -e '.[test]')"
     return ""
 
