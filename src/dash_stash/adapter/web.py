@@ -192,6 +192,27 @@ class Web:
                 state.set_cookie = cookie_header(name, cookie, secure)
         return state
 
+    def is_dash_rule(self, path: str, rule: str | None) -> bool:
+        """On servers that match URL rules (Flask, Quart): is a request for `path`, matched by
+        `rule`, one of the Dash app's own routes (not its bundles), or dash-stash's?"""
+        if path.startswith(self.prefix + "_dash-stash/"):
+            return True
+        return (
+            rule is not None
+            and rule in self.app.routes
+            and not any(part in rule for part in ("_dash-component-suites/", "_favicon.ico"))
+        )
+
+    def finish(self, response: Any) -> Any:
+        """A werkzeug-style response (Flask's, Quart's) with the session cookie, if this
+        app's request made a new one, and `Cache-Control: private`."""
+        state = _STATE.get()
+        if state is not None and state.web is self and state.set_cookie is not None:
+            response.headers.add("Set-Cookie", state.set_cookie)
+            response.cache_control.public = False
+            response.cache_control.private = True
+        return response
+
     def refuse_large(self, length: int | None, path: str) -> bool:
         """Is a body of `length` bytes over the default limit? (Logs why it is refused.)"""
         if length is None or length <= DEFAULT_MAX_REQUEST_BYTES:

@@ -15,8 +15,6 @@ from werkzeug.wsgi import LimitedStream
 
 from . import web
 
-_STATIC = ("_dash-component-suites/", "_favicon.ico")
-
 
 class FlaskWeb(web.Web):
     """Hooks a Flask server: before each of this app's requests, sets its `RequestState`."""
@@ -28,21 +26,11 @@ class FlaskWeb(web.Web):
         # plotly/dash#3971: Dash's own setup hook, run under a lock before any other
         server.before_request_funcs.setdefault(None, []).insert(0, setup)
 
-        def is_dash_route() -> bool:
-            path = flask.request.path
-            if path.startswith(self.prefix + "_dash-stash/"):
-                return True
-            rule = flask.request.url_rule
-            return (
-                rule is not None
-                and rule.rule in self.app.routes
-                and not any(part in rule.rule for part in _STATIC)
-            )
-
         def before() -> Any:
             if not self.mine(flask.request.path):
                 return None  # another Dash app's request, or none of ours
-            dash_route = is_dash_route()
+            rule = flask.request.url_rule
+            dash_route = self.is_dash_rule(flask.request.path, rule and rule.rule)
             if dash_route:
                 _limit_body(self, server)
             secure = bool(flask.request.is_secure or server.config.get("SESSION_COOKIE_SECURE"))
@@ -64,20 +52,12 @@ class FlaskWeb(web.Web):
                 )
             return reply
 
-        def after(response: flask.Response) -> flask.Response:
-            state = web.current()
-            if state is not None and state.web is self and state.set_cookie is not None:
-                response.headers.add("Set-Cookie", state.set_cookie)
-                response.cache_control.public = False
-                response.cache_control.private = True
-            return response
-
         def teardown(_exc: BaseException | None) -> None:
             if flask.g.pop("dash_stash_entered", False):
                 web.enter(None)  # a thread that serves another request next starts clean
 
         server.before_request(before)
-        server.after_request(after)
+        server.after_request(self.finish)
         server.teardown_request(teardown)
 
     def add_json_route(self, path: str, handler: Callable[[dict], bytes]) -> None:

@@ -31,21 +31,12 @@ class QuartWeb(web.Web):
         # requests can race as on a threaded Flask: run it under a lock, before any other
         server.before_request_funcs.setdefault(None, []).insert(0, setup)
 
-        def is_dash_route(path: str) -> bool:
-            if path.startswith(self.prefix + "_dash-stash/"):
-                return True
-            rule = quart.request.url_rule
-            return (
-                rule is not None
-                and rule.rule in self.app.routes
-                and "_dash-component-suites/" not in rule.rule
-            )
-
         async def before() -> Any:
             request = quart.request
             if not self.mine(request.path):
                 return None
-            dash_route = is_dash_route(request.path)
+            rule = request.url_rule
+            dash_route = self.is_dash_rule(request.path, rule and rule.rule)
             limit = server.config.get("MAX_CONTENT_LENGTH")
             if (
                 dash_route
@@ -75,12 +66,7 @@ class QuartWeb(web.Web):
             return reply
 
         async def after(response: quart.Response) -> quart.Response:
-            state = web.current()
-            if state is not None and state.web is self and state.set_cookie is not None:
-                response.headers.add("Set-Cookie", state.set_cookie)
-                response.cache_control.public = False
-                response.cache_control.private = True
-            return response
+            return self.finish(response)
 
         async def before_websocket() -> None:
             socket = quart.websocket
