@@ -461,9 +461,7 @@ def _know_stores(stash: Stash) -> None:
     not declare needs its options, and a conflict resolver function its function."""
     if stash.stores.generation:
         return  # a web process, or the diskcache subprocess forked from one
-    server = stash.app.server
-    with server.app_context():  # no request: no session, so no session's seed is kept
-        stash.own_layouts()
+    stash.own_layouts()  # outside a request: no session, so no session's seed is kept
 
 
 def check_backend(stash: Stash, info: dict) -> None:
