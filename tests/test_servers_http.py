@@ -274,12 +274,14 @@ class Socket:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, url: str, cookies: dict[str, str]) -> Iterator[Socket]:
-        """A socket with `cookies` on its handshake, from the page's origin."""
+    def open(
+        cls, url: str, cookies: dict[str, str], headers: dict[str, str] | None = None
+    ) -> Iterator[Socket]:
+        """A socket with `cookies` (and `headers`) on its handshake, from the page's origin."""
         from websockets.sync.client import connect
 
         cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-        headers = {"Origin": url, **({"Cookie": cookie} if cookie else {})}
+        headers = {"Origin": url, **(headers or {}), **({"Cookie": cookie} if cookie else {})}
         ws_url = url.replace("http://", "ws://") + "/_dash-ws-callback"
         with connect(ws_url, additional_headers=headers, open_timeout=30) as ws:
             yield cls(ws)
@@ -351,6 +353,39 @@ def test_websocket_callbacks_need_the_session_cookie_of_the_handshake(server, tm
         assert result["status"] == "ok", result
         assert steps(bob, bob_page["progress.data"]) == "5.0 5.1"
         assert steps(alice, token) == "1.0 1.1"
+    finally:
+        print(s.stop())
+
+
+@pytest.mark.parametrize("server", ASGI_SERVERS)
+def test_websocket_callbacks_behind_an_https_proxy_keep_the_session(server, tmp_path):
+    """Behind a TLS proxy set up as docs/security.md says (FastAPI: uvicorn's proxy headers;
+    Quart: SESSION_COOKIE_SECURE), the page's `__Host-` cookie is the socket's session too:
+    a websocket callback's streamed write lands in that browser's store. (Before, the docs
+    told Quart apps to use hypercorn's ProxyFixMiddleware, which gives a websocket handshake
+    the scheme "https": Quart then routes it as a page request and every websocket callback
+    fails.)"""
+    proxy = {"X-Forwarded-Proto": "https"}
+    env = {"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db", "PROXY_FIX": "1"}
+    s = start_server(server, TARGET, env=env)
+    try:
+        page = requests.get(s.url + "/", headers=proxy)
+        name, _, value = page.headers["Set-Cookie"].split(";")[0].partition("=")
+        assert name.startswith("__Host-") and "; Secure" in page.headers["Set-Cookie"]
+        cookies = {name: value}  # sent by hand: requests keeps Secure cookies off http://
+        client = DashClient(s.url, headers={**proxy, "Cookie": f"{name}={value}"})
+        assert not client.http.cookies  # the browser's session was kept, no new one made
+        t0 = client.prop("progress", "data")
+        run = client.callback("run-done.children")
+        body = DashClient.body(run, {("run", "n_clicks"): 1, ("progress", "data"): t0})
+        state: dict[str, object] = {"gate.value": "go1", "progress.data": t0}
+        with Socket.open(s.url, cookies, proxy) as socket:
+            streamed, result = socket.run(body, state)
+        assert result["status"] == "ok", result
+        assert [m["componentId"] for m in streamed] == ["progress", "progress"]
+        show = client.callback("progress-show.children")
+        r = client.call(show, {("progress", "data"): state["progress.data"]})
+        assert r.json()["response"]["progress-show"]["children"] == "1.0 1.1"
     finally:
         print(s.stop())
 

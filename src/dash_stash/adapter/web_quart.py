@@ -81,6 +81,7 @@ class QuartWeb(web.Web):
         server.before_request(before)
         server.after_request(after)
         server.before_websocket(before_websocket)
+        server.asgi_app = _websocket_scheme(server.asgi_app)  # type: ignore[method-assign]
 
     def add_json_route(self, path: str, handler: Callable[[dict], bytes]) -> None:
         async def view() -> quart.Response:
@@ -94,3 +95,18 @@ class QuartWeb(web.Web):
 
     def is_response(self, value: Any) -> bool:
         return isinstance(value, quart.Response)
+
+
+def _websocket_scheme(asgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    """`asgi_app` with a websocket handshake's scheme made a websocket one ("https" ->
+    "wss"). Hypercorn's `ProxyFixMiddleware` (how docs/security.md serves Quart behind a TLS
+    proxy) copies `X-Forwarded-Proto: https` into a websocket's scope as it is; Quart then
+    routes the handshake as a page request, and every websocket callback fails."""
+    schemes = {"http": "ws", "https": "wss"}
+
+    async def app(scope: dict, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] == "websocket" and scope.get("scheme") in schemes:
+            scope = {**scope, "scheme": schemes[scope["scheme"]]}
+        await asgi_app(scope, receive, send)
+
+    return app
