@@ -184,6 +184,12 @@ def test_operator_page_rights(serve, tmp_path):
     assert '"count"' not in page.text  # the page lists stores; it shows no values
     swept = requests.post(f"{url}/_dash-stash/sweep", headers={"X-Operator": "1"})
     assert swept.status_code == 200 and "Swept 0 expired stores" in swept.text  # redirected
+    # A form on another site, riding on the operator's credentials, cannot make a sweep.
+    for forged in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        reply = requests.post(f"{url}/_dash-stash/sweep", headers={"X-Operator": "1", **forged})
+        assert reply.status_code == 403 and "Swept" not in reply.text
+    same = {"X-Operator": "1", "Sec-Fetch-Site": "same-origin", "Origin": url}
+    assert requests.post(f"{url}/_dash-stash/sweep", headers=same).status_code == 200
 
 
 def test_history_and_restore_inside_and_outside_callbacks(serve, tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -113,6 +114,8 @@ class Inspector:
             if allowed is not True:
                 return allowed
             if sub == "sweep" and method == "POST":
+                if _cross_site():
+                    return _json(403, {"error": "a sweep is posted from the operator page only"})
                 removed = self.stash.engine.backend.sweep()
                 return web.Reply(
                     303, "", "text/plain", {"Location": f"{self.base}?swept={removed}"}
@@ -290,6 +293,18 @@ class Inspector:
         if shown < len(found):
             lines.append(f"<p>{len(found) - shown} more stores: narrow the search.</p>")
         return _PAGE.format(body="\n".join(lines))
+
+
+def _cross_site() -> bool:
+    """Did a browser send this POST from another site (a form on someone else's page riding
+    on the operator's cookies or Basic auth)? Browsers say so in `Sec-Fetch-Site`; older ones
+    only in `Origin`. A client that is no browser sends neither, and is no such rider."""
+    headers = web.native_request().headers
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc != headers.get("Host")
 
 
 def _count(n: int, thing: str) -> str:
