@@ -29,6 +29,7 @@ from .callbacks import CallbackWiring
 from .component import Store, StoreRegistry, StoreSpec
 from .engine import StashEngine, Write
 from .errors import QuotaError, StashError, TokenError
+from .stream import LiveRoute
 from .tokens import Signer, Token, is_token_text
 
 log = logging.getLogger("dash_stash")
@@ -190,6 +191,8 @@ class Stash:
             app.server, self, lambda: app.routes, self.on_request, self.inspector.intercept
         )
         browser.Routes(self).install()
+        self.live = LiveRoute(self)  # open pages follow their stores' changes
+        self.live.install()
 
     # -- secret and session ------------------------------------------------------------
 

@@ -19,7 +19,7 @@ werkzeug's `ProxyFix`) or `SESSION_COOKIE_SECURE` is set, and `Cache-Control: pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,6 +193,48 @@ def add_json_route(
 
 
 _JSON = "application/json"
+
+
+def add_stream_route(
+    server: flask.Flask,
+    path: str,
+    handler: Callable[[dict, bool], Iterator[str] | None],
+    log: Any,
+) -> None:
+    """A POST route taking a JSON object and answering a stream of Server-Sent Events:
+    `handler(body, can_hold)` gives the chunks (None: nothing to stream, 204). `can_hold`
+    says whether a held response leaves the server able to serve others (a threaded or
+    green-thread server); on a plain one-request-at-a-time worker it does not. The stream
+    runs in the request's context (its session), and ends if the browser goes away (the
+    next chunk fails to send)."""
+    from .errors import StashError
+
+    def view() -> flask.Response:
+        body = flask.request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return flask.Response(b'{"error":"expected a JSON object"}', 400, mimetype=_JSON)
+        try:
+            chunks = handler(body, can_hold())
+        except StashError as exc:
+            log.warning("dash-stash: %s: %s", path, exc)
+            return flask.Response(flask.json.dumps({"error": str(exc)}), 400, mimetype=_JSON)
+        if chunks is None:
+            return flask.Response(status=204)
+        response = flask.Response(
+            flask.stream_with_context(chunks), 200, mimetype="text/event-stream"
+        )
+        response.headers["Cache-Control"] = "no-cache, private"
+        response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+        return response
+
+    server.add_url_rule(path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"])
+
+
+def can_hold() -> bool:
+    """Can this server hold a response open without refusing other requests meanwhile?
+    gunicorn's gthread, gevent and eventlet workers and werkzeug's threaded server say so
+    (`wsgi.multithread`); a sync worker (one request at a time) does not."""
+    return bool(flask.request.environ.get("wsgi.multithread"))
 
 
 def current_owner() -> Any | None:
