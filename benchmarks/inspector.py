@@ -42,11 +42,11 @@ def make_app(mode: str):  # noqa: ANN201 - a Dash app
     from dash import Dash, Input, Output, Patch, html
 
     import dash_stash
-    import dash_stash.inspector
+    import dash_stash.adapter.inspector
 
     if mode == "debug, no panel code":
         dash_stash._js_dist = []
-        dash_stash.inspector.register_devtool = lambda: None
+        dash_stash.adapter.inspector.register_devtool = lambda: None
     app = Dash("bench_inspector")
     folder = tempfile.mkdtemp(prefix="dash-stash-bench-")
     dash_stash.init(app, f"sqlite:///{folder}/stash.db")

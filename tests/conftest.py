@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.net import free_port, wait_for_port
+from tests.support.redis_server import (  # noqa: F401 - fixtures for every test folder
+    redis_client,
+    redis_cluster,
+    redis_cluster_nodes,
+    redis_factory,
+    redis_session_server,
+    redis_url,
+    tls_files,
+)
 
 CHROMIUM = os.environ.get("DASH_STASH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -25,23 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
 @pytest.fixture(scope="session")

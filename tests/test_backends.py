@@ -1,4 +1,5 @@
-"""The backend protocol, on every embedded backend: versions, history, expiry, atomicity."""
+"""The backend contract, one suite run on every backend (memory, SQLite, Redis): versions,
+history, expiry, keys, usage. What only one backend has is tested beside it."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from dash_stash.codec import Encoded, decode, encode
 KEY = StoreKey("ns", "s1", "local", "user_data")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def backend(request, tmp_path):
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/stash.db"
+    url = {
+        "memory": lambda: "memory://",
+        "sqlite": lambda: f"sqlite:///{tmp_path}/stash.db",
+        "redis": lambda: request.getfixturevalue("redis_url"),  # a real redis-server
+    }[request.param]()
     b = open_backend(url, Retention(versions=3, max_bytes=1000))
     yield b
     b.close()
@@ -29,6 +34,7 @@ def test_versions_start_at_one_and_increase_by_one(backend):
     assert [put(backend, KEY, i).version for i in range(4)] == [1, 2, 3, 4]
     record = backend.read(KEY)
     assert (decode(record.value), record.version, record.writer) == (3, 4, "w")
+    assert record.created <= record.updated < record.expires
 
 
 def test_commit_sees_latest_and_passes_it_to_update(backend):
@@ -38,7 +44,7 @@ def test_commit_sees_latest_and_passes_it_to_update(backend):
     assert seen == [1]
 
 
-def test_failed_update_leaves_value_and_version(backend):
+def test_failed_update_leaves_value_version_and_history(backend):
     put(backend, KEY, "kept")
 
     def boom(latest):
@@ -53,8 +59,10 @@ def test_failed_update_leaves_value_and_version(backend):
 
 def test_history_is_bounded_by_count_and_bytes(backend):
     for i in range(6):
-        put(backend, KEY, i)
-    assert [decode(r.value) for r in backend.history(KEY)] == [4, 3, 2]  # 3 versions kept
+        put(backend, KEY, i, writer=f"w{i}")
+    history = backend.history(KEY)
+    assert [decode(r.value) for r in history] == [4, 3, 2]  # 3 versions kept
+    assert [(r.version, r.writer) for r in history] == [(5, "w4"), (4, "w3"), (3, "w2")]
     for c in "xyz":
         put(backend, KEY, c * 600)
     # Newest first: "y"*600 fits in 1000 bytes, "x"*600 would pass them: only one is kept.
@@ -66,38 +74,52 @@ def test_expiry_read_refreshes_and_sweep_spares_live(backend):
     dead = StoreKey("ns", "s1", "local", "dead")
     put(backend, live, 1, ttl=0.5)
     put(backend, dead, 2, ttl=0.5)
+    put(backend, live, 3, ttl=0.5)  # history too must live as long as the record
     time.sleep(0.3)
     assert backend.read(live, ttl=0.5) is not None  # refreshed until now+0.5
     time.sleep(0.3)
-    assert backend.sweep() == 1
+    assert backend.sweep() == 1  # the dead store's index entry
     assert backend.read(dead) is None
-    assert decode(backend.read(live).value) == 1
+    assert decode(backend.read(live).value) == 3
+    assert [decode(r.value) for r in backend.history(live)] == [1]
+    assert backend.keys("ns") == [live]
 
 
-def test_expired_record_is_gone_before_sweep_and_restarts(backend):
+def test_expired_record_is_gone_and_restarts_at_one(backend):
     put(backend, KEY, 1, ttl=0.2)
+    put(backend, KEY, 2, ttl=0.2)
     time.sleep(0.3)
     assert backend.read(KEY) is None
-    assert put(backend, KEY, 2).version == 1
+    assert backend.keys("ns") == []
+    assert put(backend, KEY, 3).version == 1
+    assert backend.history(KEY) == []
 
 
 def test_keys_delete_and_touch(backend):
     other = StoreKey("ns", "s2", "local", "user_data")
     put(backend, KEY, 1)
+    put(backend, KEY, 11)
     put(backend, other, 2)
     put(backend, StoreKey("other-app", "s1", "local", "x"), 3)
     assert backend.keys("ns") == [KEY, other]
     assert backend.keys("ns", "s2") == [other]
+    assert backend.keys("nobody") == []
     assert backend.namespaces() == ["ns", "other-app"]
-    assert backend.touch(KEY, 60) and not backend.touch(StoreKey("ns", "s9", "x", "y"), 60)
+    assert backend.touch(KEY, 600) and not backend.touch(StoreKey("ns", "s9", "x", "y"), 60)
+    assert 590 < backend.read(KEY).expires - time.time() <= 600
     assert backend.delete(KEY) and not backend.delete(KEY)
     assert backend.read(KEY) is None and backend.history(KEY) == []
+    assert backend.keys("ns") == [other]
 
 
 def test_values_are_bytes_as_given(backend):
     blob = Encoded("json", b'{"a":[1,2,3]}')
     backend.commit(KEY, lambda latest: blob, ttl=60)
     assert backend.read(KEY).value == blob
+    raw = Encoded("arrow", bytes(range(256)) * 4096)  # 1 MB, every byte value, NULs included
+    backend.commit(KEY, lambda latest: raw, ttl=60)
+    assert backend.read(KEY).value == raw
+    assert backend.history(KEY)[0].value == blob
 
 
 def test_sqlite_urls(tmp_path, monkeypatch):

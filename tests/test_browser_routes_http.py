@@ -3,15 +3,11 @@ callback's declared stores exactly as server callbacks do."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import requests
-from dash_client import DashClient
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import clientside_app  # noqa: E402
+from tests.apps import clientside_app
+from tests.support.dash_client import DashClient
 
 pytestmark = pytest.mark.integration
 

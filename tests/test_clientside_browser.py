@@ -3,15 +3,11 @@ would a dcc.Store: the same app on both, side by side; the browser keeps only to
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import dash
 import pytest
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import clientside_app  # noqa: E402
+from tests.apps import clientside_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 DASH = tuple(int(n) for n in dash.__version__.split(".")[:2])

@@ -26,7 +26,9 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
 from polars.testing.parametric import dataframes as polars_frames
 
-from dash_stash.codec import Encoded, arrow, decode, encode, equal
+from dash_stash.backends.memory import MemoryBackend
+from dash_stash.codec import Compression, Encoded, decode, encode, equal
+from dash_stash.engine import StashEngine
 
 # CODEC_EXAMPLES=3000 for a deeper search; the default keeps this file at a few seconds
 PROPS = settings(
@@ -162,6 +164,35 @@ def test_plain_and_scalar_values_import_no_table_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_codec_modules_import_one_way() -> None:
+    """typed knows nothing of the table libraries' module: arrow registers itself with typed,
+    and no codec module imports one that imports it back (issue 9's arrow <-> typed cycle)."""
+    import ast
+    from pathlib import Path
+
+    import dash_stash.codec
+
+    folder = Path(dash_stash.codec.__file__).parent
+    imports = {}
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imports[path.stem] = {
+            alias.name if node.module is None else node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+            for alias in node.names
+        }
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for name in imports.get(start, ()):
+            if name == target or (name not in seen and reaches(name, target, seen | {name})):
+                return True
+        return False
+
+    assert "arrow" not in imports["typed"]
+    assert [m for m in imports if m != "__init__" and reaches(m, m, set())] == []
 
 
 def test_json_path_converts_like_dcc_store() -> None:
@@ -334,31 +365,35 @@ def test_large_arrays_compress_only_when_asked_and_when_it_pays() -> None:
     zeros = np.zeros((512, 1024))  # 4 MiB that squeeze well
     noise = np.random.default_rng(1).random((512, 1024))
     assert encode(zeros).size > zeros.nbytes  # by default: lz4 costs more time than it saves
-    try:
-        arrow.configure(compression="lz4")
-        assert encode(zeros).size < 100_000
-        assert encode(noise).size > noise.nbytes
-        assert same(roundtrip(zeros), zeros) and same(roundtrip(noise), noise)
-    finally:
-        arrow.configure(compression=None)
+    lz4 = Compression("lz4")
+    assert encode(zeros, compression=lz4).size < 100_000
+    assert encode(noise, compression=lz4).size > noise.nbytes
+    for value in (zeros, noise):
+        assert same(decode(encode(value, compression=lz4)), value)
 
 
 @pytest.mark.parametrize("codec", ["lz4", "zstd", None])
 def test_each_compression_codec_round_trips(codec: str | None) -> None:
-    old = arrow.COMPRESSION, arrow.COMPRESS_ABOVE
-    try:
-        arrow.configure(compression=codec, above=1024)
-        values = {
-            "a": np.repeat(np.arange(4096.0), 4),
-            "df": pd.DataFrame({"x": np.repeat(np.arange(2000), 8), "s": ["ab"] * 16000}),
-            "pl": pl.DataFrame({"x": np.repeat(np.arange(2000), 8)}),
-        }
-        encoded = encode(values)
-        assert (encoded.size < 200_000) == (codec is not None)
-        out = decode(encoded)
-        assert same(out, values)
-    finally:
-        arrow.configure(compression=old[0], above=old[1])
+    values = {
+        "a": np.repeat(np.arange(4096.0), 4),
+        "df": pd.DataFrame({"x": np.repeat(np.arange(2000), 8), "s": ["ab"] * 16000}),
+        "pl": pl.DataFrame({"x": np.repeat(np.arange(2000), 8)}),
+    }
+    encoded = encode(values, compression=Compression(codec, above=1024))
+    assert (encoded.size < 200_000) == (codec is not None)
+    out = decode(encoded)  # a record names its compression: reading needs no setting
+    assert same(out, values)
+
+
+def test_compression_is_a_setting_of_each_stash_not_of_the_process() -> None:
+    """Two apps in one process, one compressing: the other's values stay uncompressed."""
+    zeros = np.zeros((512, 1024))
+    squeezed = StashEngine(MemoryBackend(), compression=Compression("zstd"))
+    plain = StashEngine(MemoryBackend())
+    assert squeezed.encode(zeros, "a").size < 100_000
+    assert plain.encode(zeros, "b").size > zeros.nbytes
+    with pytest.raises(ValueError, match="compression must be 'lz4', 'zstd' or None"):
+        Compression("gzip")
 
 
 def test_exact_scalars() -> None:

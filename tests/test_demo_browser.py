@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dash_stash.backends import StoreKey, open_backend
-from dash_stash.demo import make_app
+from dash_stash.demo.app import make_app
 from dash_stash.engine import Replace, StashEngine
 
 CLICKS = 5

@@ -11,10 +11,8 @@ import decimal
 import json
 import os
 import re
-import sys
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,9 +23,7 @@ from hypothesis import strategies as st
 from playwright.sync_api import expect
 
 from dash_stash.codec.registry import browser_json
-
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import dropin_app  # noqa: E402
+from tests.apps import dropin_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -11,11 +11,11 @@ import time
 
 import pytest
 from dash import Patch
-from stress import KEY, hammer
 
 from dash_stash.backends import StoreKey, open_backend
 from dash_stash.engine import Merge, PatchWrite, Replace, StashEngine
 from dash_stash.errors import CorruptRecordError, EncodeError, ValueTooLargeError
+from tests.support.stress import KEY, hammer
 
 KEY2 = StoreKey("ns", "s", "local", "user_data")
 

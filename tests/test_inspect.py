@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from write_kinds import check_kinds
 
 from dash_stash import inspect
 from dash_stash.backends import StoreKey, open_backend
 from dash_stash.codec import decode, encode
 from dash_stash.engine import Replace, StashEngine
+from tests.support.write_kinds import check_kinds
 
 # The versions table as dash-stash 0.1 created it: no kind, no details.
 SCHEMA_0_1 = """

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import base64
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import inspector_app  # noqa: E402
-
-from dash_stash.backends import StoreKey, open_backend  # noqa: E402
-from dash_stash.engine import Replace, StashEngine  # noqa: E402
+from dash_stash.backends import StoreKey, open_backend
+from dash_stash.engine import Replace, StashEngine
+from tests.apps import inspector_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import base64
 import re
-import sys
-from pathlib import Path
 
 import orjson
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-sys.path.insert(0, str(Path(__file__).parent))
-import inspector_app  # noqa: E402
-from dash_client import DashClient  # noqa: E402
+from tests.apps import inspector_app
+from tests.support.dash_client import DashClient
 
 pytestmark = [pytest.mark.integration]
 

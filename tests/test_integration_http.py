@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
-from pathlib import Path
 
 import dash
 import pytest
 import requests
 from dash import Dash, Input, Output, State, ctx, html
-from dash_client import DashClient
 
 import dash_stash
-
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import seed_app  # noqa: E402
+from tests.apps import seed_app
+from tests.support.dash_client import DashClient
 
 pytestmark = pytest.mark.integration
 
@@ -275,8 +271,7 @@ def test_a_worker_that_served_no_layout_yet_knows_stores_and_layout_data(
 
 
 def test_a_store_created_by_a_callback_on_one_worker_is_read_on_another(serve, tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent / "apps"))
-    import features_app
+    from tests.apps import features_app
 
     url = f"sqlite:///{tmp_path}/stash.db"
     one = serve(features_app.make_app(url, name="same"))

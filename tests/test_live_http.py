@@ -14,17 +14,16 @@ import queue
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from dash_client import DashClient
-from test_shared_http import add, add_note, board, browser, team_value
 
 from dash_stash.backends import StoreKey
 from dash_stash.engine import Replace
-
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-from live_app import make_app  # noqa: E402
+from tests.apps.live_app import make_app
+from tests.conftest import ROOT, ProcessServer
+from tests.support.dash_client import DashClient
+from tests.support.live import add, add_note, board, browser, team_value
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -209,7 +208,6 @@ def test_a_closed_page_holds_nothing_on_the_server_after_a_heartbeat(app):
 def test_on_sync_workers_the_route_answers_at_once_and_the_page_asks_again(tmp_path):
     """gunicorn's default sync worker serves one request at a time: a held stream would
     block it, so the route answers what changed (if anything) at once and ends."""
-    from conftest import ROOT, ProcessServer, free_port
 
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}"]

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import pages_app  # noqa: E402
+from tests.apps import pages_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from dash import Dash, Input, Output, Patch, State, dcc, html
-from test_patch import random_case, same
 
 from dash_stash.engine.patch import apply_patch, patch_operations
+from tests.support.patches import random_case, same
 
 
 def _aug(key: str, method: str, operand: Any) -> Callable[[Patch], Any]:

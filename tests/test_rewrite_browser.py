@@ -3,15 +3,12 @@ two tabs on a `local` store whose render callback rewrites the unchanged list st
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import rewrite_app  # noqa: E402
+from tests.apps import rewrite_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -8,39 +8,18 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 from dash import Dash, Input, Output, html
-from dash_client import DashClient
 
 import dash_stash
-
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-from routes_app import make_app as quota_app  # noqa: E402
+from tests.apps.routes_app import make_app as quota_app
+from tests.support.dash_client import DashClient
+from tests.support.quota import KB, big_then_small, write
 
 pytestmark = pytest.mark.integration
-
-KB = 1000
-
-
-def write(c: DashClient, store: str, token, value, prop: str = "data") -> requests.Response:
-    body = {"id": store, "prop": prop, "token": token, "value": value}
-    return c.http.post(c.url + "/_dash-stash/write", json=body)
-
-
-def big_then_small(c: DashClient, times: int, size: int = 200 * KB) -> list[int]:
-    """The history attack: in a fresh instance per request (a write without a token), a big
-    value, then a small one that pushes the big one into history. The big writes' statuses."""
-    codes = []
-    for _ in range(times):
-        big = write(c, "s", None, "x" * size)
-        codes.append(big.status_code)
-        if big.ok:
-            assert write(c, "s", big.json()["value"], "y").ok
-    return codes
 
 
 def session_bytes(db: Path) -> int:

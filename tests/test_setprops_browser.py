@@ -3,14 +3,10 @@ async server callbacks commits on the server, the browser gets a token, reads se
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import setprops_app  # noqa: E402
+from tests.apps import setprops_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -7,18 +7,15 @@ Real werkzeug server in threads, real SQLite file; each `DashClient` is one brow
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
-import sys
 import threading
-from pathlib import Path
 
 import pytest
-from dash_client import DashClient
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-from live_app import make_app  # noqa: E402
+from tests.apps.live_app import make_app
+from tests.support.dash_client import DashClient
+from tests.support.live import add, add_note, board, browser, team_value
 
 pytestmark = pytest.mark.integration
 
@@ -26,47 +23,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def app_url(serve, tmp_path) -> str:
     return serve(make_app(f"sqlite:///{tmp_path / 'stash.db'}", "shared_http")).url
-
-
-def browser(url: str, team: str | None = None) -> DashClient:
-    """A new browser (cookie jar); logged in to `team` first when given."""
-    c = DashClient(url)
-    if team is not None:
-        c.http.get(f"{url}/login", params={"team": team}).raise_for_status()
-        c.layout = c.http.get(url + "/_dash-layout").json()  # rendered for the logged-in user
-    return c
-
-
-def token_from(response) -> str:
-    response.raise_for_status()
-    (output,) = response.json()["response"].values()
-    return output["data"]
-
-
-def board(c: DashClient, token: str) -> list[str]:
-    out = c.call(c.callback("items."), {("board", "data"): token}).json()["response"]
-    return [li["props"]["children"] for li in out["items"]["children"]]
-
-
-def add(c: DashClient, n: int, who: str) -> str:
-    cb = c.callback("board.")
-    token = c.prop("board", "data")
-    return token_from(c.call(cb, {("add", "n_clicks"): n, ("who", "value"): who, **_hidden(token)}))
-
-
-def _hidden(token: str) -> dict:
-    return {("board", "data"): token}
-
-
-def team_value(c: DashClient, token: str) -> dict:
-    r = c.call(c.callback("team-out."), {("team", "data"): token})
-    r.raise_for_status()
-    return json.loads(r.json()["response"]["team-out"]["children"])
-
-
-def add_note(c: DashClient, token: str, n: int, who: str):
-    cb = c.callback("team.")
-    return c.call(cb, {("team-add", "n_clicks"): n, ("who", "value"): who, ("team", "data"): token})
 
 
 # ---- app: one value for everyone --------------------------------------------------------------

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import features_app  # noqa: E402
+from tests.apps import features_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

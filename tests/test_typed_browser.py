@@ -4,17 +4,13 @@ come back with dtypes, index and content intact; bad values fail loudly and chan
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).parent / "apps"))
-import typed_app  # noqa: E402
-
-from dash_stash import codec  # noqa: E402
+from dash_stash import codec
+from tests.apps import typed_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from . import codec
-from .backends import Backend, StoreKey, open_backend
+from .backends import Backend, StoreKey, default_backend_url, open_backend
 from .codec import typed
 from .demo import NAMESPACE as DEMO_NAMESPACE
 from .errors import StashError
@@ -33,7 +33,6 @@ from .inspect import (
     versions,
     when,
 )
-from .integration import default_backend_url
 
 MAX_LINES = 60  # of one value printed by `inspect --show`
 
@@ -115,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import make_app
+    from .demo.app import make_app
 
     backend = args.backend or default_backend_url()
     app = make_app(backend)

@@ -5,7 +5,8 @@ pub/sub."""
 from __future__ import annotations
 
 import pytest
-from test_live_browser import LIVE_APP, two_users_share_a_board
+
+from tests.support.live import LIVE_APP, two_users_share_a_board
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from proxy import RoundRobinProxy
-from test_seed_browser import CALLBACK, IDLE_PROBE, run_clicks, worker_pids
 
 from dash_stash.backends import open_backend
 from dash_stash.codec import decode
+from tests.support.proxy import RoundRobinProxy
+from tests.support.seed_clicks import CALLBACK, IDLE_PROBE, run_clicks, worker_pids
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 

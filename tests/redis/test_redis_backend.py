@@ -1,17 +1,16 @@
-"""The backend protocol on Redis: the behaviours the SQLite backend has, plus what is Redis's own
-(key layout and hash tags, expiry of every key, a re-sent commit script, contention)."""
+"""What is the Redis backend's own: key layout and hash tags, expiry of every key, a re-sent
+commit script, contention. The protocol every backend shares is tests/test_backends.py."""
 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from redis.crc import key_slot
 
 from dash_stash.backends import Retention, StoreKey, open_backend
 from dash_stash.backends.redis import RedisBackend
-from dash_stash.codec import Encoded, decode, encode
+from dash_stash.codec import decode, encode
 from dash_stash.errors import BackendError
 
 pytestmark = pytest.mark.redis
@@ -31,22 +30,7 @@ def put(backend, key, value, ttl=60.0, writer="w"):
     return backend.commit(key, lambda latest: encode(value), ttl=ttl, writer=writer)
 
 
-def test_versions_start_at_one_and_increase_by_one(backend):
-    assert backend.read(KEY) is None
-    assert [put(backend, KEY, i).version for i in range(4)] == [1, 2, 3, 4]
-    record = backend.read(KEY)
-    assert (decode(record.value), record.version, record.writer) == (3, 4, "w")
-    assert record.created <= record.updated < record.expires
-
-
-def test_commit_sees_latest_and_passes_it_to_update(backend):
-    put(backend, KEY, {"n": 1})
-    seen = []
-    backend.commit(KEY, lambda latest: seen.append(latest.version) or encode(2), ttl=60)
-    assert seen == [1]
-
-
-def test_failed_update_leaves_value_version_and_no_trace(backend, redis_client):
+def test_a_failed_update_leaves_no_key_behind(backend, redis_client):
     put(backend, KEY, "kept")
     before = sorted(redis_client.keys("*"))
 
@@ -55,22 +39,7 @@ def test_failed_update_leaves_value_version_and_no_trace(backend, redis_client):
 
     with pytest.raises(ValueError):
         backend.commit(KEY, boom, ttl=60)
-    record = backend.read(KEY)
-    assert (decode(record.value), record.version) == ("kept", 1)
-    assert backend.history(KEY) == []
     assert sorted(redis_client.keys("*")) == before
-
-
-def test_history_is_bounded_by_count_and_bytes(backend):
-    for i in range(6):
-        put(backend, KEY, i, writer=f"w{i}")
-    history = backend.history(KEY)
-    assert [decode(r.value) for r in history] == [4, 3, 2]  # 3 versions kept
-    assert [(r.version, r.writer) for r in history] == [(5, "w4"), (4, "w3"), (3, "w2")]
-    for c in "xyz":
-        put(backend, KEY, c * 600)
-    # Newest first: "y"*600 fits in 1000 bytes, "x"*600 would pass them: only one is kept.
-    assert [decode(r.value) for r in backend.history(KEY)] == ["y" * 600]
 
 
 def test_history_zero_versions_keeps_none(redis_url):
@@ -78,32 +47,6 @@ def test_history_zero_versions_keeps_none(redis_url):
     for i in range(3):
         put(b, KEY, i)
     assert b.history(KEY) == [] and decode(b.read(KEY).value) == 2
-
-
-def test_expiry_read_refreshes_and_sweep_spares_live(backend):
-    live = StoreKey("ns", "s1", "local", "live")
-    dead = StoreKey("ns", "s1", "local", "dead")
-    put(backend, live, 1, ttl=0.5)
-    put(backend, dead, 2, ttl=0.5)
-    put(backend, live, 3, ttl=0.5)  # history too must live as long as the record
-    time.sleep(0.3)
-    assert backend.read(live, ttl=0.5) is not None  # refreshed until now+0.5
-    time.sleep(0.3)
-    assert backend.sweep() == 1  # the dead store's index entry
-    assert backend.read(dead) is None
-    assert decode(backend.read(live).value) == 3
-    assert [decode(r.value) for r in backend.history(live)] == [1]
-    assert backend.keys("ns") == [live]
-
-
-def test_expired_record_is_gone_and_restarts_at_one(backend, redis_client):
-    put(backend, KEY, 1, ttl=0.2)
-    put(backend, KEY, 2, ttl=0.2)
-    time.sleep(0.3)
-    assert backend.read(KEY) is None
-    assert backend.keys("ns") == []
-    assert put(backend, KEY, 3).version == 1
-    assert backend.history(KEY) == []
 
 
 def test_every_key_expires(backend, redis_client):
@@ -119,32 +62,11 @@ def test_every_key_expires(backend, redis_client):
     assert ttls["ds:{ns|s1}:idx"] > 60_000  # the index outlives its longest-lived member
 
 
-def test_keys_delete_and_touch(backend, redis_client):
-    other = StoreKey("ns", "s2", "local", "user_data")
+def test_delete_leaves_no_key_of_the_store_behind(backend, redis_client):
     put(backend, KEY, 1)
     put(backend, KEY, 11)
-    put(backend, other, 2)
-    put(backend, StoreKey("other-app", "s1", "local", "x"), 3)
-    assert backend.keys("ns") == [KEY, other]
-    assert backend.keys("ns", "s2") == [other]
-    assert backend.keys("nobody") == []
-    assert backend.namespaces() == ["ns", "other-app"]
-    assert backend.touch(KEY, 600) and not backend.touch(StoreKey("ns", "s9", "x", "y"), 60)
-    assert 590 < backend.read(KEY).expires - time.time() <= 600
-    assert backend.delete(KEY) and not backend.delete(KEY)
-    assert backend.read(KEY) is None and backend.history(KEY) == []
+    assert backend.delete(KEY)
     assert not [k for k in redis_client.keys("*") if b"user_data" in k and b"s1" in k]
-    assert backend.keys("ns") == [other]
-
-
-def test_values_are_bytes_as_given(backend):
-    blob = Encoded("json", b'{"a":[1,2,3]}')
-    backend.commit(KEY, lambda latest: blob, ttl=60)
-    assert backend.read(KEY).value == blob
-    raw = Encoded("arrow", bytes(range(256)) * 4096)  # 1 MB, every byte value, NULs included
-    backend.commit(KEY, lambda latest: raw, ttl=60)
-    assert backend.read(KEY).value == raw
-    assert backend.history(KEY)[0].value == blob
 
 
 def test_a_plain_value_replaces_without_fetching_the_latest(backend, monkeypatch):

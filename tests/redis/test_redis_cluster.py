@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from redis_workers import check_final, hammer
 
 from dash_stash.backends import Retention, StoreKey, open_backend
 from dash_stash.codec import decode, encode
+from tests.support.redis_workers import check_final, hammer
 
 pytestmark = pytest.mark.redis
 

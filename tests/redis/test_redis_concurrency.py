@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from redis_workers import check_final, hammer
+
+from tests.support.redis_workers import check_final, hammer
 
 pytestmark = pytest.mark.redis
 

@@ -6,13 +6,12 @@ import pytest
 
 from dash_stash.backends import open_backend
 from dash_stash.engine import StashEngine
+from tests.support.stress import KEY, hammer  # the engine's own stress writers
 
 pytestmark = pytest.mark.redis
 
 
 def test_engine_patches_and_merges_lose_nothing(redis_url):
-    from stress import KEY, hammer  # the engine's own stress writers (tests/stress.py)
-
     hammer(redis_url, processes=8, threads=8, n=40, mode="patch")
     value, record = StashEngine(open_backend(redis_url)).read(KEY)
     assert value["count"] == 8 * 8 * 40 and len(value["items"]) == 8 * 8 * 40

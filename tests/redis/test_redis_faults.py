@@ -8,11 +8,11 @@ import threading
 import time
 
 import pytest
-from conftest import free_port
 
 from dash_stash.backends import StoreKey, open_backend
 from dash_stash.codec import decode, encode
 from dash_stash.errors import BackendError
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.redis
 

@@ -4,8 +4,9 @@ session quota counted there."""
 from __future__ import annotations
 
 import pytest
-from dash_client import DashClient
-from test_security_http import add_note, output, show_notes, vault_app
+
+from tests.support.dash_client import DashClient
+from tests.support.vault import add_note, output, show_notes, vault_app
 
 pytestmark = [pytest.mark.redis, pytest.mark.integration]
 
@@ -29,7 +30,8 @@ def test_redis_keys_hold_no_session_id_and_quotas_count_there(serve, redis_url, 
 def test_redis_quota_counts_history_written_through_the_browser_route(serve, redis_url):
     """The same attack as `test_history_counts_against_the_session_quota` (big then small in
     fresh instances), on Redis: the older versions kept count against the quota there too."""
-    from test_security_routes_http import big_then_small, quota_app
+    from tests.apps.routes_app import make_app as quota_app
+    from tests.support.quota import big_then_small
 
     server = serve(quota_app(redis_url, "hist_quota_redis", max_session_bytes=300_000))
     # before: all 200, 800 kB kept in a 300 kB quota

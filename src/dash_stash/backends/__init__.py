@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 from ..errors import BackendError
 from .base import Backend, Record, Retention, StoreKey, Usage
 
-__all__ = ["Backend", "Record", "Retention", "StoreKey", "Usage", "open_backend"]
+__all__ = [
+    "Backend",
+    "Record",
+    "Retention",
+    "StoreKey",
+    "Usage",
+    "default_backend_url",
+    "open_backend",
+]
+
+DEFAULT_DIR = ".dash_stash"
+
+
+def default_backend_url() -> str:
+    """`DASH_STASH_BACKEND`, else a SQLite file under ./.dash_stash/."""
+    return os.environ.get("DASH_STASH_BACKEND") or f"sqlite:///{DEFAULT_DIR}/stash.db"
 
 
 def open_backend(url: str, retention: Retention | None = None) -> Backend:

@@ -14,23 +14,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .._types import StoreKey
 from ..codec import Encoded
 
 log = logging.getLogger("dash_stash")
-
-
-@dataclass(frozen=True, order=True)
-class StoreKey:
-    """Where a value lives: app namespace, browser session, scope instance, store id."""
-
-    namespace: str
-    session: str
-    scope: str
-    store_id: str
-
-    def __str__(self) -> str:  # for errors and logs: the session shortened (redacted)
-        session = f"{self.session[:6]}..." if len(self.session) > 8 else self.session
-        return f"{self.namespace}/{session}/{self.scope}/{self.store_id}"
 
 
 @dataclass(frozen=True)

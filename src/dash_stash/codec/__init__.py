@@ -1,16 +1,18 @@
 """Turning values into bytes and back: JSON through orjson, typed values tagged. Never pickle.
 
 `registry` has the two codecs and the rules for choosing one, `typed` the exact encoding of
-non-JSON values, `envelope` its byte layout, `arrow` tables and arrays.
+non-JSON values, `envelope` its byte layout, `arrow` tables, arrays and pandas (it registers
+them with `typed`), `compression` the setting for large ones. Imports go one way:
+registry -> arrow -> typed -> envelope.
 """
 
-from .arrow import configure as configure_compression
+from .compression import Compression
 from .registry import Encoded, browser_json, decode, encode, equal, same
 
 __all__ = [
+    "Compression",
     "Encoded",
     "browser_json",
-    "configure_compression",
     "decode",
     "encode",
     "equal",

@@ -27,45 +27,33 @@ Placeholders (``b`` is a blob index, ``z`` the compression of an array blob, if 
     pandas.Series       b, index, objects, masked as above; name: the Series name
     polars.DataFrame, polars.Series, pyarrow.Table      b: Arrow IPC stream
 
-Compression is off by default: on a local disk or page cache lz4 cost more time than it saved
-at every size we measured (a 1M-row mixed frame: 571 against 28 ms to encode, 37 against 16 ms
-to decode; see docs/benchmarks.md), and a compressed column can no longer be handed to pandas
-without a copy. With ``configure(compression="lz4" | "zstd")`` (worth it when bytes cost more
-than CPU: Redis over a network, disk space) it is used for a table or array of at least
-``COMPRESS_ABOVE`` bytes (1 MiB), and only when a 256 KiB sample shrinks to 80 % or less, so
-random floats are not squeezed for nothing. Arrow and polars compress inside IPC; numpy arrays
-use the ``lz4``/``zstandard`` packages when installed (``dash-stash[compression]``).
+pandas scalars (Timestamp, Timedelta, NaT, NA) are here too, so that pandas is in one place:
+
+    pandas.Timestamp    v: int, unit, tz              pandas.Timedelta    v: int, unit
+    pandas.NaT, pandas.NA                             (no fields)
+
+This module plugs itself into `typed` (`typed.register_module`, `typed.register`) when it is
+imported; `typed` never imports it. Large tables and arrays are compressed only when the
+stash's `compression.Compression` setting asks (off by default; see `compression`).
 """
 
 from __future__ import annotations
 
 import io
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import typed
 from .buffers import LARGE
+from .compression import SAMPLE, Compression, squeeze, unsqueeze
 from .envelope import TAG, BadRecord, Unstorable
+from .typed import Dumper, Loader, load_zone, zone
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .typed import _Dumper, _Loader
-
-COMPRESSION: str | None = None  # "lz4", "zstd" or None (see above)
-COMPRESS_ABOVE = 1 << 20
-_SAMPLE = 1 << 18
-_WORTH = 0.8
 _ARRAY_KINDS = "biufcmMUS"  # bool, ints, floats, complex, datetime64, timedelta64, fixed str
 _ARROW_ERRORS: tuple[type[BaseException], ...] = (TypeError, ValueError, NotImplementedError)
 
 
-def configure(*, compression: str | None = COMPRESSION, above: int = COMPRESS_ABOVE) -> None:
-    """Set the compression codec for large tables and arrays, and the size that triggers it."""
-    global COMPRESSION, COMPRESS_ABOVE
-    if compression not in ("lz4", "zstd", None):
-        raise ValueError(f"compression must be 'lz4', 'zstd' or None, not {compression!r}")
-    COMPRESSION, COMPRESS_ABOVE = compression, int(above)
-
-
-def dump(v: Any, d: _Dumper) -> dict | None:
+def dump(v: Any, d: Dumper) -> dict | None:
     """The placeholder for a numpy, pandas, polars or pyarrow value; None if not ours."""
     root = type(v).__module__.partition(".")[0]
     if root == "numpy":
@@ -84,7 +72,7 @@ def dump(v: Any, d: _Dumper) -> dict | None:
 # ---- numpy ----------------------------------------------------------------------------------
 
 
-def _dump_numpy(v: Any, d: _Dumper) -> dict | None:
+def _dump_numpy(v: Any, d: Dumper) -> dict | None:
     import numpy as np
 
     if isinstance(v, np.generic):
@@ -113,7 +101,7 @@ def _dump_numpy(v: Any, d: _Dumper) -> dict | None:
         )
     a = v if type(v) is np.ndarray and v.flags.c_contiguous else np.array(v, order="C")
     raw = memoryview(a.reshape(-1).view(np.uint8))
-    codec, data = _compress(raw)
+    codec, data = squeeze(raw, d.compression)
     node = {
         TAG: "ndarray",
         "dtype": a.dtype.str,
@@ -125,7 +113,7 @@ def _dump_numpy(v: Any, d: _Dumper) -> dict | None:
     return node
 
 
-def _load_ndarray(ld: _Loader, node: dict) -> Any:
+def _load_ndarray(ld: Loader, node: dict) -> Any:
     import numpy as np
 
     dtype = np.dtype(node["dtype"])
@@ -134,7 +122,7 @@ def _load_ndarray(ld: _Loader, node: dict) -> Any:
         raise BadRecord(f"bad array dtype {node['dtype']!r} or shape {node['shape']!r}")
     raw: Any = ld.blob(node["b"])
     if node.get("z"):
-        raw = _decompress(node["z"], raw)
+        raw = unsqueeze(node["z"], raw)
     count = math.prod(shape)
     if len(raw) != count * dtype.itemsize:
         raise BadRecord(f"array data is {len(raw)} bytes, expected {count * dtype.itemsize}")
@@ -144,50 +132,13 @@ def _load_ndarray(ld: _Loader, node: dict) -> Any:
     return a if a.flags.writeable else a.copy()  # callbacks may change what they read
 
 
-def _load_npscalar(ld: _Loader, node: dict) -> Any:
+def _load_npscalar(ld: Loader, node: dict) -> Any:
     import numpy as np
 
     dtype = np.dtype(node["dtype"])
     if dtype.kind not in _ARRAY_KINDS:
         raise BadRecord(f"bad scalar dtype {node['dtype']!r}")
     return np.frombuffer(bytes.fromhex(node["v"]), dtype=dtype)[0]
-
-
-def _compress(raw: memoryview) -> tuple[str | None, Any]:
-    """Compress a large byte string when a sample shows it pays; else leave it."""
-    if COMPRESSION is None or len(raw) < COMPRESS_ABOVE:
-        return None, raw
-    try:
-        if COMPRESSION == "lz4":
-            import lz4.frame
-
-            squeeze = lz4.frame.compress
-        else:
-            import zstandard
-
-            squeeze = zstandard.ZstdCompressor(level=3).compress
-    except ImportError:  # compression is an optional extra
-        return None, raw
-    if len(squeeze(raw[:_SAMPLE])) > _WORTH * _SAMPLE:
-        return None, raw
-    return COMPRESSION, squeeze(raw)
-
-
-def _decompress(codec: str, raw: memoryview) -> Any:
-    try:
-        if codec == "lz4":
-            import lz4.frame
-
-            return lz4.frame.decompress(raw, return_bytearray=True)
-        if codec == "zstd":
-            import zstandard
-
-            return zstandard.ZstdDecompressor().decompress(raw)
-    except ImportError:
-        raise BadRecord(
-            f"the record is compressed with {codec}: pip install 'dash-stash[compression]'"
-        ) from None
-    raise BadRecord(f"unknown compression {codec!r}")
 
 
 # ---- Arrow IPC ------------------------------------------------------------------------------
@@ -218,11 +169,11 @@ def _pyarrow_for_reading(extra: str) -> Any:
     return pa
 
 
-def _write_table(table: Any, d: _Dumper, pa: Any) -> int:
+def _write_table(table: Any, d: Dumper, pa: Any) -> int:
     """Add `table` as an Arrow IPC stream. Uncompressed, its size is counted first (no data is
     copied for that) and the stream is written once, into its place in the record; compressed,
     it goes through an Arrow buffer of the (smaller) compressed size."""
-    compression = _table_compression(table, pa)
+    compression = _table_compression(table, d.compression, pa)
     options = pa.ipc.IpcWriteOptions(compression=compression)
 
     def write(sink: Any) -> None:
@@ -249,21 +200,21 @@ def _write_table(table: Any, d: _Dumper, pa: Any) -> int:
     return d.writer.add(mock.size(), lambda out: write(pa.FixedSizeBufferWriter(pa.py_buffer(out))))
 
 
-def _table_compression(table: Any, pa: Any) -> str | None:
-    if COMPRESSION is None or table.nbytes < COMPRESS_ABOVE:
+def _table_compression(table: Any, setting: Compression, pa: Any) -> str | None:
+    if not setting.wanted(table.nbytes):
         return None
-    sample = table.slice(0, max(1, table.num_rows * _SAMPLE // table.nbytes))
+    sample = table.slice(0, max(1, table.num_rows * SAMPLE // table.nbytes))
     sizes = []
-    for codec in (None, COMPRESSION):
+    for codec in (None, setting.codec):
         sink = pa.MockOutputStream()
         options = pa.ipc.IpcWriteOptions(compression=codec)
         with pa.ipc.new_stream(sink, sample.schema, options=options) as writer:
             writer.write_table(sample)
         sizes.append(sink.size())
-    return COMPRESSION if sizes[1] <= _WORTH * sizes[0] else None
+    return setting.codec if setting.pays(*sizes) else None
 
 
-def _read_table(ld: _Loader, index: Any, pa: Any) -> Any:
+def _read_table(ld: Loader, index: Any, pa: Any) -> Any:
     table = pa.ipc.open_stream(pa.py_buffer(ld.blob(index))).read_all()
     _validate(table, pa)
     return table
@@ -289,9 +240,29 @@ def _validate(table: Any, pa: Any) -> None:
 # ---- pandas ---------------------------------------------------------------------------------
 
 
-def _dump_pandas(v: Any, d: _Dumper) -> dict | None:
+def _dump_pandas(v: Any, d: Dumper) -> dict | None:
+    import numpy as np
     import pandas as pd
 
+    if v is pd.NaT:
+        return {TAG: "pandas.NaT"}
+    if v is pd.NA:
+        return {TAG: "pandas.NA"}
+    if isinstance(v, pd.Timestamp):
+        fields = {
+            TAG: "pandas.Timestamp",
+            "unit": v.unit,
+            "v": int(v.to_datetime64().astype(np.int64)),
+        }
+        if v.tz is not None:
+            fields["tz"] = zone(v.tz, v.utcoffset())
+        return fields
+    if isinstance(v, pd.Timedelta):
+        return {
+            TAG: "pandas.Timedelta",
+            "unit": v.unit,
+            "v": int(v.to_timedelta64().astype(np.int64)),
+        }
     if isinstance(v, pd.DataFrame):
         pa = _pyarrow(v, "pandas")
         return {TAG: "pandas.DataFrame", **_frame(v, v, d, pa), **_columns(v, d, pa)}
@@ -305,7 +276,7 @@ def _dump_pandas(v: Any, d: _Dumper) -> dict | None:
     return None
 
 
-def _frame(owner: Any, df: Any, d: _Dumper, pa: Any) -> dict:
+def _frame(owner: Any, df: Any, d: Dumper, pa: Any) -> dict:
     """The body of a frame with positional column names; labels and names are kept apart."""
     body, floats, masked = _body(df)
     try:
@@ -463,7 +434,7 @@ def _column(exc: BaseException, df: Any) -> str:
     return message
 
 
-def _columns(df: Any, d: _Dumper, pa: Any) -> dict:
+def _columns(df: Any, d: Dumper, pa: Any) -> dict:
     import pandas as pd
 
     cols = df.columns
@@ -478,7 +449,7 @@ def _columns(df: Any, d: _Dumper, pa: Any) -> dict:
     return {"c": _write_table(table, d, pa), "columns": _index_info(cols, d)}
 
 
-def _index_info(index: Any, d: _Dumper) -> dict:
+def _index_info(index: Any, d: Dumper) -> dict:
     import pandas as pd
 
     info: dict[str, Any] = {"names": d.tree(list(index.names))}
@@ -491,7 +462,7 @@ def _index_info(index: Any, d: _Dumper) -> dict:
     return info
 
 
-def _restore_index(index: Any, info: dict, ld: _Loader) -> Any:
+def _restore_index(index: Any, info: dict, ld: Loader) -> Any:
     import pandas as pd
 
     objects = info.get("objects", ())
@@ -615,7 +586,7 @@ def _own_view(values: Any, own: Any, start: int) -> Any:
     return own[offset : offset + values.nbytes].view(values.dtype)
 
 
-def _load_pandas(ld: _Loader, node: dict) -> Any:
+def _load_pandas(ld: Loader, node: dict) -> Any:
     import pandas as pd
 
     pa = _pyarrow_for_reading("pandas")
@@ -655,7 +626,7 @@ def _load_pandas(ld: _Loader, node: dict) -> Any:
 # ---- polars ---------------------------------------------------------------------------------
 
 
-def _dump_polars(v: Any, d: _Dumper) -> dict | None:
+def _dump_polars(v: Any, d: Dumper) -> dict | None:
     import polars as pl
 
     if isinstance(v, pl.LazyFrame):
@@ -672,38 +643,54 @@ def _dump_polars(v: Any, d: _Dumper) -> dict | None:
             f"polars column {bad[0]!r} has dtype Object, which is not storable "
             "(it would need pickle); convert it to a supported dtype first.",
         )
-    compression = _polars_compression(frame)
+    compression = _polars_compression(frame, d.compression)
     tag = "polars.DataFrame" if frame is v else "polars.Series"
     sink = io.BytesIO()
     frame.write_ipc_stream(sink, compression=compression)
     return {TAG: tag, "b": d.writer.add_bytes(sink.getbuffer())}
 
 
-def _polars_compression(frame: Any) -> str:
+def _polars_compression(frame: Any, setting: Compression) -> str:
     size = frame.estimated_size()
-    if COMPRESSION is None or size < COMPRESS_ABOVE or not frame.height:
+    if not setting.wanted(size) or not frame.height:
         return "uncompressed"
-    sample = frame.head(max(1, frame.height * _SAMPLE // size))
+    sample = frame.head(max(1, frame.height * SAMPLE // size))
     sizes = []
-    for codec in ("uncompressed", COMPRESSION):
+    for codec in ("uncompressed", setting.codec):
         buf = io.BytesIO()
         sample.write_ipc_stream(buf, compression=codec)
         sizes.append(buf.tell())
-    return COMPRESSION if sizes[1] <= _WORTH * sizes[0] else "uncompressed"
+    return str(setting.codec) if setting.pays(*sizes) else "uncompressed"
 
 
-def _load_polars(ld: _Loader, node: dict) -> Any:
+def _load_polars(ld: Loader, node: dict) -> Any:
     import polars as pl
 
     frame = pl.read_ipc_stream(io.BytesIO(ld.blob(node["b"])))
     return frame.to_series(0) if node[TAG] == "polars.Series" else frame
 
 
-def _load_arrow_table(ld: _Loader, node: dict) -> Any:
+def _load_arrow_table(ld: Loader, node: dict) -> Any:
     return _read_table(ld, node["b"], _pyarrow_for_reading("pandas"))
 
 
-LOADERS: dict[str, Any] = {
+def _load_pandas_scalar(ld: Loader, node: dict) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    tag = node[TAG]
+    if tag == "pandas.NaT":
+        return pd.NaT
+    if tag == "pandas.NA":
+        return pd.NA
+    if tag == "pandas.Timedelta":
+        return pd.Timedelta(np.timedelta64(node["v"], node["unit"]))
+    ts = pd.Timestamp(np.datetime64(node["v"], node["unit"]))
+    tz = load_zone(node.get("tz"))
+    return ts if tz is None else ts.tz_localize("UTC").tz_convert(tz)
+
+
+_LOADERS: dict[str, typed.Load] = {
     "ndarray": _load_ndarray,
     "npscalar": _load_npscalar,
     "pandas.DataFrame": _load_pandas,
@@ -711,7 +698,15 @@ LOADERS: dict[str, Any] = {
     "polars.DataFrame": _load_polars,
     "polars.Series": _load_polars,
     "pyarrow.Table": _load_arrow_table,
+    "pandas.Timestamp": _load_pandas_scalar,
+    "pandas.Timedelta": _load_pandas_scalar,
+    "pandas.NaT": _load_pandas_scalar,
+    "pandas.NA": _load_pandas_scalar,
 }
+for _tag, _load in _LOADERS.items():
+    typed.register(_tag, _load)
+for _root in ("numpy", "pandas", "polars", "pyarrow"):
+    typed.register_module(_root, dump)
 
 
 # ---- equality -------------------------------------------------------------------------------

@@ -39,8 +39,9 @@ from typing import Any
 import orjson
 
 from ..errors import CorruptRecordError
-from . import arrow
+from . import arrow  # plugs tables, arrays and pandas scalars into `typed`
 from . import typed as exact
+from .compression import OFF, Compression
 
 JSON = "json"
 TYPED = exact.TYPED
@@ -66,10 +67,13 @@ class Encoded:
         return len(self.data)
 
 
-def encode(value: Any, *, store: str = "", typed: bool = True) -> Encoded:
+def encode(
+    value: Any, *, store: str = "", typed: bool = True, compression: Compression = OFF
+) -> Encoded:
     """Encode `value`; raise `EncodeError` naming the path of the first part we cannot store.
 
-    `typed=False` stores what a `dcc.Store` would give back (see the module docstring)."""
+    `typed=False` stores what a `dcc.Store` would give back (see the module docstring);
+    `compression` is the stash's setting for large tables and arrays (off by default)."""
     if not typed:
         seen = browser_json(value)
         if seen is not None:
@@ -78,7 +82,7 @@ def encode(value: Any, *, store: str = "", typed: bool = True) -> Encoded:
         return Encoded(JSON, orjson.dumps(value, option=_OPTIONS, default=_not_plain))
     except orjson.JSONEncodeError:
         pass  # something orjson cannot write alone: store the whole value typed
-    return Encoded(*exact.dump(value, store))
+    return Encoded(*exact.dump(value, store, compression))
 
 
 def decode(encoded: Encoded, *, own: bool = False) -> Any:

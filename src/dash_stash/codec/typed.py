@@ -18,10 +18,8 @@ Tags and their fields (``b`` is a blob index):
     date                        v: ISO text           timedelta  v: [days, seconds, us]
     decimal, uuid               v: text               bytes, bytearray   b
     enum                        cls: "module:qualname", v: the member's value
-    pandas.Timestamp            v: int, unit, tz      pandas.Timedelta   v: int, unit
-    pandas.NaT, pandas.NA       (no fields)
-    ndarray, npscalar, pandas.DataFrame, pandas.Series, polars.DataFrame, polars.Series,
-    pyarrow.Table               see `arrow`
+    numpy, pandas, polars and pyarrow values    see `arrow`, which registers them here
+    (`register_module`, `register`): this module imports none of those libraries
 
 Decisions: subclasses of dict, list, tuple (named tuples), str, int, float, datetime and date
 come back as their base type. An object with `to_plotly_json` (a plotly Figure, a Dash
@@ -41,6 +39,7 @@ import importlib
 import json
 import math
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -49,7 +48,7 @@ from uuid import UUID
 import orjson
 
 from ..errors import CorruptRecordError, EncodeError
-from . import arrow
+from .compression import OFF, Compression
 from .envelope import TAG, BadRecord, Reader, Unstorable, Writer
 
 TYPED = "typed"
@@ -58,16 +57,38 @@ SUPPORTED = (
     "Decimal, UUID, bytes, Enum, numpy arrays, pandas and polars DataFrames/Series"
 )
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what orjson writes as a JSON number
-_FOREIGN = frozenset({"numpy", "pandas", "polars", "pyarrow"})
+
+
+# ---- what other modules add -----------------------------------------------------------------
+
+ForeignDump = Callable[[Any, "Dumper"], "dict | None"]
+Load = Callable[["Loader", dict], Any]
+_MODULES: dict[str, ForeignDump] = {}  # top-level module name -> its placeholder maker
+_LOADERS: dict[str, Load] = {}  # tag -> the function that reads its placeholder back
+
+
+def register_module(root: str, dump: ForeignDump) -> None:
+    """Let `dump` store the values of the package `root` ("pandas"...): it returns their
+    placeholder, or None for a type it does not store. How `arrow` plugs tables in, so that
+    this module never imports the libraries of the values it stores."""
+    _MODULES[root] = dump
+
+
+def register(tag: str, load: Load) -> None:
+    """Read placeholders tagged `tag` with `load`; a tag is registered once."""
+    if _LOADERS.get(tag, load) is not load:
+        raise ValueError(f"the typed tag {tag!r} is registered already")
+    _LOADERS[tag] = load
 
 
 # ---- encoding -------------------------------------------------------------------------------
 
 
-def dump(value: Any, store: str) -> tuple[str, bytes]:
-    """Encode `value` exactly; return (codec, bytes). `store` labels the root in errors."""
+def dump(value: Any, store: str, compression: Compression = OFF) -> tuple[str, bytes | memoryview]:
+    """Encode `value` exactly; return (codec, bytes). `store` labels the root in errors;
+    `compression` applies to large tables and arrays."""
     label = store or "value"
-    dumper = _Dumper()
+    dumper = Dumper(compression)
     try:
         tree = dumper.tree(value)
         if not dumper.typed:  # only JSON after all (a dict subclass, say): keep it plain
@@ -88,12 +109,13 @@ def dump(value: Any, store: str) -> tuple[str, bytes]:
         ) from None
 
 
-class _Dumper:
+class Dumper:
     """One walk over a value: returns the JSON tree, writes blobs to `writer`."""
 
-    def __init__(self) -> None:
+    def __init__(self, compression: Compression = OFF) -> None:
         self.writer = Writer()
         self.typed = False
+        self.compression = compression
 
     def tag(self, name: str, **fields: Any) -> dict:
         self.typed = True
@@ -132,11 +154,9 @@ class _Dumper:
         return self.writer.add_bytes(v)
 
     def other(self, v: Any) -> Any:
-        root = type(v).__module__.partition(".")[0]
-        if root in _FOREIGN:
-            node = _pandas_scalar(self, v) if root == "pandas" else None
-            if node is None:
-                node = arrow.dump(v, self)
+        dump_foreign = _MODULES.get(type(v).__module__.partition(".")[0])
+        if dump_foreign is not None:
+            node = dump_foreign(v, self)
             if node is not None:
                 self.typed = True
                 return node
@@ -151,25 +171,25 @@ class _Dumper:
         raise Unstorable(v)
 
 
-def _datetime(d: _Dumper, v: datetime) -> dict:
+def _datetime(d: Dumper, v: datetime) -> dict:
     fields: dict[str, Any] = {"v": v.replace(tzinfo=None).isoformat()}
     if v.tzinfo is not None:
-        fields["tz"] = _zone(v.tzinfo, v.utcoffset())
+        fields["tz"] = zone(v.tzinfo, v.utcoffset())
     if v.fold:
         fields["fold"] = 1
     return d.tag("datetime", **fields)
 
 
-def _time(d: _Dumper, v: time) -> dict:
+def _time(d: Dumper, v: time) -> dict:
     fields: dict[str, Any] = {"v": v.replace(tzinfo=None).isoformat()}
     if v.tzinfo is not None:
-        fields["tz"] = _zone(v.tzinfo, v.utcoffset())
+        fields["tz"] = zone(v.tzinfo, v.utcoffset())
     if v.fold:
         fields["fold"] = 1
     return d.tag("time", **fields)
 
 
-def _zone(tz: tzinfo, offset: timedelta | None) -> Any:
+def zone(tz: tzinfo, offset: timedelta | None) -> Any:
     """A zone by its name when it has one, else its UTC offset (and name, if not the default)."""
     key = getattr(tz, "key", None) or getattr(tz, "zone", None)  # zoneinfo, pytz
     if isinstance(key, str):
@@ -191,7 +211,7 @@ def _td(v: timedelta) -> list[int]:
     return [v.days, v.seconds, v.microseconds]
 
 
-def _enum(d: _Dumper, v: enum.Enum) -> dict:
+def _enum(d: Dumper, v: enum.Enum) -> dict:
     cls = type(v)
     if "<locals>" in cls.__qualname__:
         raise Unstorable(
@@ -209,33 +229,6 @@ def _enum(d: _Dumper, v: enum.Enum) -> dict:
             f"{exc.reason or f'object of type {type(exc.obj).__name__}'}",
         ) from None
     return d.tag("enum", cls=f"{cls.__module__}:{cls.__qualname__}", v=value)
-
-
-def _pandas_scalar(d: _Dumper, v: Any) -> dict | None:
-    """Timestamps, Timedeltas, NaT and NA: what a row of a DataFrame is made of."""
-    import numpy as np
-    import pandas as pd
-
-    if v is pd.NaT:
-        return {TAG: "pandas.NaT"}
-    if v is pd.NA:
-        return {TAG: "pandas.NA"}
-    if isinstance(v, pd.Timestamp):
-        fields = {
-            TAG: "pandas.Timestamp",
-            "unit": v.unit,
-            "v": int(v.to_datetime64().astype(np.int64)),
-        }
-        if v.tz is not None:
-            fields["tz"] = _zone(v.tz, v.utcoffset())
-        return fields
-    if isinstance(v, pd.Timedelta):
-        return {
-            TAG: "pandas.Timedelta",
-            "unit": v.unit,
-            "v": int(v.to_timedelta64().astype(np.int64)),
-        }
-    return None
 
 
 _EXACT: dict[type, Any] = {
@@ -350,10 +343,10 @@ def load(data: bytes | memoryview, own: bool = False) -> Any:
 
 def _load(data: memoryview) -> Any:
     reader = Reader(data)
-    return _Loader(reader).value(reader.tree)
+    return Loader(reader).value(reader.tree)
 
 
-class _Loader:
+class Loader:
     """One walk over a header tree, turning placeholders back into objects."""
 
     def __init__(self, reader: Reader) -> None:
@@ -370,24 +363,24 @@ class _Loader:
             tag = node.get(TAG)
             if tag is None:
                 return {k: self.value(x) for k, x in node.items()}
-            loader = _LOADERS.get(tag) or arrow.LOADERS.get(tag)
+            loader = _LOADERS.get(tag)
             if loader is None:
                 raise BadRecord(f"unknown tag {tag!r}")
             return loader(self, node)
         return node
 
 
-def _load_datetime(ld: _Loader, node: dict) -> datetime:
+def _load_datetime(ld: Loader, node: dict) -> datetime:
     v = datetime.fromisoformat(node["v"])
-    return v.replace(tzinfo=_load_zone(node.get("tz")), fold=node.get("fold", 0))
+    return v.replace(tzinfo=load_zone(node.get("tz")), fold=node.get("fold", 0))
 
 
-def _load_time(ld: _Loader, node: dict) -> time:
+def _load_time(ld: Loader, node: dict) -> time:
     v = time.fromisoformat(node["v"])
-    return v.replace(tzinfo=_load_zone(node.get("tz")), fold=node.get("fold", 0))
+    return v.replace(tzinfo=load_zone(node.get("tz")), fold=node.get("fold", 0))
 
 
-def _load_zone(spec: Any) -> tzinfo | None:
+def load_zone(spec: Any) -> tzinfo | None:
     if spec is None:
         return None
     if isinstance(spec, str):
@@ -412,7 +405,7 @@ def no_imports() -> Any:
         _IMPORTS.reset(reset)
 
 
-def _load_enum(ld: _Loader, node: dict) -> Any:
+def _load_enum(ld: Loader, node: dict) -> Any:
     module_name, _, qualname = str(node["cls"]).partition(":")
     module = sys.modules.get(module_name)
     if module is None and not _IMPORTS.get():
@@ -426,46 +419,28 @@ def _load_enum(ld: _Loader, node: dict) -> Any:
     return cls(ld.value(node["v"]))
 
 
-def _load_float(ld: _Loader, node: dict) -> float:
+def _load_float(ld: Loader, node: dict) -> float:
     if node["v"] not in ("nan", "inf", "-inf"):
         raise BadRecord(f"bad float {node['v']!r}")
     return float(node["v"])
 
 
-def _load_pandas(ld: _Loader, node: dict) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    tag = node[TAG]
-    if tag == "pandas.NaT":
-        return pd.NaT
-    if tag == "pandas.NA":
-        return pd.NA
-    if tag == "pandas.Timedelta":
-        return pd.Timedelta(np.timedelta64(node["v"], node["unit"]))
-    ts = pd.Timestamp(np.datetime64(node["v"], node["unit"]))
-    tz = _load_zone(node.get("tz"))
-    return ts if tz is None else ts.tz_localize("UTC").tz_convert(tz)
-
-
-_LOADERS: dict[str, Any] = {
-    "tuple": lambda ld, n: tuple(ld.value(n["v"])),
-    "set": lambda ld, n: set(ld.value(n["v"])),
-    "frozenset": lambda ld, n: frozenset(ld.value(n["v"])),
-    "dict": lambda ld, n: {ld.value(k): ld.value(x) for k, x in n["v"]},
-    "int": lambda ld, n: int(n["v"], 16),
-    "float": _load_float,
-    "datetime": _load_datetime,
-    "date": lambda ld, n: date.fromisoformat(n["v"]),
-    "time": _load_time,
-    "timedelta": lambda ld, n: timedelta(*n["v"]),
-    "decimal": lambda ld, n: Decimal(n["v"]),
-    "uuid": lambda ld, n: UUID(n["v"]),
-    "bytes": lambda ld, n: bytes(ld.blob(n["b"])),
-    "bytearray": lambda ld, n: bytearray(ld.blob(n["b"])),
-    "enum": _load_enum,
-    "pandas.NaT": _load_pandas,
-    "pandas.NA": _load_pandas,
-    "pandas.Timestamp": _load_pandas,
-    "pandas.Timedelta": _load_pandas,
-}
+_LOADERS.update(
+    {
+        "tuple": lambda ld, n: tuple(ld.value(n["v"])),
+        "set": lambda ld, n: set(ld.value(n["v"])),
+        "frozenset": lambda ld, n: frozenset(ld.value(n["v"])),
+        "dict": lambda ld, n: {ld.value(k): ld.value(x) for k, x in n["v"]},
+        "int": lambda ld, n: int(n["v"], 16),
+        "float": _load_float,
+        "datetime": _load_datetime,
+        "date": lambda ld, n: date.fromisoformat(n["v"]),
+        "time": _load_time,
+        "timedelta": lambda ld, n: timedelta(*n["v"]),
+        "decimal": lambda ld, n: Decimal(n["v"]),
+        "uuid": lambda ld, n: UUID(n["v"]),
+        "bytes": lambda ld, n: bytes(ld.blob(n["b"])),
+        "bytearray": lambda ld, n: bytearray(ld.blob(n["b"])),
+        "enum": _load_enum,
+    }
+)

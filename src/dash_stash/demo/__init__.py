@@ -1,42 +1,9 @@
-"""The demo gallery that `dash-stash demo` serves: what dash-stash changes, in three sections.
+"""The demo gallery that `dash-stash demo` serves (`app.py`): what dash-stash changes.
 
-from dash_stash.demo import make_app
-make_app("sqlite:///demo.db").run()
+    from dash_stash.demo.app import make_app
+    make_app("sqlite:///demo.db").run()
+
+This module imports nothing, so the CLI names the demo's namespace without loading Dash.
 """
 
-from __future__ import annotations
-
-from dash import Dash, html
-
-import dash_stash
-
-from . import seed, table, todo
-
 NAMESPACE = "dash-stash-demo"  # fixed, so `dash-stash inspect --namespace dash-stash-demo` works
-
-
-def make_app(backend: str | None = None) -> Dash:
-    """The gallery app; `backend` is a dash-stash URL (default: DASH_STASH_BACKEND or SQLite)."""
-    app = Dash(__name__, title="dash-stash demo")
-    dash_stash.init(app, backend, namespace=NAMESPACE)
-    app.layout = html.Main(
-        [
-            html.H1("dash-stash demo"),
-            html.P(
-                [
-                    "A drop-in ",
-                    html.Code("dcc.Store"),
-                    " whose data lives on the server. See what the stores hold with ",
-                    html.Code(f"dash-stash inspect --namespace {NAMESPACE}"),
-                    ".",
-                ]
-            ),
-            seed.section(),
-            todo.section(),
-            table.section(),
-        ],
-        style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1000px", "margin": "auto"},
-    )
-    for part in (seed, todo, table):
-        part.register(app)
-    return app

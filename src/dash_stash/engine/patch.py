@@ -18,8 +18,6 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from dash import Patch
-
 from dash_stash.errors import PatchError
 
 MARKER = "__dash_patch_update"
@@ -36,14 +34,15 @@ UNDEFINED: Any = _Undefined()
 
 
 def is_patch(value: Any) -> bool:
-    """True for a ``dash.Patch`` or its JSON form (the renderer looks for the marker key)."""
-    return isinstance(value, Patch) or (isinstance(value, dict) and MARKER in value)
+    """True for the JSON form of a ``dash.Patch`` (the renderer looks for the marker key).
+
+    The engine knows Patches only in that form; the Dash adapter turns a ``dash.Patch``
+    object into it (``to_plotly_json()``) before a write reaches the engine."""
+    return isinstance(value, dict) and MARKER in value
 
 
 def patch_operations(patch: Any) -> list[dict]:
-    """The operations a ``dash.Patch`` (or its ``to_plotly_json()`` dict) recorded, in order."""
-    if isinstance(patch, Patch):
-        patch = patch.to_plotly_json()
+    """The operations a ``dash.Patch``'s JSON form (``to_plotly_json()``) recorded, in order."""
     if not is_patch(patch) or not isinstance(patch.get("operations"), list):
         raise PatchError(f"expected a dash.Patch or its JSON form, got {type(patch).__name__}")
     return list(patch["operations"])
@@ -53,7 +52,7 @@ def apply_patch(value: Any, operations: list[dict]) -> Any:
     """Return ``value`` with ``operations`` applied in order; ``value`` itself is not changed.
 
     Only the containers along each touched path are copied; the rest is shared.
-    A ``dash.Patch`` (or its JSON form) is accepted too.
+    A ``dash.Patch``'s JSON form is accepted too.
     """
     if is_patch(operations):
         operations = patch_operations(operations)

@@ -19,7 +19,7 @@ import orjson
 from .. import codec
 from ..backends import Backend, Record, StoreKey
 from ..backends.base import Change
-from ..codec import Encoded
+from ..codec import Compression, Encoded
 from ..errors import CorruptRecordError, QuotaError, ValueTooLargeError
 from .merge import Conflict, merge3, recording, resolve_policy
 from .patch import apply_patch
@@ -84,9 +84,11 @@ class StashEngine:
         *,
         max_value_bytes: int = 32 * 1024 * 1024,
         sweep_every: float = 60.0,
+        compression: Compression = Compression(),
     ) -> None:
         self.backend = backend
         self.max_value_bytes = max_value_bytes
+        self.compression = compression  # for large tables and arrays (see codec.compression)
         self.sweep_every = sweep_every
         self._last_sweep = time.monotonic()
         self._sweep_lock = threading.Lock()
@@ -199,7 +201,7 @@ class StashEngine:
     ) -> Encoded:
         """Encode a value for `label`'s store, within the size limit (and `room`); `typed`:
         see `commit`."""
-        encoded = codec.encode(value, store=label, typed=typed)
+        encoded = codec.encode(value, store=label, typed=typed, compression=self.compression)
         if encoded.size > self.max_value_bytes:
             raise ValueTooLargeError(
                 f"{label}: the value is {encoded.size:,} bytes encoded, over the limit of "

@@ -1,8 +1,8 @@
 """dash-stash for one Dash app: its backend, its token secret, its stores and their data.
 
-`init(app)` creates the `Stash`; every request then knows its stash and browser session
-(`web.py`), `Store.to_plotly_json` asks it for tokens, and `callbacks.py` asks it where a
-store's value lives.
+`init(app)` (install.py) creates the `Stash`; every request then knows its stash and browser
+session (`web.py`), `Store.to_plotly_json` asks it for tokens, and `callbacks.py` asks it where
+a store's value lives.
 """
 
 from __future__ import annotations
@@ -15,26 +15,24 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dash import Dash
-from dash._utils import stringify_id
 
-from . import _compat, browser, codec, scopes, web
-from .backends import Record, Retention, StoreKey, open_backend
-from .callbacks import CallbackWiring
-from .component import Store, StoreRegistry, StoreSpec
-from .engine import StashEngine, Write
-from .errors import QuotaError, StashError, TokenError
-from .stream import LiveRoute
-from .tokens import Signer, Token, is_token_text
+from .. import codec, scopes
+from .._types import StoreSpec
+from ..backends import Record, Retention, StoreKey, open_backend
+from ..engine import StashEngine, Write
+from ..errors import QuotaError, StashError, TokenError
+from ..tokens import Signer, Token, is_token_text
+from . import _compat, web
+from ._compat import stringify_id
+from .component import Store, StoreRegistry
 
 log = logging.getLogger("dash_stash")
 
-DEFAULT_DIR = ".dash_stash"
 # One callback's value: far above what a page shows, far below what fills a disk. Raise it
 # with init(max_value_bytes=...) for stores that really hold more.
 DEFAULT_MAX_VALUE_BYTES = 32 * 1024 * 1024
@@ -44,67 +42,12 @@ _OWNER_TTL = 7 * 86400.0  # a namespace stays claimed this long after its app la
 _SEEDS_KEPT = 4096  # seeds this process remembers having kept alive (an LRU, so bounded)
 
 
-def default_backend_url() -> str:
-    """`DASH_STASH_BACKEND`, else a SQLite file under ./.dash_stash/."""
-    return os.environ.get("DASH_STASH_BACKEND") or f"sqlite:///{DEFAULT_DIR}/stash.db"
-
-
-def init(
-    app: Dash,
-    backend: str | None = None,
-    secret: str | bytes | None = None,
-    *,
-    namespace: str | None = None,
-    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-    max_session_bytes: int = DEFAULT_MAX_SESSION_BYTES,
-    max_session_instances: int = DEFAULT_MAX_SESSION_INSTANCES,
-    retention: Retention | None = None,
-    cookie_name: str | None = None,
-    inspector: Callable[[Any], Any] | None = None,
-    typed: bool = False,
-) -> Stash:
-    """Give `app` server-side stores. Call once per app, before it serves requests.
-
-    `backend` is a URL (`memory://`, `sqlite:///path.db`, `redis://host:port/0`); without it,
-    `DASH_STASH_BACKEND`, else SQLite under `./.dash_stash/`. `secret` signs tokens: else
-    `DASH_STASH_SECRET`, else the Flask `secret_key`, else one generated once and kept in
-    the backend so that every worker agrees (so a copy of the backend can mint tokens:
-    set a secret in production). `namespace` defaults to the app's name, folder and URL
-    prefix. `max_value_bytes` bounds one store's encoded value; `max_session_bytes` and
-    `max_session_instances` bound what one browser session may keep (a write over them fails
-    with `QuotaError`). `cookie_name` defaults to one per namespace.
-
-    `inspector` authorizes the operator page at `<prefix>_dash-stash/` outside debug mode:
-    called with the request, it returns True to serve it, or a response to send instead (a
-    401 asking for a password); anything else refuses it (403). See docs/inspector.md.
-
-    `typed=True` makes every `Store` keep values exactly (numpy arrays, Timestamps,
-    tuples...) unless it says `typed=False`; by default a value reads back as `dcc.Store`
-    gives it back (see the README).
-    """
-    if getattr(app, "_dash_stash", None) is not None:
-        raise StashError(
-            "dash_stash.init(app) was called twice for this app; call it once, "
-            "right after creating the app"
-        )
-    stash = Stash(
-        app,
-        backend or default_backend_url(),
-        secret,
-        namespace=namespace,
-        max_value_bytes=max_value_bytes,
-        retention=retention,
-        cookie_name=cookie_name,
-        quota=Quota(max_session_bytes, max_session_instances),
-        inspector=inspector,
-        typed=typed,
-    )
-    app._dash_stash = stash  # type: ignore[attr-defined]
-    _STASHES[stash.namespace] = stash
-    return stash
-
-
 _STASHES: dict[str, Stash] = {}  # by namespace, for `history(key)` outside a request
+
+
+def register(stash: Stash) -> None:
+    """Make `stash` the one `stash_for(stash.namespace)` finds."""
+    _STASHES[stash.namespace] = stash
 
 
 def stash_for(namespace: str) -> Stash:
@@ -114,18 +57,6 @@ def stash_for(namespace: str) -> Stash:
         raise StashError(
             f"no app in this process called dash_stash.init with namespace {namespace!r}; "
             f"known: {', '.join(sorted(_STASHES)) or 'none'}"
-        )
-    return stash
-
-
-def current_stash(what: str) -> Stash | None:
-    """The stash of the app serving this request; None outside a request."""
-    if not web.in_request():
-        return None
-    stash = web.current_owner()
-    if stash is None:
-        raise StashError(
-            f"{what}: this app has no dash-stash; call dash_stash.init(app) after creating it"
         )
     return stash
 
@@ -161,16 +92,17 @@ class Stash:
         retention: Retention | None,
         cookie_name: str | None,
         quota: Quota,
-        inspector: Callable[[Any], Any] | None = None,
         typed: bool = False,
+        compression: codec.Compression = codec.Compression(),
     ) -> None:
-        _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
         self.app = app
         self.typed_default = typed
         self.namespace = namespace or _default_namespace(app)
         self.quota = quota
         self.engine = StashEngine(
-            open_backend(backend_url, retention), max_value_bytes=max_value_bytes
+            open_backend(backend_url, retention),
+            max_value_bytes=max_value_bytes,
+            compression=compression,
         )
         self.signer = Signer(self._secret(secret), self.namespace)
         self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
@@ -182,17 +114,8 @@ class Stash:
         self._seeded_lock = threading.Lock()
         self._owner_key = StoreKey(self.namespace, "", "app", "owner")
         self._owner_kept = time.monotonic()
-        self.callbacks = CallbackWiring(self)  # checks Dash's internals now, not at a click
-        from .inspector import Inspector
-
-        self.inspector = Inspector(self, inspector)
-        cookie = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
-        web.FlaskWeb(cookie, self.signer, app.config.routes_pathname_prefix).install(
-            app.server, self, lambda: app.routes, self.on_request, self.inspector.intercept
-        )
-        browser.Routes(self).install()
-        self.live = LiveRoute(self)  # open pages follow their stores' changes
-        self.live.install()
+        self.cookie_name = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
+        self.live: Any = None  # the live route (stream.LiveRoute), set by `init`
 
     # -- secret and session ------------------------------------------------------------
 
@@ -368,19 +291,13 @@ class Stash:
         anyone (Dash renders it from the layout function, outside any request)."""
         import dash
 
-        layouts = [self.app._layout, self.app.validation_layout]
+        layouts = _compat.static_layouts(self.app)
         layouts += [page.get("layout") for page in dash.page_registry.values()]
         for layout in layouts:
             static = layout is not self.app.validation_layout
-            if callable(layout) or layout is None:
-                continue  # a page's layout function: its stores are owned when minted
-            nodes = [layout] if isinstance(layout, Store) else []
-            if hasattr(layout, "_traverse"):
-                nodes += list(layout._traverse())
-            elif isinstance(layout, (list, tuple)):
-                for item in layout:
-                    nodes += [item, *getattr(item, "_traverse", lambda: [])()]
-            for node in nodes:
+            if callable(layout):
+                continue  # a layout function: its stores are owned when minted
+            for node in _compat.components(layout):
                 if isinstance(node, Store):
                     self.own(node, static=static)
         self.claim_namespace()
@@ -412,9 +329,8 @@ class Stash:
         self.engine.backend.commit(self._owner_key, update, ttl=_OWNER_TTL, writer="init")
         self._owner_kept = time.monotonic()
 
-    def on_request(self) -> None:
-        """Before each request: wrap new callbacks; keep the namespace claimed (hourly)."""
-        self.callbacks.update()
+    def keep_claim(self) -> None:
+        """Before each request: keep the namespace claimed (at most hourly)."""
         if time.monotonic() - self._owner_kept > 3600:
             self._owner_kept = time.monotonic()
             self.engine.backend.touch(self._owner_key, _OWNER_TTL)

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from . import codec, scopes, web
-from .backends import StoreKey
-from .backends.base import Head
-from .component import StoreSpec
-from .engine import Restore
-from .errors import StashError, TokenError
-from .inspect import (
+from .. import codec, scopes
+from .._types import StoreSpec
+from ..backends import StoreKey
+from ..backends.base import Head
+from ..engine import Restore
+from ..errors import StashError, TokenError
+from ..inspect import (
     InspectError,
     diff,
     expires_text,
@@ -42,9 +42,9 @@ from .inspect import (
     versions,
     when,
 )
-
-if TYPE_CHECKING:
-    from .integration import Located, Stash
+from . import web
+from ._compat import stringify_id
+from .integration import Located, Stash
 
 PANEL_WRITER = "dash-stash inspector"  # the writer of a version restored from the panel
 PAGE_ROWS = 1000  # stores listed on the operator page at most (totals count them all)
@@ -152,8 +152,6 @@ class Inspector:
 
     def locate(self, body: dict) -> tuple[Located, StoreSpec]:
         """The store a panel request names, if its token is this browser's; else `Refused`."""
-        from dash._utils import stringify_id
-
         component_id, sent = body.get("id"), body.get("token")
         if not isinstance(component_id, (str, dict)) or not isinstance(sent, str):
             raise Refused(400, "name a store: {id, token}")

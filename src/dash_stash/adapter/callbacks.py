@@ -22,27 +22,25 @@ import inspect
 import json
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dash._callback import NoUpdate
-from dash._grouping import flatten_grouping, map_grouping
-from dash._utils import inputs_to_dict, stringify_id
+from dash import Patch
 from werkzeug.exceptions import BadRequest
 
-from . import codec, web
-from .backends import Record
+from .. import codec
+from ..backends import Record
+from ..engine import Merge, PatchWrite, Replace, Restore
+from ..engine.patch import is_patch, patch_operations
+from ..errors import BackendError, StashError
+from ..tokens import PREFIX
+from . import _compat, web
+from ._compat import NoUpdate, flatten_grouping, inputs_to_dict, map_grouping, stringify_id
 from .component import StoreRegistry
-from .engine import Merge, PatchWrite, Replace, Restore
-from .engine.patch import is_patch, patch_operations
-from .errors import BackendError, StashError
-from .tokens import PREFIX
+from .integration import Located, Stash
 
 log = logging.getLogger("dash_stash")
 
-if TYPE_CHECKING:
-    from .integration import Located, Stash
 
 NAMESPACE = "_dash_stash"  # where dash_stash.js serves its clientside wrappers (browser.py)
 
@@ -60,29 +58,14 @@ class CallbackWiring:
         self.stores = stash.stores
         self._state: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
-        self.check_dash_internals()
-
-    def check_dash_internals(self) -> None:
-        """Fail at init, not silently at the first click, if Dash's internals moved."""
-        from dash import Input, Output
-        from dash._callback import register_callback
-
-        callback_map: dict = {}
-        register_callback(
-            [], callback_map, False, Output("probe", "children"), Input("probe-in", "value")
-        )(lambda value: value)
-        cb = next(iter(callback_map.values()))
-        _func_cell(cb["callback"])
-        for name in ("state", "inputs", "output", "outputs_indices"):
-            if name not in cb:
-                raise StashError(
-                    f"dash-stash does not support this Dash version: its callback "
-                    f"map has no {name!r}; please report it with your Dash version"
-                )
 
     def update(self) -> None:
         """Wrap callbacks registered since last time, and add hidden States to writers."""
-        state = (len(self.app.callback_map), len(self.app._callback_list), self.stores.generation)
+        state = (
+            len(self.app.callback_map),
+            len(_compat.callback_list(self.app)),
+            self.stores.generation,
+        )
         if state == self._state:
             return
         with self._lock:
@@ -98,14 +81,14 @@ class CallbackWiring:
                     cb["_dash_stash"] = {"user_states": len(cb["state"])}
                     _wrap(self.stash, callback_id, cb)
                 self._add_hidden_states(callback_id, cb)
-            wrap_clientside(self.app._callback_list)
+            wrap_clientside(_compat.callback_list(self.app))
             self._refuse_stores_in_running()
             self._state = state
 
     def _refuse_stores_in_running(self) -> None:
         """`running=[(Output(store, "data"), on, off)]` is applied by the renderer in the
         browser, where a store holds only its token: refuse it before any page is served."""
-        for spec in self.app._callback_list:
+        for spec in _compat.callback_list(self.app):
             for target in (spec.get("running") or {}).get("running", {}):
                 component, _, prop = target.rpartition(".")
                 pattern = json.loads(component) if component.startswith("{") else component
@@ -130,7 +113,7 @@ class CallbackWiring:
                 and self.stores.matches(out.component_id)
             ):
                 cb["state"].append(dep)
-                for spec in self.app._callback_list:  # the copy the browser downloads
+                for spec in _compat.callback_list(self.app):  # the copy the browser downloads
                     if spec["output"] == callback_id and spec["state"] is not cb["state"]:
                         spec["state"].append(dep)
                 read.add((dep["id"], "data"))
@@ -164,11 +147,9 @@ class Restored:
 
 
 def current_call() -> CallbackCall | None:
-    """The callback run of this request; None outside a callback."""
-    call = _CALL.get()
-    if call is None or not web.in_request() or call.request is not web.current_request():
-        return None  # a finished callback of an earlier request on this thread
-    return call
+    """The callback running in this context; None outside a callback (the wrapper resets it
+    when the callback returns)."""
+    return _CALL.get()
 
 
 @dataclass
@@ -181,7 +162,6 @@ class CallbackCall:
     writes: set[str] = field(default_factory=set)  # ids of the stores it outputs
     located: dict[str, Located] = field(default_factory=dict)
     loaded: dict[str, Loaded] = field(default_factory=dict)
-    request: object = field(default_factory=web.current_request)
 
     def where(self, store_id: str, what: str) -> Located:
         """Where a store this callback reads or writes lives (for `history` / `restore`)."""
@@ -280,6 +260,7 @@ class CallbackCall:
                 return value
             loaded = self.loaded.get(store_id)
             typed = self.stash.typed(spec)
+            value = _patch_json(value)
             if is_patch(value):
                 write = PatchWrite(patch_operations(value))
             elif loaded is not None:
@@ -318,7 +299,7 @@ class CallbackCall:
             if spec is None or not isinstance(props, dict):
                 continue
             if store_id not in self.located:
-                if is_patch(props.get("data")):
+                if is_patch(_patch_json(props.get("data"))):
                     raise StashError(
                         f"callback {self.name!r} patches store {store_id!r} with set_props, "
                         "but does not read it, so dash-stash cannot tell which tab's value "
@@ -401,16 +382,17 @@ class _ErrorContext:
 def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
     """Install the two wrappers described at the top of this module."""
     dispatch = cb["callback"]
-    cell = _func_cell(dispatch)
+    cell = _compat.func_cell(dispatch)
     func = cell.cell_contents
     name = getattr(func, "__name__", callback_id)
     user_states = cb["_dash_stash"]["user_states"]
 
-    def before(args: tuple, kwargs: dict) -> tuple:
-        """Swap tokens for values and take our hidden States out of Dash's sight."""
+    def before(args: tuple, kwargs: dict) -> tuple[tuple, contextvars.Token]:
+        """Swap tokens for values and take our hidden States out of Dash's sight; the call
+        is this context's until `outer` resets it."""
         g = kwargs.get("callback_context")
-        if g is None:
-            return args
+        if g is None:  # without it the callback would get tokens: refuse, never guess
+            raise _compat._unsupported("callback_context in Dash's callback dispatch")
         _check_declared(stash, name, cb, g.inputs_list + g.states_list)
         hidden = g.states_list[user_states:]
         if hidden:
@@ -430,18 +412,16 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
                 and stash.spec_from_token(dep["id"], dep["value"])
             ):
                 call.locate(dep)
-        _CALL.set(call)
-        return args
+        return args, _CALL.set(call)
 
     def commit(result: Any) -> Any:
         call = _CALL.get()
         if call is None:
             return result
         from dash import callback_context
-        from dash._callback_context import context_value
 
         result = call.write_outputs(result, callback_context.outputs_list)
-        side = getattr(context_value.get(), "updated_props", None)
+        side = _compat.side_updates()
         if side:
             call.write_side_updates(side)
         return result
@@ -454,7 +434,11 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
 
         @functools.wraps(dispatch)
         async def outer_async(*args: Any, **kwargs: Any) -> Any:
-            return await dispatch(*before(args, kwargs), **kwargs)
+            args, reset = before(args, kwargs)
+            try:
+                return await dispatch(*args, **kwargs)
+            finally:
+                _CALL.reset(reset)
 
         cell.cell_contents, cb["callback"] = inner_async, outer_async
     else:
@@ -465,7 +449,11 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
 
         @functools.wraps(dispatch)
         def outer(*args: Any, **kwargs: Any) -> Any:
-            return dispatch(*before(args, kwargs), **kwargs)
+            args, reset = before(args, kwargs)
+            try:
+                return dispatch(*args, **kwargs)
+            finally:
+                _CALL.reset(reset)
 
         cell.cell_contents, cb["callback"] = inner, outer
 
@@ -509,6 +497,11 @@ def _refuse_stores_in_background(cb: dict, stores: StoreRegistry) -> None:
         return dispatch(*args, **kwargs)
 
     cb["callback"], cb["_dash_stash_refuses"] = refuse, True
+
+
+def _patch_json(value: Any) -> Any:
+    """A `dash.Patch` in the JSON form the engine knows; any other value as it is."""
+    return value.to_plotly_json() if isinstance(value, Patch) else value
 
 
 def _as_list(value: Any) -> list:
@@ -575,16 +568,3 @@ def _read_dep(call: CallbackCall, dep: Any, arg: Any) -> Any:
     if isinstance(dep, dict) and "id" in dep:
         return call.read(dep)
     return arg
-
-
-def _func_cell(dispatch: Callable) -> Any:
-    """The closure cell of Dash's `add_context` that holds the user's function."""
-    func = getattr(dispatch, "__wrapped__", None)
-    names = getattr(getattr(dispatch, "__code__", None), "co_freevars", ())
-    for name, cell in zip(names, dispatch.__closure__ or (), strict=False):
-        if name == "func" and cell.cell_contents is func:
-            return cell
-    raise StashError(
-        "dash-stash cannot find the user function inside Dash's callback wrapper; this Dash "
-        "version is not supported yet (dash-stash supports Dash 3.x and 4.x). Please report it."
-    )

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dash._utils import stringify_id
-
-from . import codec, web
+from .. import codec
+from ..errors import StashError
+from . import _compat, web
+from ._compat import stringify_id
 from .callbacks import NAMESPACE, CallbackCall, Loaded
-from .errors import StashError
-
-if TYPE_CHECKING:
-    from .integration import Stash
+from .integration import Stash
 
 log = logging.getLogger("dash_stash")
 
@@ -49,7 +47,7 @@ class Routes:
         web.add_json_route(self.stash.app.server, prefix + WRITE, self.write, log)
 
     def _clientside(self, output: Any) -> dict:
-        for spec in self.stash.app._callback_list:
+        for spec in _compat.callback_list(self.stash.app):
             function = spec.get("clientside_function") or {}
             if spec.get("output") == output and function.get("namespace") == NAMESPACE:
                 return spec

@@ -26,7 +26,8 @@ from typing import Any
 import flask
 from werkzeug.wsgi import LimitedStream
 
-from .tokens import Signer
+from ..errors import StashError
+from ..tokens import Signer
 
 log = logging.getLogger("dash_stash")
 
@@ -177,7 +178,6 @@ def add_json_route(
 ) -> None:
     """A POST route taking a JSON object; `handler` returns JSON bytes. A `StashError` is
     a 400 with its message (and a log warning), so the browser script can show it."""
-    from .errors import StashError
 
     def view() -> flask.Response:
         body = flask.request.get_json(silent=True)
@@ -207,7 +207,6 @@ def add_stream_route(
     green-thread server); on a plain one-request-at-a-time worker it does not. The stream
     runs in the request's context (its session), and ends if the browser goes away (the
     next chunk fails to send)."""
-    from .errors import StashError
 
     def view() -> flask.Response:
         body = flask.request.get_json(silent=True)
@@ -244,13 +243,21 @@ def current_owner() -> Any | None:
     return flask.g.get("dash_stash")
 
 
+def current_stash(what: str) -> Any | None:
+    """The stash of the app serving this request; None outside a request; a `StashError`
+    naming `what` when the app serving it has no dash-stash."""
+    if not in_request():
+        return None
+    stash = current_owner()
+    if stash is None:
+        raise StashError(
+            f"{what}: this app has no dash-stash; call dash_stash.init(app) after creating it"
+        )
+    return stash
+
+
 def in_request() -> bool:
     return flask.has_request_context()
-
-
-def current_request() -> object | None:
-    """This request (its identity tells one request from the next on a thread)."""
-    return flask.request._get_current_object() if flask.has_request_context() else None
 
 
 def session_id() -> str:

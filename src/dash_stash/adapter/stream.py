@@ -28,13 +28,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import scopes, web
-from .backends import StoreKey
+from .. import scopes
+from .._types import StoreSpec
+from ..backends import StoreKey
+from ..errors import StashError
+from ..live import Hub
+from ..tokens import is_token_text
+from . import web
 from .browser import _component_id, _list
-from .component import StoreSpec
-from .errors import StashError
-from .live import Hub
-from .tokens import is_token_text
 
 if TYPE_CHECKING:
     from .integration import Located, Stash

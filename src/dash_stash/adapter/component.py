@@ -10,30 +10,14 @@ tokens for: that is how the callback wrapper knows which ids are stash stores *o
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from dash import MATCH, dcc
-from dash._utils import stringify_id
 
-from .scopes import DEFAULT_TTL, browser_storage, check_scope
-
-ConflictPolicy = str | Callable[[Any, Any, Any], Any]
-# Given the web framework's request, the group whose `app` value it shares (None: no group)
-GroupOf = Callable[[Any], "str | None"]
-
-
-@dataclass
-class StoreSpec:
-    """What the server knows of a store id: its scope, lifetime and conflict policy."""
-
-    scope: str
-    ttl: float
-    on_conflict: ConflictPolicy
-    typed: bool | None = None  # None: the app's default (`init(typed=...)`)
-    raw_id: Any = field(default=None, repr=False)
-    group: GroupOf | None = field(default=None, repr=False)  # `app` scope only
+from .._types import ConflictPolicy, GroupOf, StoreSpec
+from ..scopes import DEFAULT_TTL, browser_storage, check_scope
+from . import web
+from ._compat import stringify_id
 
 
 class StoreRegistry:
@@ -115,8 +99,6 @@ class Store(dcc.Store):
         )
 
     def to_plotly_json(self) -> dict:
-        from .integration import current_stash
-
         out = super().to_plotly_json()
-        out["props"]["data"] = current_stash(f"the layout of Store {self.id!r}").mint(self)
+        out["props"]["data"] = web.current_stash(f"the layout of Store {self.id!r}").mint(self)
         return out
