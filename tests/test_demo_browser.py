@@ -140,3 +140,26 @@ def test_cli_user_errors_are_one_line(tmp_path, args, says):
     assert result.returncode == 1
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.browser
+def test_shared_board_shows_each_visitors_notes_on_the_others_page(browser, demo):
+    one, two = browser.new_context().new_page(), browser.new_context().new_page()
+    try:
+        for page in (one, two):
+            page.goto(demo.url)
+            expect(page.locator("#board-wall")).to_contain_text("the board is empty")
+        one.fill("#board-new", "from one")
+        one.press("#board-new", "Enter")
+        two.fill("#board-new", "from two")
+        two.click("#board-add")
+        for page in (one, two):  # each shows the other's note without a click
+            expect(page.locator(".board-note")).to_have_count(2)
+            expect(page.locator("#board-wall")).to_contain_text("from one")
+            expect(page.locator("#board-wall")).to_contain_text("from two")
+        two.locator(".board-note", has_text="from one").locator("button").click()
+        expect(one.locator(".board-note")).to_have_count(1)
+        expect(one.locator("#board-wall")).not_to_contain_text("from one")
+    finally:
+        one.context.close()
+        two.context.close()

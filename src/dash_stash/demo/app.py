@@ -6,7 +6,7 @@ from dash import Dash, html
 
 import dash_stash
 
-from . import NAMESPACE, seed, table, todo
+from . import NAMESPACE, board, seed, table, todo
 
 
 def make_app(backend: str | None = None) -> Dash:
@@ -27,10 +27,11 @@ def make_app(backend: str | None = None) -> Dash:
             ),
             seed.section(),
             todo.section(),
+            board.section(),
             table.section(),
         ],
         style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1000px", "margin": "auto"},
     )
-    for part in (seed, todo, table):
+    for part in (seed, todo, board, table):
         part.register(app)
     return app
