@@ -358,9 +358,10 @@ class SQLiteBackend(Backend):
         database (`PRAGMA data_version`, a few microseconds, no disk read); if so, the
         watchers check the versions of what they watch."""
         conn = self._connect()
+        first = conn.execute("PRAGMA data_version").fetchone()[0]  # before `watch` returns
 
         def poll() -> None:
-            seen = conn.execute("PRAGMA data_version").fetchone()[0]
+            seen = first
             while True:
                 time.sleep(FEED_POLL)
                 try:
