@@ -19,7 +19,7 @@ import pytest
 
 from dash_stash.backends import StoreKey
 from dash_stash.engine import Replace
-from tests.apps.live_app import make_app
+from tests.apps.live_app import MEMBERS, make_app
 from tests.conftest import ROOT, ProcessServer
 from tests.support.dash_client import DashClient
 from tests.support.live import add, add_note, board, browser, team_value
@@ -229,3 +229,27 @@ def test_on_sync_workers_the_route_answers_at_once_and_the_page_asks_again(tmp_p
         assert version_of(json.loads(line[6:])["stores"][0]["token"]) == 1
     finally:
         server.stop()
+
+
+def test_a_page_removed_from_its_group_stops_hearing_of_it_at_the_next_change(app):
+    def member(user: str, room: str) -> DashClient:
+        c = browser(app.url)
+        c.http.get(f"{app.url}/join", params={"user": user, "room": room}).raise_for_status()
+        c.layout = c.http.get(app.url + "/_dash-layout").json()
+        return c
+
+    def bump(c: DashClient, n: int) -> None:
+        token = c.prop("room", "data")
+        c.call(c.callback("room."), {("room-add", "n_clicks"): n, ("room", "data"): token})
+
+    ann, bob = member("ann", "r1"), member("bob", "r1")
+    events = watch(ann, "room")
+    try:
+        bump(bob, 1)
+        assert version_of(events.next()[0]["token"]) == 1
+        MEMBERS["ann"] = "r2"  # an admin moves ann out of r1, her page still open
+        bump(bob, 2)
+        assert events.next() is None  # the stream ended instead of telling her
+    finally:
+        events.close()
+        MEMBERS.clear()

@@ -105,7 +105,9 @@ class LiveRoute:
         known = {key: s.located.token.version for key, s in shown.items() if s.located.token}
         watch = self.hub.open(known)
         try:
-            yield f"retry: {int(self.poll * 1000)}\n\n"
+            # when to ask again after the end: at once after a held stream (the page's
+            # tokens then catch it up), after `poll` where nothing is held
+            yield f"retry: {int(self.poll * 1000) if hold <= 0 else 100}\n\n"
             deadline = time.monotonic() + hold
             last = 0.0
             while True:
