@@ -60,6 +60,10 @@ WAIT_FOR = """(n) => new Promise((resolve) => {
   });
   observer.observe(list, {childList: true});
 })"""
+# In B, before A's click: window.__shown becomes that time.
+WATCH = (
+    "(n) => { window.__shown = null; (" + WAIT_FOR + ")(n).then((t) => { window.__shown = t; }); }"
+)
 CLICK_AT = """() => { const t = performance.timeOrigin + performance.now();
   document.getElementById("add").click(); return t; }"""
 
@@ -77,10 +81,11 @@ def latency(browser, url_a: str, url_b: str, samples: int) -> tuple[list[float],
     time.sleep(1.5)  # both streams open
     own, other = [], []
     for n in range(1, samples + 1):
-        seen_b = b.evaluate_handle(WAIT_FOR, n)  # start watching before the click
+        b.evaluate(WATCH, n)  # B starts watching before the click
         clicked = a.evaluate(CLICK_AT)
         at_a = a.evaluate(WAIT_FOR, n)
-        at_b = b.evaluate("(p) => p", seen_b)
+        b.wait_for_function("window.__shown !== null", polling=20, timeout=30_000)
+        at_b = b.evaluate("window.__shown")
         own.append(at_a - clicked)
         other.append(at_b - clicked)
         time.sleep(0.2)  # the next click after this one has settled everywhere
