@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .. import scopes
 from .._types import StoreSpec
 from ..backends import StoreKey
-from ..errors import StashError
+from ..errors import StashError, TokenError
 from ..live import Hub
 from ..tokens import is_token_text
 from . import web
@@ -96,6 +96,15 @@ class LiveRoute:
         )
         if spec is None:
             return None
+        try:  # checked quietly first: a foreign token here is not worth a warning per page
+            signed = self.stash.signer.verify(token, self.stash.session_id())
+        except TokenError:
+            return None
+        if (
+            spec.scope == "app"
+            and signed.instance != self.stash.shared_key(signed.store_id, spec).scope
+        ):
+            return None  # another group's (or no group now)
         located = self.stash.locate(component_id, token, spec)
         if located.token is None or located.key.scope == scopes.NO_GROUP:
             return None
