@@ -400,6 +400,11 @@ class RedisBackend(Backend):
         )
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
+        record = self._commit_locked(key, update, ttl, writer)
+        self._publish(key, record.version)  # after the stripe lock: other writers go on
+        return record
+
+    def _commit_locked(self, key: StoreKey, update: Update, ttl: float, writer: str) -> Record:
         names = _Keys(key)
         blind = is_ready(update)  # a plain value: no need to fetch the latest one
         start = time.monotonic()
@@ -441,7 +446,6 @@ class RedisBackend(Backend):
                 )
                 if version:
                     created = float(fields[2]) if exists else now
-                    self._publish(key, int(version))
                     return Record(
                         key,
                         value,
