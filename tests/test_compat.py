@@ -15,6 +15,7 @@ from dash import Dash, html
 from dash.development.base_component import Component
 
 import dash_stash
+import dash_stash.adapter.install  # noqa: F401 - the adapter binds _compat's names before any test patches one
 from dash_stash.adapter import _compat
 from dash_stash.errors import StashError
 

@@ -110,8 +110,8 @@ def test_cli_diff_between_two_versions(tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == [
         f"{'a' * 32}/local/cart: version 1 -> 2, 2 changes",
-        "  + ['items'][1]: \"pear\"",
-        "  - ['paid']: false",
+        '  + ["items"][1]: "pear"',
+        '  - ["paid"]: false',
     ]
     listed = cli()
     assert "replace" in listed.stdout.splitlines()[1]  # the KIND column

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dash_stash.engine.merge import MISSING, format_path, merge3, resolve_policy
-from dash_stash.errors import ConflictError
+from dash_stash.engine.merge import MISSING, merge3, resolve_policy
+from dash_stash.errors import ConflictError, format_path
 
 
 class Recorder:

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from plotly.io.json import to_json_plotly
 
-from dash_stash.engine.patch import apply_patch, is_patch, json_equal, patch_operations
+from dash_stash.codec import equal
+from dash_stash.engine.patch import apply_patch, is_patch, patch_operations
 from dash_stash.errors import PatchError
 from tests.support.patches import (
     random_case,
@@ -295,13 +296,13 @@ def test_malformed_operations() -> None:
         apply_patch({}, [{"operation": "Delete", "location": [True], "params": {}}])
 
 
-def test_json_equal() -> None:
-    assert json_equal({"a": [1, 2.0]}, {"a": [1.0, 2]})
-    assert not json_equal(1, True) and not json_equal(0, None) and not json_equal("1", 1)
-    assert not json_equal({"a": 1}, {"a": 1, "b": 2}) and not json_equal([1], [1, 1])
+def test_remove_and_merge_share_the_codecs_equality() -> None:
+    assert equal({"a": [1, 2.0]}, {"a": [1.0, 2]})
+    assert not equal(1, True) and not equal(0, None) and not equal("1", 1)
+    assert not equal({"a": 1}, {"a": 1, "b": 2}) and not equal([1], [1, 1])
     pd = pytest.importorskip("pandas")
-    assert json_equal(pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [1]}))
-    assert not json_equal(pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [2]}))
+    assert equal(pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [1]}))
+    assert not equal(pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [2]}))
 
 
 # ---- random Patches built through dash.Patch -----------------------------------------------

@@ -73,7 +73,7 @@ def quirk_cases() -> list[tuple[Any, list[dict]]]:
     for initial, build in QUIRKS:
         p = Patch()
         build(p)
-        cases.append((initial, patch_operations(p)))
+        cases.append((initial, patch_operations(p.to_plotly_json())))
     cases.append(
         ({"s": "ab"}, [{"operation": "Extend", "location": ["s"], "params": {"value": "cd"}}])
     )  # ramda concat of strings

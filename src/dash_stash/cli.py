@@ -20,7 +20,7 @@ from . import codec
 from .backends import Backend, StoreKey, default_backend_url, open_backend
 from .codec import typed
 from .demo import NAMESPACE as DEMO_NAMESPACE
-from .errors import StashError
+from .errors import StashError, format_path
 from .inspect import (
     describe,
     diff,
@@ -243,7 +243,7 @@ def print_diff(backend: Backend, key: StoreKey, a: int, b: int) -> None:
     changes = diff(old, new)
     print(f"{key_text(key)}: version {a} -> {b}, {len(changes)} changes")
     for change in changes:
-        path = "".join(f"[{p!r}]" for p in change["path"]) or "(the whole value)"
+        path = format_path("", change["path"]) or "(the whole value)"
         if change["op"] == "changed":
             line = f"  ~ {path}: {change['old']} -> {change['new']}"
         elif change["op"] == "added":

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from typing import Any
+
+
+def format_path(root: str, path: Iterable[Any]) -> str:
+    """``user_data["when"][3]``: a place inside a value as Python would index it, the way
+    every message and listing of dash-stash names one."""
+    return root + "".join(
+        f"[{json.dumps(k, ensure_ascii=False)}]" if isinstance(k, str) else f"[{k!r}]" for k in path
+    )
+
 
 class StashError(Exception):
     """Base class of every dash-stash error."""

@@ -25,6 +25,6 @@ def test_engine_patches_and_merges_lose_nothing(redis_url):
 
 
 def test_versions_keep_kind_of_write_and_merge_conflicts(redis_url):
-    from write_kinds import check_kinds  # the same check as on memory and SQLite
+    from tests.support.write_kinds import check_kinds  # the same check as on memory and SQLite
 
     check_kinds(open_backend(redis_url))

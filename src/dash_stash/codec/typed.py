@@ -36,7 +36,6 @@ import contextlib
 import contextvars
 import enum
 import importlib
-import json
 import math
 import sys
 from collections.abc import Callable
@@ -47,7 +46,7 @@ from uuid import UUID
 
 import orjson
 
-from ..errors import CorruptRecordError, EncodeError
+from ..errors import CorruptRecordError, EncodeError, format_path
 from .compression import OFF, Compression
 from .envelope import TAG, BadRecord, Reader, Unstorable, Writer
 
@@ -301,14 +300,14 @@ def _locate(v: Any, target: Any, path: str, seen: set[int]) -> str | None:
         seen.add(id(v))
     if isinstance(v, dict):
         for k, x in v.items():
-            found = _locate(k, target, f"{_sub(path, k)} (a key)", seen) or _locate(
-                x, target, _sub(path, k), seen
+            found = _locate(k, target, f"{format_path(path, (k,))} (a key)", seen) or _locate(
+                x, target, format_path(path, (k,)), seen
             )
             if found:
                 return found
     elif isinstance(v, (list, tuple)):
         for i, x in enumerate(v):
-            found = _locate(x, target, _sub(path, i), seen)
+            found = _locate(x, target, format_path(path, (i,)), seen)
             if found:
                 return found
     elif isinstance(v, (set, frozenset)):
@@ -317,11 +316,6 @@ def _locate(v: Any, target: Any, path: str, seen: set[int]) -> str | None:
             if found:
                 return found
     return None
-
-
-def _sub(path: str, key: Any) -> str:
-    """``user_data["when"]``, ``rows[3]``: how a path into a value reads in a message."""
-    return f"{path}[{json.dumps(key, ensure_ascii=False) if isinstance(key, str) else repr(key)}]"
 
 
 # ---- decoding -------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ first). Only the same leaf changed two ways is a conflict, settled by the store'
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from dash_stash.engine.patch import json_equal
-from dash_stash.errors import ConflictError
+from ..codec import equal
+from ..errors import ConflictError, format_path
 
 Resolver = Callable[[tuple, Any, Any, Any], Any]
 POLICIES = ("last-writer-wins", "raise")
@@ -34,13 +33,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-def format_path(store: str, path: tuple) -> str:
-    """``user_data["a"][2]``: where in a store a conflict happened, as Python would index it."""
-    return store + "".join(
-        f"[{json.dumps(k, ensure_ascii=False)}]" if isinstance(k, str) else f"[{k!r}]" for k in path
-    )
 
 
 def resolve_policy(policy: str | Callable[[Any, Any, Any], Any], store: str) -> Resolver:
@@ -109,7 +101,7 @@ class Conflict:
         kept = "other"
         for name, value in (("ours", self.ours), ("theirs", self.theirs), ("base", self.base)):
             if self.kept is value or (
-                self.kept is not MISSING and value is not MISSING and json_equal(self.kept, value)
+                self.kept is not MISSING and value is not MISSING and equal(self.kept, value)
             ):
                 kept = name
                 break
@@ -142,7 +134,7 @@ def merge3(
     ours: Any,
     theirs: Any,
     resolve: Resolver,
-    equal: Callable[[Any, Any], bool] = json_equal,
+    equal: Callable[[Any, Any], bool] = equal,
 ) -> Any:
     """Apply the change ``base -> ours`` onto ``theirs``; no input is changed."""
     return _Merge(resolve, equal).merge((), base, ours, theirs)

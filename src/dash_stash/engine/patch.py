@@ -18,7 +18,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from dash_stash.errors import PatchError
+from ..codec import equal
+from ..errors import PatchError, format_path
 
 MARKER = "__dash_patch_update"
 
@@ -61,29 +62,6 @@ def apply_patch(value: Any, operations: list[dict]) -> Any:
     return value
 
 
-def json_equal(a: Any, b: Any) -> bool:
-    """Deep equality as JSON and ramda's ``equals`` see it: ``1 == 1.0``, ``True != 1``."""
-    if a is b:
-        return True
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
-        return a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(map(json_equal, a, b))
-    if type(a) is not type(b) or getattr(a, "shape", None) != getattr(b, "shape", None):
-        return False
-    try:  # typed leaves: DataFrames have .equals, arrays compare element-wise
-        if callable(getattr(a, "equals", None)):
-            return bool(a.equals(b))
-        result = a == b
-        return bool(result.all()) if hasattr(result, "all") else bool(result)
-    except (TypeError, ValueError):
-        return False
-
-
 # ---- locations ---------------------------------------------------------------------------
 
 
@@ -96,8 +74,7 @@ class _Where:
         self.name, self.location = name, location
 
     def __str__(self) -> str:
-        steps = "".join(f'["{k}"]' if isinstance(k, str) else f"[{k!r}]" for k in self.location)
-        return f"Patch {self.name} at {steps or 'the top level'}"
+        return f"Patch {self.name} at {format_path('', self.location) or 'the top level'}"
 
 
 def _kind(value: Any) -> str:
@@ -342,7 +319,7 @@ def _remove(prev: Any, params: dict, where: str) -> Any:
     value = _param(params, "value", where)
     if not isinstance(prev, list):
         raise PatchError(f"{where}: remove() needs a list there, found {_kind(prev)}")
-    return [item for item in prev if not json_equal(item, value)]
+    return [item for item in prev if not equal(item, value)]
 
 
 _UPDATES: dict[str, Callable[[Any, dict, str], Any]] = {
