@@ -267,17 +267,23 @@
 
     // ---- live updates -------------------------------------------------------------------
 
-    function tokenVersion(token) {
+    /* A field of a token's payload (signed, not secret): 1 the scope, 3 the version. */
+    function tokenField(token, index) {
         try {
             var payload = token.slice(PREFIX.length).split(".")[0];
             var text = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-            return JSON.parse(text)[3];
+            return JSON.parse(text)[index];
         } catch (e) {
             return null;
         }
     }
 
-    /* The dash-stash stores on the page (components of type Store holding a token). */
+    function tokenVersion(token) {
+        return tokenField(token, 3);
+    }
+
+    /* The shared (`app`) dash-stash stores on the page: each open stream holds a server
+     * thread, so only pages that show a value others write keep one open. */
     function shownStores(paths) {
         var api = window.dash_component_api;
         var found = [];
@@ -289,19 +295,56 @@
         });
         all.forEach(function (path) {
             var node = api.getLayout(path);
-            if (node && node.type === "Store" && node.props && isToken(node.props.data)) {
+            var data = node && node.type === "Store" && node.props ? node.props.data : null;
+            if (isToken(data) && tokenField(data, 1) === "app") {
                 found.push({id: node.props.id, token: node.props.data});
             }
         });
         return found;
     }
 
-    /* Set a fresh token the server sent, unless the page has it (or a newer one) already. */
+    var BUSY = ["requested", "prioritized", "blocked", "executing", "watched", "executed"];
+    var waiting = {first: 0, updates: {}, timer: null};
+
+    function busy() {
+        var callbacks = window.store.getState().callbacks || {};
+        return BUSY.some(function (k) {
+            return callbacks[k] && callbacks[k].length;
+        });
+    }
+
+    /* Keep an event's tokens until the page's own callbacks have settled (at most 2 s): an
+     * event often tells of the page's own write before that callback's answer arrives,
+     * and setting it first would fire the store's dependents twice (dcc.Store: once). */
     function follow(update) {
+        waiting.updates[JSON.stringify(update.id)] = update;
+        waiting.first = waiting.first || Date.now();
+        settle();
+    }
+
+    function settle() {
+        if (waiting.timer) {
+            return;
+        }
+        if (busy() && Date.now() - waiting.first < 2000) {
+            waiting.timer = setTimeout(function () {
+                waiting.timer = null;
+                settle();
+            }, 20);
+            return;
+        }
+        var updates = Object.values(waiting.updates);
+        waiting.updates = {};
+        waiting.first = 0;
+        updates.forEach(apply);
+    }
+
+    /* Set a fresh token the server sent, unless the page has it (or a newer one) already. */
+    function apply(update) {
         var node = layoutOf(update.id);
         var had = node && node.props ? node.props.data : null;
-        if (!node || had === update.token) {
-            return;
+        if (!node || !isToken(had) || had === update.token) {
+            return; // cleared on this page (clear_data: None, as dcc.Store), or already had
         }
         var before = isToken(had) ? tokenVersion(had) : null;
         var after = tokenVersion(update.token);
