@@ -30,7 +30,10 @@ bytes for the records store. Bytes are the request and response bodies of
 Memory is the server's peak RSS during the clicks minus its RSS before them (psutil samples
 every 2 ms in a thread, and the kernel's VmHWM, reset before the clicks; the larger wins); an
 untimed write and read come first, so that what a process pays once (imports, the first touch
-of a library's code pages, connections) is left out for every kind alike.
+of a library's code pages, connections) is left out for every kind alike, and then the server
+collects garbage and gives the C allocator's free memory back (`malloc_trim`), so that memory
+an allocator kept from the warm-up does not hide what the clicks need (nor count against a
+store that returns its memory).
 dcc.Store is skipped at a size where one click takes longer than `--max-click` seconds.
 `--profile KIND` prints a cProfile of that kind's callback requests, writes and reads apart
 (it slows them: use it to see where the time goes, not for the table).
@@ -242,8 +245,20 @@ def instrument(server, profile: bool, arrived: list[float]) -> None:
 
     server.wsgi_app = counting
     server.add_url_rule("/_bench/bytes", "bench_bytes", lambda: counts)
+    server.add_url_rule("/_bench/trim", "bench_trim", trim)
     if profile:
         profile_callbacks(server)
+
+
+def trim() -> dict:
+    """Collect garbage and give the C allocator's free memory back to the system."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # glibc only
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return {}
 
 
 def profile_callbacks(server) -> None:
@@ -383,6 +398,7 @@ def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: 
         page.wait_for_selector("#out")
         for button, output in (("write", "wrote"), ("read", "out")):  # first-use costs
             page.evaluate(CLICK, [button, output, int(limit * 1000)])
+        bench_json(server.url, "trim")
         memory = PeakRss(server.proc.pid)
         title = f"{KINDS[kind]}, {case.label}"
         try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,6 +142,101 @@ class ProcessServer:
         return self.proc.stdout.read() if self.proc.stdout else ""
 
 
+def dash_version() -> tuple[int, int]:
+    import dash
+
+    return tuple(int(n) for n in dash.__version__.split(".")[:2])  # type: ignore[return-value]
+
+
+def _asgi_missing() -> str:
+    """Why the FastAPI and Quart servers cannot be tested here ("" when they can)."""
+    if dash_version() < (4, 2):
+        import dash
+
+        return f"FastAPI and Quart servers need Dash 4.2+ (this is Dash {dash.__version__})"
+    for module in ("fastapi", "uvicorn", "quart", "hypercorn", "websockets"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install -e '.[test]')"
+    return ""
+
+
+ASGI_MISSING = _asgi_missing()
+needs_asgi = pytest.mark.skipif(bool(ASGI_MISSING), reason=ASGI_MISSING or "-")
+# Dash's servers, each run by the server users run it with (see `server_argv`)
+SERVERS = ("flask", "fastapi", "quart")
+ASGI_SERVERS = [pytest.param(s, marks=needs_asgi) for s in ("fastapi", "quart")]
+ALL_SERVERS = [pytest.param("flask"), *ASGI_SERVERS]
+
+
+def server_argv(server: str, target: str, port: int, workers: int) -> list[str]:
+    """The command that serves `target` ("module:factory") as its users run it: gunicorn
+    for Flask, uvicorn for FastAPI, hypercorn for Quart."""
+    if server == "flask":
+        return gunicorn_argv(f"{target}()", port, workers)
+    if server == "fastapi":
+        where = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        return [sys.executable, "-m", "uvicorn", "--factory", target, *where]
+    if server == "quart":
+        bind = ["-b", f"127.0.0.1:{port}", "-w", str(workers)]
+        return [sys.executable, "-m", "hypercorn", *bind, f"{target}()"]
+    raise ValueError(server)
+
+
+def gunicorn_argv(target: str, port: int, workers: int) -> list[str]:
+    """gunicorn serving `target` (gunicorn's form: "module:app" or "module:factory()")."""
+    # no keep-alive: every request may land on another worker, as behind a balancer
+    options = ["-w", str(workers), "--threads", "4", "--timeout", "120", "--keep-alive", "0"]
+    return [sys.executable, "-m", "gunicorn", *options, "-b", f"127.0.0.1:{port}", target]
+
+
+def app_env(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment of a served app: the test apps and examples on its path."""
+    apps, examples = str(ROOT / "tests" / "apps"), str(ROOT / "examples")
+    path = [apps, examples, str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **(env or {})}
+
+
+def start_server(
+    server: str, target: str, workers: int = 1, env: dict[str, str] | None = None
+) -> ProcessServer:
+    """`target` ("module:factory") served by `server`'s usual server in its own process,
+    with DASH_SERVER=`server` for the app to pick Dash's backend."""
+    port = free_port()
+    argv = server_argv(server, target, port, workers)
+    return ProcessServer(argv, port, app_env({"DASH_SERVER": server, **(env or {})}), ROOT)
+
+
+@pytest.fixture
+def dash_server() -> Iterator[Callable[..., ProcessServer]]:
+    """dash_server(server, "module:factory", workers=1, env={...}) -> server with .url."""
+    servers: list[ProcessServer] = []
+
+    def start(server: str, target: str, **options: Any) -> ProcessServer:
+        s = start_server(server, target, **options)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        print(f"--- server {s.url} said:\n{s.stop()}")  # pytest shows it when a test fails
+
+
+@pytest.fixture
+def served_app(serve, dash_server, tmp_path) -> Callable[..., str]:
+    """served_app(module, server="flask") -> url: a test app (a module of tests/apps, with
+    `make_app(backend)` and `create_server()`) on one SQLite file, on `server`: Flask in this
+    process, FastAPI under uvicorn, Quart under hypercorn."""
+
+    def start(module: Any, server: str = "flask") -> str:
+        backend = f"sqlite:///{tmp_path}/stash.db"
+        if server == "flask":
+            return serve(module.make_app(backend)).url
+        target = f"{module.__name__.rpartition('.')[2]}:create_server"
+        return dash_server(server, target, env={"DASH_STASH_BACKEND": backend}).url
+
+    return start
+
+
 @pytest.fixture
 def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
     """gunicorn("module:server", workers=4, env={...}) -> server with .url."""
@@ -153,35 +250,8 @@ def gunicorn() -> Iterator[Callable[..., ProcessServer]]:
         port: int | None = None,
     ) -> ProcessServer:
         port = port or free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(workers),
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "120",
-            # no keep-alive: every request may land on another worker, as behind a balancer
-            "--keep-alive",
-            "0",
-            target,
-        ]
-        full_env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [
-                    str(ROOT / "tests" / "apps"),
-                    str(ROOT / "examples"),
-                    os.environ.get("PYTHONPATH", ""),
-                ]
-            ),
-            **(env or {}),
-        }
-        s = ProcessServer(argv, port, full_env, cwd)
+        argv = gunicorn_argv(target, port, workers)
+        s = ProcessServer(argv, port, app_env(env), cwd)
         servers.append(s)
         return s
 

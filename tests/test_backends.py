@@ -3,6 +3,7 @@ history, expiry, keys, usage. What only one backend has is tested beside it."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import pytest
@@ -85,6 +86,26 @@ def test_expiry_read_refreshes_and_sweep_spares_live(backend):
     assert backend.keys("ns") == [live]
 
 
+def test_sqlite_reads_write_the_expiry_once_per_slack(tmp_path):
+    """A hot store's reads do not each take SQLite's write lock to move its expiry: a read
+    leaves it when it is within `refresh_slack(ttl)` of now + ttl, and moves it otherwise."""
+    from dash_stash.backends.sqlite import refresh_slack
+
+    b = open_backend(f"sqlite:///{tmp_path}/stash.db")
+    ttl = 1.6
+    assert refresh_slack(ttl) == 0.1 and refresh_slack(90 * 86400) == 60.0
+    committed = put(b, KEY, 1, ttl=ttl).expires
+    assert b.read(KEY, ttl=ttl).expires == committed  # just written: left as it is
+    time.sleep(0.15)
+    refreshed = b.read(KEY, ttl=ttl).expires
+    assert refreshed >= committed + 0.15  # past the slack: moved to now + ttl
+    assert b.read(KEY, ttl=ttl).expires == refreshed
+    with sqlite3.connect(tmp_path / "stash.db") as conn:  # stored, not only returned
+        assert conn.execute("SELECT expires FROM keys").fetchall() == [(refreshed,)]
+    assert b.read(KEY).expires == refreshed  # a read without a TTL never moves it
+    b.close()
+
+
 def test_expired_record_is_gone_and_restarts_at_one(backend):
     put(backend, KEY, 1, ttl=0.2)
     put(backend, KEY, 2, ttl=0.2)
@@ -120,6 +141,43 @@ def test_values_are_bytes_as_given(backend):
     backend.commit(KEY, lambda latest: raw, ttl=60)
     assert backend.read(KEY).value == raw
     assert backend.history(KEY)[0].value == blob
+
+
+def test_holds_tells_whether_the_latest_value_is_these_bytes(backend):
+    """What an unchanged write checks instead of reading the latest value whole: exact codec
+    and bytes, small or large (SQLite compares a value file a slice at a time); a live match
+    has its expiry pushed on like a read."""
+    big = bytes(range(256)) * 8192  # 2 MiB: a value file on SQLite
+    assert not backend.holds(KEY, Encoded("typed", big), ttl=60)  # absent
+    for data in (b'{"a":1}', big):
+        backend.commit(KEY, lambda latest, data=data: Encoded("typed", data), ttl=0.5)
+        assert backend.holds(KEY, Encoded("typed", data), ttl=60)
+        assert not backend.holds(KEY, Encoded("json", data), ttl=60)  # another codec
+        changed = data[:-1] + bytes([data[-1] ^ 1])  # the same size, the last byte changed
+        assert not backend.holds(KEY, Encoded("typed", changed), ttl=60)
+        assert not backend.holds(KEY, Encoded("typed", data + b"x"), ttl=60)
+    time.sleep(0.6)  # past the commit's TTL: alive only because holds refreshed it
+    assert backend.holds(KEY, Encoded("typed", big), ttl=60)
+
+
+def test_sqlite_value_files_read_as_private_buffers(tmp_path):
+    """A value file is mapped copy-on-write: the reader may write into what it got (a frame
+    living in it), and neither the file, another read, nor a read after the file is pruned
+    sees that; the buffer outlives the file."""
+    b = open_backend(f"sqlite:///{tmp_path}/stash.db")
+    data = bytes(range(256)) * 8192  # 2 MiB: a value file
+    b.commit(KEY, lambda latest: Encoded("typed", data), ttl=60)
+    mine, other = b.read(KEY).value.data, b.read(KEY).value.data
+    assert not mine.readonly
+    mine[:4] = b"mine"
+    assert bytes(other) == data and bytes(b.read(KEY).value.data) == data
+    (path,) = (tmp_path / "stash.db.blobs").iterdir()
+    assert path.read_bytes() == data
+    b.commit(KEY, lambda latest: Encoded("typed", b"small"), ttl=60)
+    b.delete(KEY)  # the file is gone; what was read is not
+    assert not any((tmp_path / "stash.db.blobs").iterdir())
+    assert bytes(mine[:4]) == b"mine" and bytes(mine[4:]) == data[4:]
+    b.close()
 
 
 def test_sqlite_urls(tmp_path, monkeypatch):

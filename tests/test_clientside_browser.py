@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.apps import clientside_app
+from tests.conftest import ALL_SERVERS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 DASH = tuple(int(n) for n in dash.__version__.split(".")[:2])
@@ -70,8 +71,10 @@ def test_a_clientside_patch_applies_as_with_dcc_store(serve, browser, tmp_path):
     assert patched(serve, browser, tmp_path / "stash", use_dcc=False) == with_dcc
 
 
-def test_the_browser_holds_tokens_after_clientside_writes(serve, page, tmp_path):
-    page.goto(serve(clientside_app.make_app(f"sqlite:///{tmp_path}/stash.db")).url)
+@pytest.mark.parametrize("server", ALL_SERVERS)
+def test_the_browser_holds_tokens_after_clientside_writes(served_app, page, server):
+    """The `_dash-stash/read` and `/write` routes on every server."""
+    page.goto(served_app(clientside_app, server))
     expect(page.locator("#cs-show")).to_contain_text('"n":0')
     page.click("#inc")
     expect(page.locator("#cs-show")).to_contain_text('"n":1')  # one write, then the next:

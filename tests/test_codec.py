@@ -678,6 +678,54 @@ def test_decoded_frames_are_writable_and_independent(rows: int) -> None:
     assert same(b, df)  # two reads of one record share nothing writable
 
 
+def direct_dtypes(rows: int) -> pd.DataFrame:
+    """A frame of the kinds the direct form holds: numbers, bools, datetimes (naive and
+    tz-aware), timedeltas, nullable numbers and booleans, with a RangeIndex."""
+    i = np.arange(rows)
+    return pd.DataFrame(
+        {
+            "f": i * 0.5,
+            "i": i,
+            "b": i % 2 == 0,
+            "u": (i % 250).astype(np.uint8),
+            "h": (i % 100).astype(np.float16),
+            "t": pd.Timestamp("2024-01-01") + pd.to_timedelta(i, unit="s"),
+            "tz": pd.Timestamp("2024-01-01", tz="Europe/Paris") + pd.to_timedelta(i, unit="min"),
+            "td": pd.to_timedelta(i, unit="ms"),
+            "I": pd.array(np.where(i % 5 == 0, None, i), dtype="Int64"),
+            "F": pd.array(np.where(i % 4 == 0, None, i * 0.25), dtype="Float64"),
+            "B": pd.array(np.where(i % 3 == 0, None, i % 2 == 0), dtype="boolean"),
+        },
+        index=pd.RangeIndex(10, 10 + 2 * rows, 2, name="row"),
+    )
+
+
+@pytest.mark.parametrize("rows", [0, 5, 150_000])
+def test_direct_frames_are_writable_and_independent(rows: int) -> None:
+    """Frames of numbers, datetimes and nullable columns skip pyarrow's pandas conversion;
+    a callback may still change its frame in place without touching anyone else's."""
+    df = direct_dtypes(rows)
+    encoded = encode(df)
+    header = bytes(encoded.data[-8 - int.from_bytes(encoded.data[-8:], "little") : -8])
+    assert b'"kinds"' in header  # the direct form, not from_pandas
+    for own in (False, True):
+        fresh = Encoded(encoded.codec, memoryview(bytearray(encoded.data)))  # as a file read
+        out = decode(fresh, own=own)
+        assert same(out, df)
+        if rows:
+            out.iloc[0] = out.iloc[1]
+            out["f"] += 1
+            out.loc[out["i"] > 2, "I"] = -1
+            assert out["f"].iloc[0] == df["f"].iloc[1] + 1 and out["I"].iloc[-1] == -1
+        assert same(decode(encoded), df)  # the stored bytes are untouched
+        assert own or same(decode(fresh), df)  # and so is a buffer not given up
+    a, b = decode(encoded), decode(encoded)
+    if rows:
+        a["f"] *= 2
+        a.iloc[0, 1] = 99
+    assert same(b, df)
+
+
 def test_pandas_scalars_from_a_row() -> None:
     df = pd.DataFrame(
         {

@@ -214,10 +214,52 @@ def test_spans_must_lie_inside_the_record() -> None:
         assert "outside the record" in corrupt(Encoded("typed", bad))
 
 
+def test_a_forged_column_kind_is_refused() -> None:
+    """A frame's column kinds (dtypes) are named in the header; a header naming a dtype its
+    column cannot hold, a kind we do not make, or a column that is not there, is a damaged
+    record, not a frame, whether the frame would be copied or a view of a file read."""
+    n = np.arange(300_000)
+    df = pd.DataFrame(
+        {
+            "n": pd.array(n % 7, dtype="Int64"),
+            "x": 0.5,
+            "t": pd.Series(n.astype("M8[ns]")).dt.tz_localize("UTC"),
+        }
+    )
+    good = bytes(encode(df).data)
+    size = int.from_bytes(good[-8:], "little")
+    header = orjson.loads(good[-8 - size : -8])
+    assert header["v"]["kinds"] == [["M", "Int64"], ["D", "<f8"], ["T", "datetime64[ns, UTC]"]]
+    n, x, t = header["v"]["kinds"]
+    for kinds in (
+        [["M", "float64"], x, t],  # not a nullable dtype
+        [["D", "|O"], x, t],  # object: would need Python objects
+        [n, ["D", "<f4"], t],  # 4 bytes a value where 8 are stored
+        [n, ["D", "<M8[ns]"], t],  # floats read as datetimes
+        [n, x, ["D", "<f8"]],  # datetimes read as floats
+        [n, ["X", "<f8"], t],
+        [n, x, t, x],  # a column that is not there
+        [n, x],  # a column the kinds do not name
+        [n, x, ["T", "Int64"]],
+        "D",
+    ):
+        head = orjson.dumps({**header, "v": {**header["v"], "kinds": kinds}})
+        bad = good[: -8 - size] + head + len(head).to_bytes(8, "little")
+        corrupt(Encoded("typed", bad))
+        with pytest.raises(CorruptRecordError):
+            decode(Encoded("typed", memoryview(bytearray(bad))), own=True)
+    for span in ([0, 10, 0], [0, 300_001, 1], [0, "3", 1]):  # rows the columns do not have
+        head = orjson.dumps({**header, "v": {**header["v"], "range": span}})
+        bad = good[: -8 - size] + head + len(head).to_bytes(8, "little")
+        corrupt(Encoded("typed", bad))
+
+
 def test_a_forged_nullable_column_entry_is_refused() -> None:
-    """A large frame's nullable columns are named in the header; a header naming a dtype that
-    is not nullable, or a column that is not there, is a damaged record, not a frame."""
-    df = pd.DataFrame({"n": pd.array(np.arange(300_000) % 7, dtype="Int64"), "x": 0.5})
+    """A large frame with strings (so not in the direct form) names its nullable columns in
+    the header; a header naming a dtype that is not nullable, or a column that is not there,
+    is a damaged record, not a frame."""
+    n = np.arange(300_000)
+    df = pd.DataFrame({"n": pd.array(n % 7, dtype="Int64"), "x": 0.5, "s": "a"})
     good = bytes(encode(df).data)
     size = int.from_bytes(good[-8:], "little")
     header = orjson.loads(good[-8 - size : -8])
@@ -240,6 +282,9 @@ SAMPLE = {
     ),
     "series": pd.Series([1, 2], name="n"),
     "b": b"\x00\x01",
+    "direct": pd.DataFrame(  # numbers, nullable and tz-aware: the direct form
+        {"x": [1.5, 2.5], "n": pd.array([1, None], dtype="Int64")}
+    ).assign(t=pd.Timestamp("2024-01-01", tz="UTC")),
 }
 
 

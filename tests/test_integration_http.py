@@ -347,14 +347,14 @@ def test_a_worker_that_never_saw_a_typed_store_keeps_it_typed(tmp_path):
         token = Token("s", "memory", "page-1", 3, "", 60.0, "raise", typed)
         assert signer.verify(signer.sign(token, "sess"), "sess") == token
 
-    import flask
-
     url = f"sqlite:///{tmp_path}/stash.db"
     app = Dash("minted_here")
     stash = dash_stash.init(app, url, secret="k", namespace="same")
     other = dash_stash.init(Dash("never_saw"), url, secret="k", namespace="same")
+    from dash_stash.adapter import web
+
     with app.server.test_request_context("/"):
-        flask.g.dash_stash_session = "a" * 32  # what the request hook sets
+        web.enter(web.RequestState(stash.web, "a" * 32, True, None))  # what the hook sets
         spec = dash_stash.Store(id="s", typed=True)._stash_spec
         sent = stash.token("s", spec, "page-1", 0, "")
         seen = other.spec_from_token("s", sent)

@@ -6,13 +6,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.apps import pages_app
+from tests.conftest import ALL_SERVERS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
-def test_stores_in_pages_survive_navigation_as_their_scope_says(serve, page, tmp_path):
-    server = serve(pages_app.make_app(f"sqlite:///{tmp_path}/stash.db"))
-    page.goto(server.url)
+@pytest.mark.parametrize("server", ALL_SERVERS)
+def test_stores_in_pages_survive_navigation_as_their_scope_says(served_app, page, server):
+    page.goto(served_app(pages_app, server))
     expect(page.locator("#a-show")).to_have_text("a=0")
     page.click("#a-inc")
     page.click("#a-inc")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.apps import seed_app
+from tests.conftest import ASGI_SERVERS
 from tests.support.seed_clicks import run_clicks
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -30,3 +31,11 @@ def test_seed_app_under_gunicorn_with_4_workers(gunicorn, page, tmp_path):
     assert run_clicks(page, server.url, 25) == []
     workers = page.text_content("#pids").split()
     assert len(workers) > 1, f"all callbacks went to one worker: {workers}"
+
+
+@pytest.mark.parametrize("server", ASGI_SERVERS)
+def test_seed_app_under_uvicorn_and_hypercorn(dash_server, page, tmp_path, server):
+    """FastAPI under uvicorn, Quart under hypercorn: the same clicks, no name lost."""
+    env = {"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db"}
+    s = dash_server(server, "seed_app:create_server", env=env)
+    assert run_clicks(page, s.url, 10) == []

@@ -8,13 +8,19 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.apps import features_app
+from tests.conftest import ALL_SERVERS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 @pytest.fixture
-def app_url(serve, tmp_path):
-    return serve(features_app.make_app(f"sqlite:///{tmp_path}/stash.db")).url
+def app_url(request, served_app):
+    """The app on Flask in this process, or (`app_url` parametrized with "fastapi" or
+    "quart") on that server under uvicorn or hypercorn."""
+    return served_app(features_app, getattr(request, "param", "flask"))
+
+
+ON_EVERY_SERVER = pytest.mark.parametrize("app_url", ALL_SERVERS, indirect=True)
 
 
 def open_page(context, url):
@@ -36,6 +42,7 @@ def storages(page) -> dict:
     })""")
 
 
+@ON_EVERY_SERVER
 def test_scopes_keep_dcc_store_meaning(browser, app_url):
     context = browser.new_context()
     page = open_page(context, app_url)
@@ -143,6 +150,7 @@ def test_modified_timestamp_and_triggered_id(browser, app_url):
     context.close()
 
 
+@ON_EVERY_SERVER
 def test_pattern_matching_ids_match_and_all(browser, app_url):
     context = browser.new_context()
     page = open_page(context, app_url)

@@ -4,6 +4,7 @@ callbacks as clientside callbacks. `use_dcc=True` runs the same app on `dcc.Stor
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -12,12 +13,13 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 import dash_stash
+from tests.support.servers import make_dash
 
 ASSETS = str(Path(__file__).parent / "clientside_assets")
 
 
 def make_app(backend: str, use_dcc: bool = False, name: str = __name__) -> Dash:
-    app = Dash(name, assets_folder=ASSETS)
+    app = make_dash(name, assets_folder=ASSETS)
     if not use_dcc:
         dash_stash.init(app, backend)
     store_cls = dcc.Store if use_dcc else dash_stash.Store
@@ -106,3 +108,8 @@ def make_app(backend: str, use_dcc: bool = False, name: str = __name__) -> Dash:
         return f"{(user or {}).get('first_name')} {(user or {}).get('last_name')}"
 
     return app
+
+
+def create_server():
+    """For uvicorn (`--factory`) and hypercorn (DASH_SERVER, DASH_STASH_BACKEND)."""
+    return make_app(os.environ["DASH_STASH_BACKEND"]).server

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import dash
 from dash import ALL, MATCH, Dash, Input, Output, Patch, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 import dash_stash
+from tests.support.servers import make_dash
 
 SECRET = "top-secret-value-7f3a"
 
 
-def make_app(backend: str, name: str = "features") -> Dash:
-    app = Dash(name, suppress_callback_exceptions=True)
+def make_app(backend: str, name: str = "features", server: str | None = None) -> Dash:
+    """The app on `server` (Flask; "fastapi" / "quart" on Dash 4.2+)."""
+    app = make_dash(name, server, suppress_callback_exceptions=True)
     dash_stash.init(app, backend)
     app.layout = html.Div(
         [
@@ -146,3 +150,8 @@ def make_app(backend: str, name: str = "features") -> Dash:
         return no_update if not dyn else f"made={dyn['made']} n={dyn['n']}"
 
     return app
+
+
+def create_server():
+    """For gunicorn, uvicorn (`--factory`) and hypercorn (DASH_SERVER, DASH_STASH_BACKEND)."""
+    return make_app(os.environ["DASH_STASH_BACKEND"]).server

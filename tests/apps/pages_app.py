@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import dash
 from dash import Dash, Input, Output, Patch, State, dcc, html
 
 import dash_stash
+from tests.support.servers import make_dash
 
 
 def make_app(backend: str) -> Dash:
-    app = Dash("pages_app", use_pages=True, pages_folder="")
+    app = make_dash("pages_app", use_pages=True, pages_folder="")
     dash_stash.init(app, backend)
 
     dash.register_page(
@@ -63,3 +66,8 @@ def make_app(backend: str) -> Dash:
         return f"b={data['items']}"
 
     return app
+
+
+def create_server():
+    """For uvicorn (`--factory`) and hypercorn (DASH_SERVER, DASH_STASH_BACKEND)."""
+    return make_app(os.environ["DASH_STASH_BACKEND"]).server

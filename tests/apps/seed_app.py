@@ -8,15 +8,21 @@ from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 import dash_stash
+from tests.support.servers import make_dash
 
 DELAY = float(os.environ.get("SEED_DELAY", "0.05"))
 USE_DCC = os.environ.get("STORE") == "dcc"
 
 
 def make_app(
-    backend: str | None = None, use_dcc: bool = USE_DCC, name: str = __name__, **init_options
+    backend: str | None = None,
+    use_dcc: bool = USE_DCC,
+    name: str = __name__,
+    server: str | None = None,
+    **init_options,
 ) -> Dash:
-    app = Dash(name)
+    """The app; `server`: Dash's server ("flask", or "fastapi" / "quart" on Dash 4.2+)."""
+    app = make_dash(name, server)
     store_cls = dcc.Store if use_dcc else dash_stash.Store
     if not use_dcc:
         dash_stash.init(app, backend, **init_options)
@@ -83,5 +89,6 @@ def make_app(
 
 
 def create_server():
-    """For gunicorn: `seed_app:create_server()` (backend from DASH_STASH_BACKEND)."""
+    """For gunicorn: `seed_app:create_server()` (backend from DASH_STASH_BACKEND); uvicorn
+    and hypercorn serve it too (DASH_SERVER=fastapi / quart): the server is the app."""
     return make_app().server

@@ -50,12 +50,17 @@ class DashClient:
 
     def call(self, cb: dict, values: dict[tuple[str, str], Any]) -> requests.Response:
         """Run a callback with `values` for its inputs and states, as the renderer posts it."""
+        return self.http.post(self.url + "/_dash-update-component", json=self.body(cb, values))
+
+    @staticmethod
+    def body(cb: dict, values: dict[tuple[str, str], Any]) -> dict:
+        """The request body of a callback run with `values`, as the renderer posts it."""
 
         def entries(deps: list[dict]) -> list[dict]:
             return [{**d, "value": values.get((d["id"], d["property"]))} for d in deps]
 
         outputs = [_parse(o) for o in cb["output"].strip(".").split("...")]
-        body = {
+        return {
             "output": cb["output"],
             "outputs": outputs[0]
             if len(outputs) == 1 and not cb["output"].startswith("..")
@@ -64,7 +69,6 @@ class DashClient:
             "state": entries(cb["state"]),
             "changedPropIds": [f"{d['id']}.{d['property']}" for d in cb["inputs"]],
         }
-        return self.http.post(self.url + "/_dash-update-component", json=body)
 
 
 def _parse(output: str) -> dict:

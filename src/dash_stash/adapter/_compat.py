@@ -18,7 +18,10 @@ or at a user's first click. The touchpoints, and why each is needed:
   added there too; clientside callbacks are pointed at dash_stash.js there).
 - `dash._callback_context.context_value` and its `updated_props`: what `set_props` set.
 - `app._layout` and `Component._traverse()`: the stores of a static layout.
-- `Dash._setup_server` with Flask's `before_request_funcs`: plotly/dash#3971 (see below).
+- `Dash._setup_server`: plotly/dash#3971 (see below).
+- the callback context's `dash_websocket` (Dash 4.2+ websocket callbacks): the socket
+  `dash.set_props` streams over, which dash-stash wraps so that a store's value is committed
+  before its token streams (callbacks.StashSocket).
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ def probe(app: Any) -> None:
     func_cell(entry["callback"])
     if not hasattr(_context_value, "get"):
         raise _unsupported("dash._callback_context.context_value (a ContextVar)")
+    _probe_websocket()
 
 
 def callback_list(app: Any) -> list[dict]:
@@ -136,16 +140,17 @@ def side_updates() -> dict | None:
     return getattr(_context_value.get(), "updated_props", None)
 
 
-def serialize_first_setup(app: Any) -> None:
-    """Make Dash's once-only server setup finish before any request goes on.
+def serialize_first_setup(app: Any) -> Callable[[], None]:
+    """Dash's once-only server setup, as a function that finishes it before any request
+    goes on; the app's `Web` runs it before any other hook of the server.
 
     `Dash._setup_server` runs before every request and sets its "done" flag *before* doing the
     work (plotly/dash#3971, fixed by #3980 in a later release): on a threaded server
     (`gunicorn --threads`, waitress, `flask run`) a second request that arrives during the first
-    one's setup skips it, so the page stays on "Loading..." or a callback gets a 500. We put a
-    hook in front of Dash's that runs the setup under a lock; once it has finished, Dash's own
-    call returns at once. On a Dash that has the fix this only takes the lock once more, so it
-    is installed on every version rather than guessed from version numbers.
+    one's setup skips it, so the page stays on "Loading..." or a callback gets a 500 (Quart runs
+    Dash's sync hook in threads too). The function runs the setup under a lock; once it has
+    finished, Dash's own call returns at once. On a Dash that has the fix this only takes the
+    lock once more, so it is used on every version rather than guessed from version numbers.
     """
     if getattr(app, "server", None) is None:
         raise StashError(
@@ -153,9 +158,8 @@ def serialize_first_setup(app: Any) -> None:
             "dash_stash.init(app) after app.init_app(server)"
         )
     setup = getattr(app, "_setup_server", None)
-    funcs = getattr(app.server, "before_request_funcs", None)
-    if setup is None or not isinstance(funcs, dict):
-        raise _unsupported("Dash._setup_server on a Flask server")
+    if not callable(setup):
+        raise _unsupported("Dash._setup_server")
     lock = threading.Lock()
     done = False
 
@@ -168,7 +172,32 @@ def serialize_first_setup(app: Any) -> None:
                 setup()
                 done = True
 
-    funcs.setdefault(None, []).insert(0, setup_once)
+    return setup_once
+
+
+def callback_websocket(context: Any) -> Any | None:
+    """The websocket a callback runs over (Dash 4.2+: `ctx.websocket`), from the callback
+    context Dash hands its dispatch function; None over HTTP."""
+    return context.get(_WEBSOCKET)
+
+
+def set_callback_websocket(context: Any, socket: Any) -> None:
+    """Make `socket` the websocket the callback (`ctx.websocket`, `dash.set_props`) uses."""
+    context[_WEBSOCKET] = socket
+
+
+_WEBSOCKET = "dash_websocket"  # the callback context's key (dash.backends.ws.create_ws_context)
+
+
+def _probe_websocket() -> None:
+    """On a Dash with websocket callbacks, check that a callback's context keeps its socket
+    where `callback_websocket` looks."""
+    create = _private("dash.backends.ws", "create_ws_context")
+    if isinstance(create, _Missing):
+        return  # no websocket callbacks on this Dash (before 4.2, or no janus installed)
+    marker = object()
+    if callback_websocket(create({}, None, marker)) is not marker:
+        raise _unsupported(f"the callback context's {_WEBSOCKET!r} (websocket callbacks)")
 
 
 def dash_version() -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import codec
 from ..errors import StashError
-from . import _compat, web
+from . import _compat
 from ._compat import stringify_id
 from .callbacks import NAMESPACE, CallbackCall, Loaded
 from .integration import Stash
@@ -43,8 +43,8 @@ class Routes:
 
     def install(self) -> None:
         prefix = self.stash.app.config.routes_pathname_prefix or "/"
-        web.add_json_route(self.stash.app.server, prefix + READ, self.read, log)
-        web.add_json_route(self.stash.app.server, prefix + WRITE, self.write, log)
+        self.stash.web.add_json_route(prefix + READ, self.read)
+        self.stash.web.add_json_route(prefix + WRITE, self.write)
 
     def _clientside(self, output: Any) -> dict:
         for spec in _compat.callback_list(self.stash.app):

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dash import Patch
-from werkzeug.exceptions import BadRequest
 
 from .. import codec
 from ..backends import Record
@@ -251,7 +250,7 @@ class CallbackCall:
                     self.name,
                     store_id,
                 )
-                raise BadRequest(
+                web.refuse(
                     f"dash-stash: callback {self.name!r}, store {store_id!r}: no valid session "
                     "cookie, so nothing was written; reload the page and allow cookies"
                 )
@@ -288,6 +287,8 @@ class CallbackCall:
             if record is None:  # unchanged: the browser keeps its token, as dcc.Store its data
                 assert located.token is not None
                 return self.stash.signer.sign(located.token, self.stash.session_id())
+            if store_id in self.loaded:  # a later write of this run (a streamed set_props)
+                self.loaded[store_id] = Loaded(located, record.version, record.value)
             return self.stash.token(store_id, spec, located.key.scope, record.version, located.seed)
 
     def write_side_updates(self, updated_props: dict) -> None:
@@ -379,6 +380,39 @@ class _ErrorContext:
         return False
 
 
+class StashSocket:
+    """Dash's websocket for one callback run, as the callback sees it (`ctx.websocket`).
+
+    Over a websocket, `dash.set_props` does not wait for the callback's end: each call goes
+    to the browser at once (`set_prop_sync`). On a store, this commits the value first, as
+    `write_side_updates` does over HTTP, and streams its token; each later write of the run
+    merges from the one before. Everything else is Dash's own."""
+
+    def __init__(self, socket: Any, call: CallbackCall) -> None:
+        self._socket = socket
+        self._call = call
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._socket, name)
+
+    def set_prop_sync(self, component_id: str, prop_name: str, value: Any) -> None:
+        props = {component_id: {prop_name: value}}
+        self._call.write_side_updates(props)
+        self._socket.set_prop_sync(component_id, prop_name, props[component_id][prop_name])
+
+    async def set_prop(self, component_id: str, prop_name: str, value: Any) -> None:
+        self.set_prop_sync(component_id, prop_name, value)
+
+    async def get_prop(self, component_id: str, prop_name: str, timeout: float = 30.0) -> Any:
+        """A prop from the browser; a store's `data` is its value, read as an Input's is."""
+        sent = await self._socket.get_prop(component_id, prop_name, timeout)
+        spec = self._call.stash.stores.get(component_id)
+        if prop_name != "data" or spec is None:
+            return sent
+        raw_id = spec.raw_id if spec.raw_id is not None else component_id
+        return self._call.read({"id": raw_id, "property": "data", "value": sent})
+
+
 def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
     """Install the two wrappers described at the top of this module."""
     dispatch = cb["callback"]
@@ -412,6 +446,9 @@ def _wrap(stash: Stash, callback_id: str, cb: dict) -> None:
                 and stash.spec_from_token(dep["id"], dep["value"])
             ):
                 call.locate(dep)
+        socket = _compat.callback_websocket(g)
+        if socket is not None:  # a websocket callback: its set_props stream as they are made
+            _compat.set_callback_websocket(g, StashSocket(socket, call))
         return args, _CALL.set(call)
 
     def commit(result: Any) -> Any:
@@ -559,7 +596,7 @@ def _declares(dep: dict, item: dict) -> bool:
 
 def _refuse(name: str, why: str) -> None:
     log.warning("dash-stash: refused a request to callback %r: %s", name, why)
-    raise BadRequest(f"dash-stash: this request does not match callback {name!r}")
+    web.refuse(f"dash-stash: this request does not match callback {name!r}")
 
 
 def _read_dep(call: CallbackCall, dep: Any, arg: Any) -> Any:

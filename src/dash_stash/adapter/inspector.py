@@ -4,7 +4,7 @@
     <prefix>_dash-stash/              GET: every session's stores (debug, or `inspector=`)
     <prefix>_dash-stash/sweep         POST: delete expired stores (same rights as the page)
 
-They are not Flask routes: `web.FlaskWeb` asks `Inspector.intercept` before routing, so when
+They are not routes of the server: its `web.Web` asks `Inspector.intercept` before routing, so when
 the inspector is off (no debug, no `inspector=`) the app routes those paths as if dash-stash
 were not there (Dash answers them with its index page like any unknown path).
 

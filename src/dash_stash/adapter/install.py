@@ -1,9 +1,9 @@
 """`dash_stash.init(app)`: give one Dash app server-side stores.
 
 It builds the app's `Stash` (integration.py) and plugs it into the app: the callback wiring
-(callbacks.py), the request side (web.py), the browser routes (browser.py) and the inspector
-(inspector.py). The only module that knows all of them, so none of them imports another above
-it.
+(callbacks.py), the request side (web.py, one `Web` per server: servers.py), the browser
+routes (browser.py) and the inspector (inspector.py). The only module that knows all of
+them, so none of them imports another above it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dash import Dash
 from ..backends import Retention, default_backend_url
 from ..codec import Compression
 from ..errors import StashError
-from . import _compat, browser, web
+from . import _compat, browser, servers
 from .callbacks import CallbackWiring
 from .inspector import Inspector
 from .integration import (
@@ -49,9 +49,9 @@ def init(
 
     `backend` is a URL (`memory://`, `sqlite:///path.db`, `redis://host:port/0`); without it,
     `DASH_STASH_BACKEND`, else SQLite under `./.dash_stash/`. `secret` signs tokens: else
-    `DASH_STASH_SECRET`, else the Flask `secret_key`, else one generated once and kept in
-    the backend so that every worker agrees (so a copy of the backend can mint tokens:
-    set a secret in production). `namespace` defaults to the app's name, folder and URL
+    `DASH_STASH_SECRET`, else the server's `secret_key` (Flask, Quart), else one generated
+    once and kept in the backend so that every worker agrees (so a copy of the backend can
+    mint tokens: set a secret in production). `namespace` defaults to the app's name, folder and URL
     prefix. `max_value_bytes` bounds one store's encoded value; `max_session_bytes` and
     `max_session_instances` bound what one browser session may keep (a write over them fails
     with `QuotaError`). `cookie_name` defaults to one per namespace.
@@ -74,7 +74,8 @@ def init(
             "right after creating the app"
         )
     _compat.probe(app)  # every Dash internal we use, now rather than at a click
-    _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
+    setup = _compat.serialize_first_setup(app)  # plotly/dash#3971: no page stuck on Loading...
+    server = servers.for_app(app)  # refuses a server we cannot serve, before any work
     stash = Stash(
         app,
         backend or default_backend_url(),
@@ -84,6 +85,8 @@ def init(
         retention=retention,
         cookie_name=cookie_name,
         quota=Quota(max_session_bytes, max_session_instances),
+        folder=server.folder(app),
+        server_secret=server.secret_key(app),
         typed=typed,
         compression=Compression(compression),
     )
@@ -94,9 +97,8 @@ def init(
         wiring.update()
         stash.keep_claim()
 
-    web.FlaskWeb(stash.cookie_name, stash.signer, app.config.routes_pathname_prefix).install(
-        app.server, stash, lambda: app.routes, on_request, panel.intercept
-    )
+    stash.web = server(app, stash, stash.cookie_name, stash.signer, on_request, panel.intercept)
+    stash.web.install(setup)
     browser.Routes(stash).install()
     stash.live = LiveRoute(stash)  # open pages follow their stores' changes
     stash.live.install()

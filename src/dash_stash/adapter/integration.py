@@ -92,19 +92,22 @@ class Stash:
         retention: Retention | None,
         cookie_name: str | None,
         quota: Quota,
+        folder: str,
+        server_secret: str | bytes | None = None,
         typed: bool = False,
         compression: codec.Compression = codec.Compression(),
     ) -> None:
         self.app = app
+        self.folder = folder
         self.typed_default = typed
-        self.namespace = namespace or _default_namespace(app)
+        self.namespace = namespace or _default_namespace(app, folder)
         self.quota = quota
         self.engine = StashEngine(
             open_backend(backend_url, retention),
             max_value_bytes=max_value_bytes,
             compression=compression,
         )
-        self.signer = Signer(self._secret(secret), self.namespace)
+        self.signer = Signer(self._secret(secret, server_secret), self.namespace)
         self.stores = StoreRegistry()  # this app's stores: seen in its layouts or minted
         # Layout data of the app's static layouts, by store id: what a request without a
         # valid token starts from. Data a layout *function* rendered is named only inside
@@ -116,14 +119,15 @@ class Stash:
         self._owner_kept = time.monotonic()
         self.cookie_name = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
         self.live: Any = None  # the live route (stream.LiveRoute), set by `init`
+        self.web: web.Web | None = None  # this app's request side, on its server: set by init
 
     # -- secret and session ------------------------------------------------------------
 
-    def _secret(self, secret: str | bytes | None) -> str | bytes:
+    def _secret(self, secret: str | bytes | None, server_secret: str | bytes | None) -> str | bytes:
         for found, source in (
             (secret, "init(secret=...)"),
             (os.environ.get("DASH_STASH_SECRET"), "DASH_STASH_SECRET"),
-            (self.app.server.secret_key, "the Flask app's secret_key"),
+            (server_secret, "the server's secret_key"),
         ):
             if found:
                 log.info("dash-stash %s: tokens are signed with %s", self.namespace, source)
@@ -309,7 +313,7 @@ class Stash:
         app) may take it over."""
         layout = sorted(self._static_seeds) + ["--"] + sorted(self.app.callback_map)
         mine = {
-            "folder": os.path.abspath(self.app.server.root_path),
+            "folder": os.path.abspath(self.folder),
             "layout": _short_hash("\n".join(layout)),
         }
         fresh = codec.encode(mine)
@@ -453,12 +457,11 @@ def _short_hash(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
-def _default_namespace(app: Dash) -> str:
+def _default_namespace(app: Dash, folder: str) -> str:
     """The app's module name, a hash of the folder it lives in (two projects whose module is
     `app.py` never share) and its URL prefix."""
     name = app.config.get("name") or "app"
     if name == "__main__":
         name = Path(sys.argv[0]).stem or "app"
-    folder = app.server.root_path
     prefix = app.config.get("requests_pathname_prefix") or "/"
     return f"{name}-{_short_hash(os.path.abspath(folder))}{prefix}"

@@ -34,7 +34,6 @@ from ..backends import StoreKey
 from ..errors import StashError, TokenError
 from ..live import Hub
 from ..tokens import is_token_text
-from . import web
 from .browser import _component_id, _list
 
 if TYPE_CHECKING:
@@ -69,7 +68,7 @@ class LiveRoute:
 
     def install(self) -> None:
         prefix = self.stash.app.config.routes_pathname_prefix or "/"
-        web.add_stream_route(self.stash.app.server, prefix + LIVE, self.open, log)
+        self.stash.web.add_stream_route(prefix + LIVE, self.open)
 
     def open(self, body: dict, can_hold: bool) -> Iterator[str] | None:
         """The event stream for the stores `body` names that are this browser's."""

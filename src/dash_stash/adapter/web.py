@@ -1,30 +1,45 @@
-"""The web framework side: per-request state and the session cookie. Flask only, for now.
+"""The request side: per-request state, the session cookie, dash-stash's own routes.
 
-Everything dash-stash needs from a request goes through `FlaskWeb`, so that Dash's FastAPI
-and Quart servers (Dash 4.2+) can follow with one more class of the same shape. Every rule
-about sessions lives here; routes (dash-stash's own included) ask through the functions at
-the end of this module:
+dash-stash needs little from a request: its cookies, path, method, query string and JSON
+body, a cookie set on its response, a few JSON routes, and a hook before the app routes it.
+`Web` is that interface, with one implementation per server Dash runs on:
+
+- `web_flask.FlaskWeb`: Flask (every Dash version; WSGI, threads);
+- `web_fastapi.FastAPIWeb`: FastAPI (Dash 4.2+; ASGI, under uvicorn), an ASGI middleware;
+- `web_quart.QuartWeb`: Quart (Dash 4.2+; ASGI, under hypercorn), Quart's own hooks.
+
+`servers.for_app(app)` picks one; any other server is refused at `init`.
+
+Per-request state (the stash, the browser session, the cookie to set) is a `RequestState` in
+a context variable, not Flask's `g`: async servers run many requests on one thread, and the
+threads a sync callback or route runs in (FastAPI's and Quart's pools, Dash's websocket
+pool) are given a copy of the context of the request that started them, so they see it too.
+A websocket connection's state is made once, from its handshake's cookie, and every
+callback that runs over the socket sees it.
+
+Every rule about sessions lives here; routes (dash-stash's own included) ask through the
+functions at the end of this module:
 
 - `session_id()`: this request's session id (what tokens are bound to);
 - `session_key()`: the keyed hash of it that backend keys hold (never the cookie value);
 - `has_session()`: did the browser send a valid, server-made session cookie? Without one a
   request can never read back what it writes, so it must commit nothing.
 
-The session cookie is set only on the Dash app's own routes (every route under its URL
-prefix, `_dash-stash/` included), never on static files: HttpOnly, SameSite=Lax, `Secure` and
-a `__Host-` name when the request is HTTPS (`request.is_secure`: behind a proxy, apply
-werkzeug's `ProxyFix`) or `SESSION_COOKIE_SECURE` is set, and `Cache-Control: private`.
+The session cookie is set only on the Dash app's own routes (its pages and `_dash-` routes,
+`_dash-stash/` included), never on static files: HttpOnly, SameSite=Lax, `Secure` and a
+`__Host-` name when the request is HTTPS (behind a proxy: see docs/security.md) or the
+server's `SESSION_COOKIE_SECURE` is set, and `Cache-Control: private`.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import flask
-from werkzeug.wsgi import LimitedStream
+from typing import Any, ClassVar, NoReturn
 
 from ..errors import StashError
 from ..tokens import Signer
@@ -32,11 +47,12 @@ from ..tokens import Signer
 log = logging.getLogger("dash_stash")
 
 COOKIE = "dash_stash_session"
+COOKIE_MAX_AGE = 400 * 86400  # the longest browsers keep a cookie
 # Dash's requests carry tokens and component values; 16 MiB lets a page post its inputs
-# (dcc.Upload contents are base64 in the body) while refusing a flood. Flask's
-# MAX_CONTENT_LENGTH, when the app sets one, wins.
+# (dcc.Upload contents are base64 in the body) while refusing a flood. The server's own
+# limit (Flask's and Quart's MAX_CONTENT_LENGTH), when the app sets one, wins.
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
-_STATIC = ("_dash-component-suites/", "_favicon.ico")
+JSON = "application/json"
 
 
 @dataclass
@@ -45,7 +61,7 @@ class Reply:
 
     status: int
     body: str | bytes
-    content_type: str = "application/json"
+    content_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -54,243 +70,289 @@ class Reply:
 Intercept = Callable[[str, str], Any]
 
 
-class FlaskWeb:
-    """Hooks a Flask server: before each request, knows the stash and the browser session."""
+class Request:
+    """What dash-stash reads of one request, whatever the server (each server fills it in)."""
 
-    def __init__(self, cookie_name: str, signer: Signer, routes_prefix: str) -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        native: Any,
+        args: Callable[[], dict[str, str]],
+        body: Callable[[], Any],
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.native = native  # the framework's own request (for an `inspector=` authorizer)
+        self._args = args
+        self._body = body
+
+    def args(self) -> dict[str, str]:
+        """The query string (and form fields, on servers that parse them)."""
+        return self._args()
+
+    def json(self) -> Any:
+        """The JSON body; None unless it was sent as application/json and parses."""
+        return self._body()
+
+
+@dataclass
+class RequestState:
+    """One request's (or one websocket connection's) dash-stash state."""
+
+    web: Web
+    session: str
+    valid_session: bool
+    request: Request
+    set_cookie: str | None = None  # a Set-Cookie header value for the response, or None
+
+
+_STATE: contextvars.ContextVar[RequestState | None] = contextvars.ContextVar(
+    "dash_stash_request", default=None
+)
+
+
+class Web:
+    """The request side of one Dash app on one server: subclasses implement `install`,
+    `add_json_route` and the few facts below for their framework."""
+
+    raise_limit: ClassVar[str] = ""  # how to allow larger request bodies on this server
+
+    def __init__(
+        self,
+        app: Any,
+        owner: Any,
+        cookie_name: str,
+        signer: Signer,
+        on_request: Callable[[], None],
+        intercept: Intercept | None,
+    ) -> None:
+        self.app = app
+        self.server = app.server
+        self.owner = owner  # the app's `Stash`
         self.cookie_name = cookie_name
         self.signer = signer
-        self.prefix = routes_prefix
+        self.prefix = app.config.routes_pathname_prefix or "/"
+        self.on_request = on_request
+        self.intercept = intercept
+        # Several Dash apps may share one server (`Dash(server=..., url_base_pathname=...)`)
+        self._webs = _WEBS.setdefault(self.server, [])
+        self._webs.append(self)
 
-    def install(
-        self,
-        server: flask.Flask,
-        owner: Any,
-        routes: Callable[[], list],
-        on_request: Callable[[], None],
-        intercept: Intercept | None = None,
-    ) -> None:
-        """Run `on_request` before every request for this Dash app, with `owner` as this
-        request's stash; let `intercept` answer a request before the app's routes see it.
+    # -- what each server implements ---------------------------------------------------
 
-        Several Dash apps may share one server (`Dash(server=..., url_base_pathname=...)`):
-        each request is this app's when its path is under this app's URL prefix and under no
-        longer prefix of another app on the server, whatever order the apps were made in.
-        `routes()` gives the Dash app's URL rules (`app.routes`), asked at each request so
-        that routes added later count too."""
-        webs = server.extensions.setdefault("dash_stash", [])
-        webs.append(self)
+    def install(self, setup: Callable[[], None]) -> None:
+        """Hook the server: `setup` (Dash's once-only server setup, made safe to call from
+        any thread) must run before `on_request`; then, before each of this app's requests,
+        a `RequestState` is set, `on_request` runs, and `intercept` may answer."""
+        raise NotImplementedError
 
-        def mine() -> bool:
-            path = flask.request.path
-            under = [web for web in webs if path.startswith(web.prefix)]
-            return bool(under) and max(under, key=lambda web: len(web.prefix)) is self
+    def add_json_route(self, path: str, handler: Callable[[dict], bytes]) -> None:
+        """A POST route taking a JSON object; `handler` returns JSON bytes (see `answer`)."""
+        raise NotImplementedError
 
-        def is_dash_route() -> bool:
-            path = flask.request.path
-            if path.startswith(self.prefix + "_dash-stash/"):
-                return True
-            rule = flask.request.url_rule
-            return (
-                rule is not None
-                and rule.rule in routes()
-                and not any(part in rule.rule for part in _STATIC)
-            )
+    def add_stream_route(
+        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+    ) -> bool:
+        """A POST route taking a JSON object and answering a stream of Server-Sent Events:
+        `handler(body, can_hold)` gives the chunks (None: nothing to stream, 204), where
+        `can_hold` says whether a held response leaves the server able to serve others. The
+        stream runs in the request's state and ends when the browser goes away (its next
+        chunk fails to send). False: this server has no such route yet (no live updates)."""
+        return False
 
-        def before() -> Any:
-            if not mine():
-                return None  # another Dash app's request, or none of ours
-            flask.g.dash_stash, flask.g.dash_stash_signer = owner, self.signer
-            flask.g.dash_stash_web = self
-            dash_route = is_dash_route()
-            if dash_route:
-                _limit_body(server)
-            secure = bool(flask.request.is_secure or server.config.get("SESSION_COOKIE_SECURE"))
-            name = f"__Host-{self.cookie_name}" if secure else self.cookie_name
-            session = self.signer.session_from_cookie(flask.request.cookies.get(name, ""))
-            flask.g.dash_stash_valid_session = session is not None
-            if session is None:  # absent, expired, or not one of ours: a new one
-                session, cookie = self.signer.new_session()
-                if dash_route:
-                    flask.g.dash_stash_set_cookie = name, cookie, secure
-            flask.g.dash_stash_session = session
-            on_request()
-            if intercept is not None:
-                reply = intercept(flask.request.method, flask.request.path)
-                if isinstance(reply, Reply):
-                    return flask.Response(
-                        reply.body,
-                        reply.status,
-                        headers=reply.headers,
-                        content_type=reply.content_type,
-                    )
-                return reply
-            return None
+    @classmethod
+    def secret_key(cls, app: Any) -> str | bytes | None:
+        """The server's own secret (Flask's and Quart's `secret_key`), if it has one."""
+        return getattr(app.server, "secret_key", None)
 
-        def after(response: flask.Response) -> flask.Response:
-            new = flask.g.get("dash_stash_set_cookie")
-            if new is not None and flask.g.get("dash_stash_web") is self:
-                name, cookie, secure = new
-                response.set_cookie(
-                    name,
-                    cookie,
-                    max_age=400 * 86400,
-                    path="/",
-                    httponly=True,
-                    samesite="Lax",
-                    secure=secure,
-                )
-                response.cache_control.public = False
-                response.cache_control.private = True
-            return response
+    @classmethod
+    def folder(cls, app: Any) -> str:
+        """The folder the app lives in (part of its default namespace)."""
+        return str(app.server.root_path)
 
-        server.before_request(before)
-        server.after_request(after)
+    def bad_request(self, message: str) -> Exception:
+        """The exception that makes this server answer 400 with `message`."""
+        raise NotImplementedError
 
+    def is_response(self, value: Any) -> bool:
+        """Is `value` a response of this server's framework (an authorizer's own answer)?"""
+        raise NotImplementedError
 
-def _limit_body(server: flask.Flask) -> None:
-    """Refuse (413) a Dash request body over the default limit, if the app sets none; read a
-    body without a length (chunked) no further than the limit."""
-    if server.config.get("MAX_CONTENT_LENGTH") is not None:
-        return  # Flask enforces the app's own limit
-    length = flask.request.content_length
-    if length is not None and length > DEFAULT_MAX_REQUEST_BYTES:
-        log.warning(
-            "dash-stash: refused a %s-byte request to %s (the limit is %s bytes); set "
-            "app.server.config['MAX_CONTENT_LENGTH'] to allow more",
-            f"{length:,}",
-            flask.request.path,
-            f"{DEFAULT_MAX_REQUEST_BYTES:,}",
-        )
-        flask.abort(413)
-    environ = flask.request.environ
-    if length is None and "wsgi.input_terminated" in environ:
-        # A body without a length (chunked), which the server lets the app read to its end:
-        # stop reading at the limit (Flask < 3.1 has no per-request limit to set). Without
-        # `wsgi.input_terminated`, werkzeug reads such a body as empty anyway.
-        environ["wsgi.input"] = LimitedStream(
-            environ["wsgi.input"], DEFAULT_MAX_REQUEST_BYTES, is_max=True
+    # -- shared rules ------------------------------------------------------------------
+
+    def mine(self, path: str) -> bool:
+        """Is a request for `path` this app's? It is when its path is under this app's URL
+        prefix and under no longer prefix of another app on the server, whatever order the
+        apps were made in."""
+        under = [web for web in self._webs if path.startswith(web.prefix)]
+        return bool(under) and max(under, key=lambda web: len(web.prefix)) is self
+
+    def begin(
+        self, request: Request, cookies: Mapping[str, str], secure: bool, set_cookie: bool
+    ) -> RequestState:
+        """The state of a request of this app: its browser session from the cookie, or a new
+        one (whose cookie is set on the response when `set_cookie`: a Dash route)."""
+        name = f"__Host-{self.cookie_name}" if secure else self.cookie_name
+        session = self.signer.session_from_cookie(cookies.get(name, ""))
+        state = RequestState(self, session or "", session is not None, request)
+        if session is None:  # absent, expired, or not one of ours: a new one
+            state.session, cookie = self.signer.new_session()
+            if set_cookie:
+                state.set_cookie = cookie_header(name, cookie, secure)
+        return state
+
+    def is_dash_rule(self, path: str, rule: str | None) -> bool:
+        """On servers that match URL rules (Flask, Quart): is a request for `path`, matched by
+        `rule`, one of the Dash app's own routes (not its bundles), or dash-stash's?"""
+        if path.startswith(self.prefix + "_dash-stash/"):
+            return True
+        return (
+            rule is not None
+            and rule in self.app.routes
+            and not any(part in rule for part in ("_dash-component-suites/", "_favicon.ico"))
         )
 
-
-def add_json_route(
-    server: flask.Flask, path: str, handler: Callable[[dict], bytes], log: Any
-) -> None:
-    """A POST route taking a JSON object; `handler` returns JSON bytes. A `StashError` is
-    a 400 with its message (and a log warning), so the browser script can show it."""
-
-    def view() -> flask.Response:
-        body = flask.request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return flask.Response(b'{"error":"expected a JSON object"}', 400, mimetype=_JSON)
-        try:
-            return flask.Response(handler(body), 200, mimetype=_JSON)
-        except StashError as exc:
-            log.warning("dash-stash: %s: %s", path, exc)
-            return flask.Response(flask.json.dumps({"error": str(exc)}), 400, mimetype=_JSON)
-
-    server.add_url_rule(path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"])
-
-
-_JSON = "application/json"
-
-
-def add_stream_route(
-    server: flask.Flask,
-    path: str,
-    handler: Callable[[dict, bool], Iterator[str] | None],
-    log: Any,
-) -> None:
-    """A POST route taking a JSON object and answering a stream of Server-Sent Events:
-    `handler(body, can_hold)` gives the chunks (None: nothing to stream, 204). `can_hold`
-    says whether a held response leaves the server able to serve others (a threaded or
-    green-thread server); on a plain one-request-at-a-time worker it does not. The stream
-    runs in the request's context (its session), and ends if the browser goes away (the
-    next chunk fails to send)."""
-
-    def view() -> flask.Response:
-        body = flask.request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return flask.Response(b'{"error":"expected a JSON object"}', 400, mimetype=_JSON)
-        try:
-            chunks = handler(body, can_hold())
-        except StashError as exc:
-            log.warning("dash-stash: %s: %s", path, exc)
-            return flask.Response(flask.json.dumps({"error": str(exc)}), 400, mimetype=_JSON)
-        if chunks is None:
-            return flask.Response(status=204)
-        response = flask.Response(
-            flask.stream_with_context(chunks), 200, mimetype="text/event-stream"
-        )
-        response.headers["Cache-Control"] = "no-cache, private"
-        response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+    def finish(self, response: Any) -> Any:
+        """A werkzeug-style response (Flask's, Quart's) with the session cookie, if this
+        app's request made a new one, and `Cache-Control: private`."""
+        state = _STATE.get()
+        if state is not None and state.web is self and state.set_cookie is not None:
+            response.headers.add("Set-Cookie", state.set_cookie)
+            response.cache_control.public = False
+            response.cache_control.private = True
         return response
 
-    server.add_url_rule(path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"])
+    def refuse_large(self, length: int | None, path: str) -> bool:
+        """Is a body of `length` bytes over the default limit? (Logs why it is refused.)"""
+        if length is None or length <= DEFAULT_MAX_REQUEST_BYTES:
+            return False
+        log.warning(
+            "dash-stash: refused a %s-byte request to %s (the limit is %s bytes); %s",
+            f"{length:,}",
+            path,
+            f"{DEFAULT_MAX_REQUEST_BYTES:,}",
+            self.raise_limit,
+        )
+        return True
 
 
-def can_hold() -> bool:
-    """Can this server hold a response open without refusing other requests meanwhile?
-    gunicorn's gthread, gevent and eventlet workers and werkzeug's threaded server say so
-    (`wsgi.multithread`); a sync worker (one request at a time) does not."""
-    return bool(flask.request.environ.get("wsgi.multithread"))
+_WEBS: weakref.WeakKeyDictionary[Any, list[Web]] = weakref.WeakKeyDictionary()
+
+
+def cookie_header(name: str, value: str, secure: bool) -> str:
+    """The Set-Cookie header of the session cookie (one rule for every server)."""
+    flags = f"Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
+    return f"{name}={value}; {flags}{'; Secure' if secure else ''}"
+
+
+def answer(handler: Callable[[dict], bytes], body: Any, path: str) -> tuple[int, bytes]:
+    """The status and body of a JSON route: a `StashError` is a 400 with its message (and a
+    log warning), so the browser script can show it."""
+    if not isinstance(body, dict):
+        return 400, b'{"error":"expected a JSON object"}'
+    try:
+        return 200, handler(body)
+    except StashError as exc:
+        log.warning("dash-stash: %s: %s", path, exc)
+        return 400, json.dumps({"error": str(exc)}).encode()
+
+
+def parse_json(data: bytes | None, content_type: str | None) -> Any:
+    """A JSON body as `Request.json` gives it: None unless application/json and valid."""
+    if not data or not (content_type or "").split(";")[0].strip().endswith("json"):
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+# -- the current request ---------------------------------------------------------------
+
+
+def current() -> RequestState | None:
+    """This request's state; None outside a request of an app with dash-stash."""
+    return _STATE.get()
+
+
+def enter(state: RequestState | None) -> contextvars.Token:
+    """Make `state` the current request's (servers call this before the app routes it)."""
+    return _STATE.set(state)
+
+
+def leave(token: contextvars.Token) -> None:
+    """Forget the state `enter` set (a thread that serves the next request starts clean)."""
+    _STATE.reset(token)
+
+
+def _state() -> RequestState:
+    state = _STATE.get()
+    if state is None:
+        raise StashError("dash-stash: this needs a request of an app with dash_stash.init")
+    return state
 
 
 def current_owner() -> Any | None:
     """The stash of the app serving this request: None outside a request or without one."""
-    if not flask.has_request_context():
-        return None
-    return flask.g.get("dash_stash")
+    state = _STATE.get()
+    return None if state is None else state.web.owner
 
 
-def current_stash(what: str) -> Any | None:
-    """The stash of the app serving this request; None outside a request; a `StashError`
-    naming `what` when the app serving it has no dash-stash."""
-    if not in_request():
-        return None
-    stash = current_owner()
-    if stash is None:
+def current_stash(what: str) -> Any:
+    """The stash of the app serving this request; a `StashError` naming `what` outside a
+    request of an app with dash-stash."""
+    state = _STATE.get()
+    if state is None:
         raise StashError(
-            f"{what}: this app has no dash-stash; call dash_stash.init(app) after creating it"
+            f"{what}: no app with dash-stash is serving this request; call "
+            "dash_stash.init(app) after creating the app"
         )
-    return stash
-
-
-def in_request() -> bool:
-    return flask.has_request_context()
+    return state.web.owner
 
 
 def session_id() -> str:
-    """The browser session of this request (set before the request by `FlaskWeb`)."""
-    return flask.g.dash_stash_session
+    """The browser session of this request (set before the request by its `Web`)."""
+    return _state().session
 
 
 def has_session() -> bool:
     """Did this request come with a valid session cookie the server made? A request
     without one (no cookie, a forged or foreign one) can never read back what it writes."""
-    return bool(flask.g.get("dash_stash_valid_session"))
+    state = _STATE.get()
+    return state is not None and state.valid_session
 
 
 def session_key() -> str:
     """The keyed hash of this request's session id: what backend keys hold."""
-    return flask.g.dash_stash_signer.session_key(session_id())
+    state = _state()
+    return state.web.signer.session_key(state.session)
 
 
 def request_json() -> Any:
     """The JSON body of this request; None unless it is sent as application/json."""
-    return flask.request.get_json(silent=True) if flask.request.is_json else None
+    return _state().request.json()
 
 
 def request_args() -> dict[str, str]:
     """The query string and form fields of this request."""
-    return {**flask.request.args.to_dict(), **flask.request.form.to_dict()}
+    return _state().request.args()
 
 
 def native_request() -> Any:
     """The framework's own request object (for an app's `inspector=` authorizer)."""
-    return flask.request
+    return _state().request.native
 
 
 def is_response(value: Any) -> bool:
-    """Is `value` a response of the web framework (an authorizer's own answer)?"""
-    return isinstance(value, flask.Response)
+    """Is `value` a response of this request's web framework (an authorizer's own answer)?"""
+    state = _STATE.get()
+    return state is not None and state.web.is_response(value)
+
+
+def refuse(message: str) -> NoReturn:
+    """Answer this request with a 400 carrying `message` (over a websocket: an error)."""
+    state = _STATE.get()
+    if state is None:
+        raise StashError(message)
+    raise state.web.bad_request(message)

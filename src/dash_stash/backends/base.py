@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .._types import StoreKey
 from ..codec import Encoded
+from ..codec.buffers import same_bytes
 
 log = logging.getLogger("dash_stash")
 
@@ -124,7 +125,8 @@ class Backend(ABC):
 
     @abstractmethod
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
-        """Return the latest record (None if absent or expired); refresh its expiry to now+ttl."""
+        """Return the latest record (None if absent or expired); refresh its expiry to now+ttl
+        (SQLite leaves it when that would move it by less than a minute or ttl/16)."""
 
     @abstractmethod
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
@@ -164,6 +166,18 @@ class Backend(ABC):
                 older = sum(r.value.size for r in self.history(key))
                 found[key] = (record.value.size, older)
         return found
+
+    def holds(self, key: StoreKey, value: Encoded, ttl: float) -> bool:
+        """Is `value` (its codec and bytes) the latest value of `key`? If so its expiry is
+        pushed to now + ttl, as a read does. What lets a write of an unchanged value commit
+        nothing; a backend that keeps large values apart compares them there, a slice at a
+        time, instead of reading the latest into memory beside the new one."""
+        latest = self.read(key, ttl)
+        return (
+            latest is not None
+            and latest.value.codec == value.codec
+            and same_bytes(latest.value.data, value.data)
+        )
 
     def head(self, key: StoreKey) -> Head | None:
         """The latest version's metadata without its value (None if absent or expired); for

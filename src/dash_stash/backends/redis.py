@@ -407,8 +407,10 @@ class RedisBackend(Backend):
     def _commit_locked(self, key: StoreKey, update: Update, ttl: float, writer: str) -> Record:
         names = _Keys(key)
         blind = is_ready(update)  # a plain value: no need to fetch the latest one
-        start = time.monotonic()
         with self._lock_for(key):
+            # The budget counts this commit's own attempts against other processes, not the
+            # wait above for this process's other threads (each of those is bounded too).
+            start = time.monotonic()
             for attempt in range(self.max_attempts):
                 fields, data, pttl, order = self._snapshot(names, None, value=not blind)
                 exists = fields[5] is not None

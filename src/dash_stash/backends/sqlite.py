@@ -14,9 +14,8 @@ reader that races a removal reads the version again).
 Everything is private to the user the app runs as: a folder we create is 0700, the blob
 folder 0700, the database (and so its WAL and SHM, which SQLite creates with the database's
 mode) and every blob file 0600. A file name read from the database is used only if it is one
-we make (32 hex digits), so an edited row cannot point a read outside the blob folder.
-reader that races a removal reads the version again). A file is read through one open
-descriptor into a fresh buffer of its own (`buffers.read_file`), so a removal after the open
+we make (32 hex digits), so an edited row cannot point a read outside the blob folder. A file
+is read as a private copy-on-write mapping (`buffers.read_file`), so a removal after the open
 cannot cut it short, and the buffer is the reader's alone: frames can live in it, writable.
 """
 
@@ -32,7 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..codec import Encoded
-from ..codec.buffers import read_file
+from ..codec.buffers import file_holds, read_file, same_bytes
 from ..errors import BackendError, CorruptRecordError
 from .base import (
     Backend,
@@ -82,6 +81,12 @@ FILE_SIZE = 1024 * 1024  # values this large go to a file beside the database
 _ORPHAN_AGE = 3600.0  # a blob file no row names, older than this, is a failed commit's
 _FILE_NAME = re.compile(r"[0-9a-f]{32}")  # what `_stage` names a blob file
 FEED_POLL = 0.05  # seconds between checks for other processes' commits (see `start_feed`)
+
+
+def refresh_slack(ttl: float) -> float:
+    """How far short of now + `ttl` a read may leave a key's expiry: a minute, or a 16th of
+    a short TTL. A key read more often than that is written once per slack, not per read."""
+    return min(ttl / 16, 60.0)
 
 
 def path_from_url(url: str) -> Path:
@@ -191,26 +196,47 @@ class SQLiteBackend(Backend):
         raise AssertionError("unreachable")
 
     def read(self, key: StoreKey, ttl: float | None = None) -> Record | None:
-        conn = self._conn()
-        for _ in range(5):  # a commit may prune the version between our two statements
-            now = time.time()
-            if ttl is None:
-                head = conn.execute(
-                    f"SELECT version, created, expires FROM keys WHERE {_KEY} AND expires > ?",
-                    (*_params(key), now),
-                ).fetchone()
-            else:
-                head = conn.execute(
-                    f"UPDATE keys SET expires = ? WHERE {_KEY} AND expires > ? "
-                    "RETURNING version, created, expires",
-                    (now + ttl, *_params(key), now),
-                ).fetchone()
-            if head is None:
+        for _ in range(5):  # a commit may prune the version's file meanwhile
+            row = self._latest(key, ttl)
+            if row is None:
                 return None
-            record = self._version(conn, key, *head)
+            record = self._record(key, *row)
             if record is not None:
                 return record
         raise BackendError(f"{key}: the latest version vanished five times while reading")
+
+    def holds(self, key: StoreKey, value: Encoded, ttl: float) -> bool:
+        row = self._latest(key, ttl)
+        if row is None or row[5] != value.codec:
+            return False
+        version, data, file = row[0], row[6], row[7]
+        if not file:
+            return same_bytes(data, value.data)
+        try:
+            return file_holds(self._file(key, version, file), value.data)
+        except FileNotFoundError:  # pruned by a commit since: no longer the latest
+            return False
+
+    def _latest(self, key: StoreKey, ttl: float | None) -> tuple | None:
+        """The `_LATEST` row of a live key, its expiry refreshed when `ttl` asks. One
+        statement for the head and the value; the expiry is written only when the refresh
+        would move it by more than `refresh_slack(ttl)`: a write transaction on every read of
+        a hot store cost more than the rest of a small read, and queued behind every other
+        process's commits."""
+        conn = self._conn()
+        for _ in range(5):  # a commit may move the key on between our two statements
+            now = time.time()
+            row = conn.execute(f"{_LATEST} AND k.expires > ?", (*_params(key), now)).fetchone()
+            if row is None or ttl is None or row[2] >= now + ttl - refresh_slack(ttl):
+                return row
+            moved = conn.execute(
+                f"UPDATE keys SET expires = ? WHERE {_KEY} AND version = ? AND expires > ? "
+                "RETURNING expires",
+                (now + ttl, *_params(key), row[0], now),
+            ).fetchone()
+            if moved is not None:
+                return (*row[:2], moved[0], *row[3:])
+        raise BackendError(f"{key}: the latest version moved on five times while reading")
 
     def _version(
         self, conn: sqlite3.Connection, key: StoreKey, version: int, created: float, expires: float
@@ -239,17 +265,21 @@ class SQLiteBackend(Backend):
         if updated is None:  # the LEFT JOIN found no such version
             return None
         if file:
-            if not _FILE_NAME.fullmatch(file):
-                raise CorruptRecordError(
-                    f"{key} (version {version}): its row names the value file {file!r}, "
-                    "which is not a name dash-stash makes; the row was edited. Not read."
-                )
             try:
-                data = read_file(self.blobs / file)
+                data = read_file(self._file(key, version, file))
             except FileNotFoundError:  # pruned by a commit since our SELECT
                 return None
         value = Encoded(codec, data)
         return Record(key, value, version, created, updated, expires, writer, kind, details)
+
+    def _file(self, key: StoreKey, version: int, file: str) -> Path:
+        """The path of a value file a row names, if it is a name we make."""
+        if not _FILE_NAME.fullmatch(file):
+            raise CorruptRecordError(
+                f"{key} (version {version}): its row names the value file {file!r}, "
+                "which is not a name dash-stash makes; the row was edited. Not read."
+            )
+        return self.blobs / file
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
         # A ready value is written to its file before we take the lock; others wait less.

@@ -7,9 +7,10 @@ registry -> arrow -> typed -> envelope.
 """
 
 from .compression import Compression
-from .registry import Encoded, browser_json, decode, encode, equal, same
+from .registry import JSON, Encoded, browser_json, decode, encode, equal, same
 
 __all__ = [
+    "JSON",
     "Compression",
     "Encoded",
     "browser_json",

@@ -1,9 +1,15 @@
 """Fresh byte buffers for large values on their way into and out of storage.
 
-Filling new memory costs mostly page faults: 80 MB in 4 KiB pages is 20,000 faults, which on
-our 2-core machine took 3-5x longer than copying the bytes. numpy asks the kernel for
-transparent huge pages on large allocations (``madvise``), so a numpy-backed buffer of the
-same size fills at memory speed. numpy is optional: without it we fall back to a bytearray.
+A large buffer is its own anonymous memory mapping, asked for transparent huge pages:
+
+- Filling new memory costs mostly page faults: 80 MB in 4 KiB pages is 20,000 faults, which on
+  our 2-core machine took 3-5x longer than copying the bytes; in 2 MiB pages it fills at
+  memory speed.
+- Freed, a mapping goes back to the system at once. From malloc (numpy's ``np.empty``, a
+  bytearray), a freed buffer of several MiB stayed in the process: glibc raises its mmap
+  threshold after the first such free, so later ones come from its heaps, one per thread
+  (Dash runs each callback in a fresh thread), and the server's peak memory grew with every
+  request in a row.
 
 A writable buffer means "yours alone": a backend hands one out only for bytes it has just
 read for this caller (see `codec.decode(own=True)`); everything shared is read-only.
@@ -11,46 +17,62 @@ read for this caller (see `codec.decode(own=True)`); everything shared is read-o
 
 from __future__ import annotations
 
+import mmap
 import os
 from typing import Any
 
-LARGE = 1 << 20  # from this size on, a buffer comes from numpy (huge pages) if it is installed
-
-_numpy: Any = None
+LARGE = 1 << 20  # from this size on, a buffer is a mapping of its own
 
 
 def allocate(size: int) -> memoryview:
     """A new writable buffer of `size` bytes (contents undefined), format ``B``."""
-    if size >= LARGE:
-        np = _load_numpy()
-        if np is not None:
-            return memoryview(np.empty(size, np.uint8))
-    return memoryview(bytearray(size))
-
-
-def _load_numpy() -> Any:
-    global _numpy
-    if _numpy is None:
-        try:
-            import numpy
-        except ImportError:  # the numpy extra is optional
-            numpy = False
-        _numpy = numpy
-    return _numpy or None
+    if size < LARGE:
+        return memoryview(bytearray(size))
+    # Private, so that a process forked while it is alive does not share it, writable.
+    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+    mapping = mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
+    if hasattr(mmap, "MADV_HUGEPAGE"):  # Linux
+        mapping.madvise(mmap.MADV_HUGEPAGE)
+    return memoryview(mapping)
 
 
 def read_file(path: Any) -> memoryview:
-    """The whole file at `path` in a fresh writable buffer (one copy, from the page cache).
+    """The whole file at `path` as a writable buffer of the caller's own, without a copy: a
+    private (copy-on-write) mapping of it. Its pages are the page cache's until a callback
+    writes one, which then becomes the process's own; nothing written reaches the file or
+    anyone else. Reading and summing 80 MB took 17 ms so, against 36 ms read into new memory.
 
-    The file is opened once and read through that descriptor, so unlinking it meanwhile
-    (a commit pruning its version) cannot cut the read short on POSIX systems."""
+    Value files are never changed once renamed into place (a new version is a new file), so
+    the mapping always shows the bytes that were committed; unlinking the file meanwhile (a
+    commit pruning its version) leaves the mapping whole."""
     with open(path, "rb", buffering=0) as f:
-        size = os.fstat(f.fileno()).st_size
-        buf = allocate(size)
-        done = 0
-        while done < size:
-            n = f.readinto(buf[done:])
-            if not n:
-                raise OSError(f"{path} ended at byte {done} of {size}")
-            done += n
-    return buf
+        if not os.fstat(f.fileno()).st_size:
+            return memoryview(bytearray())
+        return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
+
+
+_CHUNK = 1 << 20
+
+
+def same_bytes(a: bytes | memoryview, b: bytes | memoryview) -> bool:
+    """Do two buffers hold the same bytes? In slices of 1 MiB turned into bytes (memcmp):
+    comparing two memoryviews item by item took 167 ms for 80 MB, against 6 for bytes."""
+    if len(a) != len(b):
+        return False
+    if isinstance(a, bytes) and isinstance(b, bytes):
+        return a == b
+    x, y = memoryview(a).cast("B"), memoryview(b).cast("B")
+    return all(
+        bytes(x[i : i + _CHUNK]) == bytes(y[i : i + _CHUNK]) for i in range(0, len(x), _CHUNK)
+    )
+
+
+def file_holds(path: Any, data: bytes | memoryview) -> bool:
+    """Does the file at `path` hold exactly `data`? Read a slice at a time, never whole."""
+    view = memoryview(data).cast("B")
+    with open(path, "rb", buffering=0) as f:
+        if os.fstat(f.fileno()).st_size != len(view):
+            return False
+        return all(
+            f.read(_CHUNK) == bytes(view[i : i + _CHUNK]) for i in range(0, len(view), _CHUNK)
+        )

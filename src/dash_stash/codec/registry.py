@@ -41,6 +41,7 @@ import orjson
 from ..errors import CorruptRecordError
 from . import arrow  # plugs tables, arrays and pandas scalars into `typed`
 from . import typed as exact
+from .buffers import same_bytes
 from .compression import OFF, Compression
 
 JSON = "json"
@@ -112,8 +113,19 @@ _DASH = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 # Tokens of Dash's JSON that the browser's JSON.parse -> JSON.stringify -> Python json.loads
 # changes: integral floats ("1.0", "-0.0", "1e+16"), integers past 2**53, and object keys that
 # are array indices (JavaScript puts them first, in numeric order). False hits are harmless:
-# they only cost a walk that finds nothing to change.
-_BROWSER_CHANGES = re.compile(rb'\.0(?![0-9])|e\+|(?:^|[\[,:])-?[0-9]{16}|"(?:0|[1-9][0-9]*)":')
+# they only cost a walk that finds nothing to change. One pattern each, every one starting with
+# a literal or a character class that `re` can scan for: as one alternation (no common prefix)
+# the search tried every branch at every byte, 340 ms for 2 MB of records, now 10-25 ms.
+_BROWSER_CHANGES = tuple(
+    re.compile(pattern)
+    for pattern in (
+        rb"\.0(?![0-9])",
+        rb"e\+",
+        rb"[\[,:]-?[0-9]{16}",
+        rb"^-?[0-9]{16}",
+        rb'"(?:0|[1-9][0-9]*)":',
+    )
+)
 _SAFE_INT = 2**53
 _INT_TEXT_BELOW = 1e21  # JavaScript writes integral numbers below this without an exponent
 _INDEX_BELOW = 2**32 - 1  # largest array index + 1
@@ -125,7 +137,7 @@ def browser_json(value: Any) -> Encoded | None:
     data = _dash_json(value)
     if data is None:
         return None
-    if not _BROWSER_CHANGES.search(data):
+    if not any(pattern.search(data) for pattern in _BROWSER_CHANGES):
         return Encoded(JSON, data)
     seen = as_browser_sees(orjson.loads(data))
     try:
@@ -201,7 +213,7 @@ def same(a: Encoded, b: Encoded) -> bool:
     """Do two encodings hold the same value? Equal bytes, or (key order aside) equal JSON."""
     if a.codec != b.codec:
         return False
-    if a.data == b.data:
+    if same_bytes(a.data, b.data):
         return True
     return a.codec == JSON and len(a.data) == len(b.data) and equal(decode(a), decode(b))
 

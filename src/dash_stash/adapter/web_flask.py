@@ -1,0 +1,122 @@
+"""The request side on Flask (every Dash version): Flask's own before/after-request hooks.
+
+Dash 4.2+'s `app.backend.before_request` / `after_request` are these same Flask hooks, so one
+class serves Dash 3.x and 4.x alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import flask
+from werkzeug.exceptions import BadRequest
+from werkzeug.wsgi import LimitedStream
+
+from . import web
+
+
+class FlaskWeb(web.Web):
+    """Hooks a Flask server: before each of this app's requests, sets its `RequestState`."""
+
+    raise_limit = "set app.server.config['MAX_CONTENT_LENGTH'] to allow more"
+
+    def install(self, setup: Callable[[], None]) -> None:
+        server: flask.Flask = self.server
+        # plotly/dash#3971: Dash's own setup hook, run under a lock before any other
+        server.before_request_funcs.setdefault(None, []).insert(0, setup)
+
+        def before() -> Any:
+            if not self.mine(flask.request.path):
+                return None  # another Dash app's request, or none of ours
+            rule = flask.request.url_rule
+            dash_route = self.is_dash_rule(flask.request.path, rule and rule.rule)
+            if dash_route:
+                _limit_body(self, server)
+            secure = bool(flask.request.is_secure or server.config.get("SESSION_COOKIE_SECURE"))
+            request = web.Request(
+                flask.request.method,
+                flask.request.path,
+                flask.request,
+                lambda: {**flask.request.args.to_dict(), **flask.request.form.to_dict()},
+                lambda: flask.request.get_json(silent=True) if flask.request.is_json else None,
+            )
+            state = self.begin(request, flask.request.cookies, secure, dash_route)
+            web.enter(state)
+            flask.g.dash_stash_entered = True
+            self.on_request()
+            reply = self.intercept(flask.request.method, flask.request.path)
+            if isinstance(reply, web.Reply):
+                return flask.Response(
+                    reply.body, reply.status, headers=reply.headers, content_type=reply.content_type
+                )
+            return reply
+
+        def teardown(_exc: BaseException | None) -> None:
+            if flask.g.pop("dash_stash_entered", False):
+                web.enter(None)  # a thread that serves another request next starts clean
+
+        server.before_request(before)
+        server.after_request(self.finish)
+        server.teardown_request(teardown)
+
+    def add_json_route(self, path: str, handler: Callable[[dict], bytes]) -> None:
+        def view() -> flask.Response:
+            status, body = web.answer(handler, flask.request.get_json(silent=True), path)
+            return flask.Response(body, status, mimetype=web.JSON)
+
+        self.server.add_url_rule(
+            path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"]
+        )
+
+    def add_stream_route(
+        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+    ) -> bool:
+        def view() -> flask.Response:
+            body = flask.request.get_json(silent=True)
+            # gunicorn's gthread, gevent and eventlet workers and werkzeug's threaded server
+            # serve others while one response is held; a sync worker does not
+            can_hold = bool(flask.request.environ.get("wsgi.multithread"))
+            chunks: list = []
+            status, error = web.answer(
+                lambda b: chunks.append(handler(b, can_hold)) or b"", body, path
+            )
+            if status != 200:
+                return flask.Response(error, status, mimetype=web.JSON)
+            if chunks[0] is None:
+                return flask.Response(status=204)
+            response = flask.Response(
+                flask.stream_with_context(chunks[0]), 200, mimetype="text/event-stream"
+            )
+            response.headers["Cache-Control"] = "no-cache, private"
+            response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+            return response
+
+        self.server.add_url_rule(
+            path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"]
+        )
+        return True
+
+    def bad_request(self, message: str) -> Exception:
+        return BadRequest(message)
+
+    def is_response(self, value: Any) -> bool:
+        return isinstance(value, flask.Response)
+
+
+def _limit_body(owner: web.Web, server: flask.Flask) -> None:
+    """Refuse (413) a Dash request body over the default limit, if the app sets none; read a
+    body without a length (chunked) no further than the limit."""
+    if server.config.get("MAX_CONTENT_LENGTH") is not None:
+        return  # Flask enforces the app's own limit
+    length = flask.request.content_length
+    if owner.refuse_large(length, flask.request.path):
+        flask.abort(413)
+    environ = flask.request.environ
+    if length is None and "wsgi.input_terminated" in environ:
+        # A body without a length (chunked), which the server lets the app read to its end:
+        # stop reading at the limit (Flask < 3.1 has no per-request limit to set). Without
+        # `wsgi.input_terminated`, werkzeug reads such a body as empty anyway.
+        environ["wsgi.input"] = LimitedStream(
+            environ["wsgi.input"], web.DEFAULT_MAX_REQUEST_BYTES, is_max=True
+        )
