@@ -86,7 +86,9 @@ class FlaskWeb(web.Web):
             if chunks[0] is None:
                 return flask.Response(status=204)
             response = flask.Response(
-                flask.stream_with_context(chunks[0]), 200, mimetype="text/event-stream"
+                flask.stream_with_context(_in_state(web.current(), chunks[0])),
+                200,
+                mimetype="text/event-stream",
             )
             response.headers["Cache-Control"] = "no-cache, private"
             response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
@@ -102,6 +104,16 @@ class FlaskWeb(web.Web):
 
     def is_response(self, value: Any) -> bool:
         return isinstance(value, flask.Response)
+
+
+def _in_state(state: web.RequestState | None, chunks: Iterator[str]) -> Iterator[str]:
+    """`chunks` under the request's dash-stash state: Flask sends a streamed body after the
+    request's teardown has cleared it."""
+    token = web.enter(state)
+    try:
+        yield from chunks
+    finally:
+        web.leave(token)
 
 
 def _limit_body(owner: web.Web, server: flask.Flask) -> None:
