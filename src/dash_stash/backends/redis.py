@@ -527,7 +527,7 @@ class RedisBackend(Backend):
                         except (ValueError, TypeError):
                             continue  # not one of ours
                         self.changed(changes)
-                except (RedisError, RedisClusterException, OSError) as exc:
+                except Exception as exc:  # noqa: BLE001 - the feed thread must never die
                     log.warning(
                         "dash-stash: lost the change feed of Redis at %s (%s); reconnecting",
                         self.safe_url,
