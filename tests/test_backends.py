@@ -256,3 +256,44 @@ def test_usage_counts_a_sessions_instances_and_other_bytes(backend):
     raw(StoreKey("ns", "s1", "page-b", "x"), 4)
     assert backend.usage(a) == Usage(2, True, 10 + 20 + 30 + 4)
     assert backend.usage(StoreKey("ns", "s1", "page-new", "x")) == Usage(2, False, 71)
+
+
+def test_versions_of_many_keys_without_their_values(backend):
+    other = StoreKey("ns", "s2", "app", "board")
+    put(backend, KEY, 1)
+    put(backend, KEY, 2)
+    assert backend.versions([KEY, other]) == {KEY: 2, other: 0}
+    backend.delete(KEY)
+    assert backend.versions([KEY]) == {KEY: 0}
+
+
+def test_a_watcher_hears_every_commit_and_delete(backend):
+    heard: list = []
+    backend.watch(heard.append)
+    put(backend, KEY, 1)
+    backend.delete(KEY)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not ({KEY: 1} in heard and {KEY: 0} in heard):
+        time.sleep(0.02)  # Redis: the messages come back through pub/sub
+    assert {KEY: 1} in heard and {KEY: 0} in heard
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_watcher_hears_commits_made_through_another_connection(kind, request, tmp_path):
+    """Another process or host (here: another backend object, with connections of its own)."""
+    url = (
+        f"sqlite:///{tmp_path}/stash.db"
+        if kind == "sqlite"
+        else request.getfixturevalue("redis_url")
+    )
+    watched, writer = open_backend(url), open_backend(url)
+    heard: list = []
+    watched.watch(heard.append)
+    put(writer, KEY, 1)
+    deadline = time.monotonic() + 10
+    # SQLite's feed says only "something changed" (None): the watcher then asks versions
+    while time.monotonic() < deadline and not ({KEY: 1} in heard or None in heard):
+        time.sleep(0.02)
+    assert {KEY: 1} in heard or (None in heard and watched.versions([KEY]) == {KEY: 1})
+    watched.close()
+    writer.close()

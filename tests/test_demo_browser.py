@@ -149,3 +149,26 @@ def test_background_job_fills_its_store_while_the_bar_moves(page, demo):
     page.click("#bg-fill")
     expect(page.locator("#bg-bar")).not_to_have_attribute("value", "0")
     expect(page.locator("#bg-show")).to_have_text("10 rows; last: fill 1, row 10", timeout=30_000)
+
+
+@pytest.mark.browser
+def test_shared_board_shows_each_visitors_notes_on_the_others_page(browser, demo):
+    one, two = browser.new_context().new_page(), browser.new_context().new_page()
+    try:
+        for page in (one, two):
+            page.goto(demo.url)
+            expect(page.locator("#board-wall")).to_contain_text("the board is empty")
+        one.fill("#board-new", "from one")
+        one.press("#board-new", "Enter")
+        two.fill("#board-new", "from two")
+        two.click("#board-add")
+        for page in (one, two):  # each shows the other's note without a click
+            expect(page.locator(".board-note")).to_have_count(2)
+            expect(page.locator("#board-wall")).to_contain_text("from one")
+            expect(page.locator("#board-wall")).to_contain_text("from two")
+        two.locator(".board-note", has_text="from one").locator("button").click()
+        expect(one.locator(".board-note")).to_have_count(1)
+        expect(one.locator("#board-wall")).not_to_contain_text("from one")
+    finally:
+        one.context.close()
+        two.context.close()

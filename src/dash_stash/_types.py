@@ -10,13 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Scope = Literal["memory", "session", "local"]
+Scope = Literal["memory", "session", "local", "app"]
 """A store's `storage_type`: whose value it is on the server (see `scopes.py`)."""
 
 Policy = Literal["last-writer-wins", "raise"]
 """A conflict policy by name; a function `(base, ours, theirs) -> merged` is the other kind."""
 
 ConflictPolicy = Policy | Callable[[Any, Any, Any], Any]
+
+GroupOf = Callable[[Any], "str | None"]
+"""Given the web framework's request, the group whose `app` value it shares (None: none)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -42,3 +45,4 @@ class StoreSpec:
     on_conflict: ConflictPolicy
     typed: bool | None = None  # None: the app's default (`init(typed=...)`)
     raw_id: Any = field(default=None, repr=False)
+    group: GroupOf | None = field(default=None, repr=False)  # `app` scope only: `Store(group=)`

@@ -127,6 +127,10 @@ class Signer:
         """What backend keys hold for a session: a keyed hash, useless as a cookie."""
         return self._digest(b"key", session.encode()).hex()[:32]
 
+    def group_key(self, group: str) -> str:
+        """What backend keys hold for a group of `app` values: a keyed hash of its name."""
+        return self._digest(b"group", group.encode()).hex()[:32]
+
     def _session_mac(self, session: str) -> str:
         return _b64(self._digest(b"cookie", session.encode())[:18])
 

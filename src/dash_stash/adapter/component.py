@@ -14,8 +14,8 @@ from typing import Any
 
 from dash import MATCH, dcc
 
-from .._types import ConflictPolicy, StoreSpec
-from ..scopes import DEFAULT_TTL, check_scope
+from .._types import ConflictPolicy, GroupOf, StoreSpec
+from ..scopes import DEFAULT_TTL, browser_storage, check_scope
 from . import web
 from ._compat import stringify_id
 
@@ -63,6 +63,12 @@ class Store(dcc.Store):
     the idle lifetime on the server in seconds (default by scope), and `typed`: True keeps
     every value exactly as stored (numpy arrays, Timestamps, tuples, int keys...) instead of
     as `dcc.Store` gives it back (the default; see the README); None takes `init`'s default.
+
+    `storage_type="app"` keeps one value that every session shares (open pages follow its
+    changes live); `group=` (a function of the request returning a group name, e.g. the
+    logged-in user's team) keeps one value per group instead, read and written only by
+    requests that `group` puts in it. The function must rest on what the server trusts (a
+    login), not on anything a request can choose.
     """
 
     def __init__(
@@ -74,16 +80,22 @@ class Store(dcc.Store):
         on_conflict: ConflictPolicy = "last-writer-wins",
         ttl: float | None = None,
         typed: bool | None = None,
+        group: GroupOf | None = None,
         **kwargs: Any,
     ) -> None:
         if id is None:
             raise ValueError("dash_stash.Store needs an id: callbacks find it by id")
         scope = check_scope(storage_type)
-        super().__init__(id=id, storage_type=scope, **kwargs)
+        if group is not None and (scope != "app" or not callable(group)):
+            raise ValueError(
+                f"Store {id!r}: group= takes a function of the request and needs "
+                f'storage_type="app"; got group={group!r} with storage_type={scope!r}'
+            )
+        super().__init__(id=id, storage_type=browser_storage(scope), **kwargs)
         self._stash_initial = data
         self._stash_seed: tuple[Any, str] | None = None  # (encoded, hash) once computed
         self._stash_spec = StoreSpec(
-            scope, ttl or DEFAULT_TTL[scope], on_conflict, typed, raw_id=id
+            scope, ttl or DEFAULT_TTL[scope], on_conflict, typed, raw_id=id, group=group
         )
 
     def to_plotly_json(self) -> dict:

@@ -9,6 +9,11 @@
  *   Dash awaits the Promise the wrapper returns.
  * - `dash_clientside.set_props(id, {data: ...})` on a Store commits the same way first.
  *
+ * - Live updates: the page posts the tokens of the stores it shows to _dash-stash/live and
+ *   reads the event stream it answers; each event carries fresh tokens for stores whose
+ *   value changed elsewhere (another user, a background job, another server), which the
+ *   page sets as a callback's output would be set, so dependent callbacks fire.
+ *
  * The server decides what is a dash-stash store and checks session and token, exactly as for
  * server callbacks; a failure is thrown (Dash shows it), never swallowed.
  */
@@ -259,6 +264,195 @@
         obj._dash_stash = wrappers;
         return obj;
     }
+
+    // ---- live updates -------------------------------------------------------------------
+
+    /* A field of a token's payload (signed, not secret): 1 the scope, 3 the version. */
+    function tokenField(token, index) {
+        try {
+            var payload = token.slice(PREFIX.length).split(".")[0];
+            var text = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+            return JSON.parse(text)[index];
+        } catch (e) {
+            return null;
+        }
+    }
+
+    function tokenVersion(token) {
+        return tokenField(token, 3);
+    }
+
+    /* The shared (`app`) dash-stash stores on the page: each open stream holds a server
+     * thread, so only pages that show a value others write keep one open. */
+    function shownStores(paths) {
+        var api = window.dash_component_api;
+        var found = [];
+        var all = Object.values(paths.strs || {});
+        Object.values(paths.objs || {}).forEach(function (items) {
+            items.forEach(function (item) {
+                all.push(item.path);
+            });
+        });
+        all.forEach(function (path) {
+            var node = api.getLayout(path);
+            var data = node && node.type === "Store" && node.props ? node.props.data : null;
+            if (isToken(data) && tokenField(data, 1) === "app") {
+                found.push({id: node.props.id, token: node.props.data});
+            }
+        });
+        return found;
+    }
+
+    var BUSY = ["requested", "prioritized", "blocked", "executing", "watched", "executed"];
+    var waiting = {first: 0, updates: {}, timer: null};
+
+    function busy() {
+        var callbacks = window.store.getState().callbacks || {};
+        return BUSY.some(function (k) {
+            return callbacks[k] && callbacks[k].length;
+        });
+    }
+
+    /* Keep an event's tokens until the page's own callbacks have settled (at most 2 s): an
+     * event often tells of the page's own write before that callback's answer arrives,
+     * and setting it first would fire the store's dependents twice (dcc.Store: once). */
+    function follow(update) {
+        waiting.updates[JSON.stringify(update.id)] = update;
+        waiting.first = waiting.first || Date.now();
+        settle();
+    }
+
+    function settle() {
+        if (waiting.timer) {
+            return;
+        }
+        if (busy() && Date.now() - waiting.first < 2000) {
+            waiting.timer = setTimeout(function () {
+                waiting.timer = null;
+                settle();
+            }, 20);
+            return;
+        }
+        var updates = Object.values(waiting.updates);
+        waiting.updates = {};
+        waiting.first = 0;
+        updates.forEach(apply);
+    }
+
+    /* Set a fresh token the server sent, unless the page has it (or a newer one) already. */
+    function apply(update) {
+        var node = layoutOf(update.id);
+        var had = node && node.props ? node.props.data : null;
+        if (!node || !isToken(had) || had === update.token) {
+            return; // cleared on this page (clear_data: None, as dcc.Store), or already had
+        }
+        var before = isToken(had) ? tokenVersion(had) : null;
+        var after = tokenVersion(update.token);
+        if (before !== null && after !== null && after !== 0 && after < before) {
+            return; // the page's own write is newer than this event
+        }
+        setProps(update.id, {data: update.token});
+    }
+
+    var live = {paths: null, ids: null, abort: null, failures: 0};
+
+    async function listen(stores) {
+        var controller = new AbortController();
+        live.abort = controller;
+        var retry = 1000;
+        try {
+            var response = await fetch(route("live"), {
+                method: "POST",
+                credentials: "same-origin",
+                headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({stores: stores}),
+                signal: controller.signal,
+            });
+            if (response.status === 404 || response.status === 405) {
+                live.ids = "off"; // this app has no dash-stash, or no live route
+                return;
+            }
+            if (response.status === 204) {
+                live.ids = "none"; // none of these stores is this browser's: wait for others
+                return;
+            }
+            if (!response.ok || !response.body) {
+                throw new Error("dash-stash live: " + response.status);
+            }
+            var reader = response.body.getReader();
+            var decoder = new TextDecoder();
+            var buffer = "";
+            for (;;) {
+                var chunk = await reader.read();
+                if (chunk.done) {
+                    break;
+                }
+                buffer += decoder.decode(chunk.value, {stream: true});
+                var events = buffer.split("\n\n");
+                buffer = events.pop();
+                events.forEach(function (event) {
+                    event.split("\n").forEach(function (line) {
+                        if (line.indexOf("retry: ") === 0) {
+                            retry = parseInt(line.slice(7), 10) || retry;
+                        } else if (line.indexOf("data: ") === 0) {
+                            JSON.parse(line.slice(6)).stores.forEach(follow);
+                        }
+                    });
+                });
+            }
+            live.failures = 0;
+        } catch (e) {
+            if (controller.signal.aborted) {
+                return; // the page's stores changed: a new stream replaces this one
+            }
+            live.failures += 1;
+            retry = Math.min(1000 * Math.pow(2, live.failures), 30000);
+        }
+        if (live.abort === controller) {
+            live.abort = null;
+            setTimeout(function () {
+                if (!live.abort) {
+                    connect(true);
+                }
+            }, retry);
+        }
+    }
+
+    /* (Re)subscribe when the stores on the page change, or when `force`d (a stream ended). */
+    function connect(force) {
+        var reduxStore = window.store;
+        if (!reduxStore || !window.dash_component_api || live.ids === "off" || !setProps) {
+            return;
+        }
+        var paths = reduxStore.getState().paths;
+        if (!paths || (paths === live.paths && !force)) {
+            return;
+        }
+        live.paths = paths;
+        var stores = shownStores(paths);
+        var ids = JSON.stringify(
+            stores
+                .map(function (s) {
+                    return JSON.stringify(s.id);
+                })
+                .sort()
+        );
+        if (ids === live.ids && !force && (live.abort || ids === "[]")) {
+            return;
+        }
+        live.ids = ids;
+        if (live.abort) {
+            live.abort.abort();
+            live.abort = null;
+        }
+        if (stores.length) {
+            listen(stores);
+        }
+    }
+
+    setInterval(function () {
+        connect(false);
+    }, 500);
 
     var current = install(window.dash_clientside || {});
     Object.defineProperty(window, "dash_clientside", {

@@ -27,6 +27,7 @@ from .integration import (
     Stash,
     register,
 )
+from .stream import LiveRoute
 
 
 def init(
@@ -100,6 +101,8 @@ def init(
     stash.web.install(setup)
     browser.Routes(stash).install()
     background.install()  # a Celery worker wraps its jobs before each task
+    stash.live = LiveRoute(stash)  # open pages follow their stores' changes
+    stash.live.install()
     app._dash_stash = stash  # type: ignore[attr-defined]
     register(stash)
     return stash

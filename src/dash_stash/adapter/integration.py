@@ -123,6 +123,7 @@ class Stash:
         self._owner_key = StoreKey(self.namespace, "", "app", "owner")
         self._owner_kept = time.monotonic()
         self.cookie_name = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
+        self.live: Any = None  # the live route (stream.LiveRoute), set by `init`
         self.web: web.Web | None = None  # this app's request side, on its server: set by init
 
     # -- secret and session ------------------------------------------------------------
@@ -165,7 +166,27 @@ class Stash:
     def mint(self, store: Store) -> str:
         """The token a layout's `Store` sends to the browser for a fresh scope instance."""
         spec, seed = self.own(store)
-        return self.token(stringify_id(store.id), spec, scopes.new_instance(spec.scope), 0, seed)
+        store_id = stringify_id(store.id)
+        if spec.scope == "app":  # the shared value: the page starts at its latest version
+            key = self.shared_key(store_id, spec)
+            head = self.engine.backend.head(key) if key.scope != scopes.NO_GROUP else None
+            return self.token(store_id, spec, key.scope, head.version if head else 0, seed)
+        return self.token(store_id, spec, scopes.new_instance(spec.scope), 0, seed)
+
+    def shared_key(self, store_id: str, spec: StoreSpec) -> StoreKey:
+        """Where this request's value of an `app` store lives: the app's one value, or the
+        value of the group `spec.group` puts this request in (asked now, at every request, so
+        a session that left a group reaches it no more, whatever token it kept)."""
+        instance = scopes.APP
+        if spec.group is not None:
+            group = spec.group(web.native_request())
+            if group is not None and (not isinstance(group, str) or not group):
+                raise StashError(
+                    f"store {store_id!r}: its group= function returned {group!r}; return "
+                    "the group's name (a non-empty str), or None for a request in no group"
+                )
+            instance = scopes.NO_GROUP if group is None else f"group-{self.signer.group_key(group)}"
+        return StoreKey(self.namespace, scopes.SHARED, instance, store_id)
 
     def token(self, store_id: str, spec: StoreSpec, instance: str, version: int, seed: str) -> str:
         """A signed token for this browser session, carrying the store's options."""
@@ -251,6 +272,12 @@ class Stash:
             return None
         if token.store_id != stringify_id(component_id) or token.scope not in scopes.SCOPES:
             return None
+        if token.scope == "app" and token.instance != scopes.APP:
+            raise StashError(
+                f"store {token.store_id!r} is shared by a group, and this process has not "
+                "seen it, so it does not know its group= function; put the store in the "
+                "app's layout or validation_layout so every worker knows it"
+            )
         policy = token.policy if token.policy in ("last-writer-wins", "raise") else None
         if policy is None:
             log.warning(
@@ -371,13 +398,23 @@ class Stash:
                     exc,
                 )
                 token = None
-        if token is not None:
-            instance = token.instance
+        if spec.scope == "app":
+            key = self.shared_key(store_id, spec)
+            if token is not None and token.instance != key.scope:
+                log.warning(
+                    "dash-stash: store %s: the browser's token is of another group than "
+                    "the request is in now; it reads the request's group",
+                    store_id,
+                )
+                token = None
+        elif token is not None:
+            key = StoreKey(self.namespace, self.session_key(), token.instance, store_id)
         elif sent is None:
             instance = scopes.unbound_instance(spec.scope)
+            key = StoreKey(self.namespace, self.session_key(), instance, store_id)
         else:  # a bad token: a fresh instance, so it can reach nothing that exists
             instance = scopes.new_instance(spec.scope)
-        key = StoreKey(self.namespace, self.session_key(), instance, store_id)
+            key = StoreKey(self.namespace, self.session_key(), instance, store_id)
         if token is not None:
             seed = token.seed
         elif sent is None:
@@ -401,8 +438,18 @@ class Stash:
     def commit(self, key: StoreKey, write: Write, **options: Any) -> Record | None:
         """Commit `write` for this request's browser session: every commit a browser causes
         (a callback's output, a browser-side write, a restore) goes through here, so none
-        can take its session over its quota. `options`: see `StashEngine.commit`."""
-        return self.engine.commit(key, write, room=self.check_quota(key), **options)
+        can take its session over its quota. `options`: see `StashEngine.commit`.
+
+        A shared (`app`) value belongs to no session, so no session's quota counts it; it is
+        bounded by `max_value_bytes`. A request in no group of a group store writes nothing."""
+        if key.session != scopes.SHARED:
+            return self.engine.commit(key, write, room=self.check_quota(key), **options)
+        if key.scope == scopes.NO_GROUP:
+            raise StashError(
+                "this request is in no group of the store (its group= function returned "
+                "None), so it may not write it; nothing was written"
+            )
+        return self.engine.commit(key, write, **options)
 
     def locate_fresh(
         self, component_id: Any, spec: StoreSpec, session: str | None = None
@@ -412,8 +459,11 @@ class Stash:
         It starts from what a static layout gives every visitor, never a rendered seed.
         `session`: the session key, outside a request (a background job)."""
         store_id = stringify_id(component_id)
-        instance = scopes.new_instance(spec.scope)
-        key = StoreKey(self.namespace, session or self.session_key(), instance, store_id)
+        if spec.scope == "app":
+            key = self.shared_key(store_id, spec)
+        else:
+            instance = scopes.new_instance(spec.scope)
+            key = StoreKey(self.namespace, session or self.session_key(), instance, store_id)
         return Located(key, None, self._static_seeds.get(store_id, ""))
 
 

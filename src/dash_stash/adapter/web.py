@@ -37,7 +37,7 @@ import contextvars
 import json
 import logging
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
@@ -150,6 +150,16 @@ class Web:
     def add_json_route(self, path: str, handler: Callable[[dict], bytes]) -> None:
         """A POST route taking a JSON object; `handler` returns JSON bytes (see `answer`)."""
         raise NotImplementedError
+
+    def add_stream_route(
+        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+    ) -> bool:
+        """A POST route taking a JSON object and answering a stream of Server-Sent Events:
+        `handler(body, can_hold)` gives the chunks (None: nothing to stream, 204), where
+        `can_hold` says whether a held response leaves the server able to serve others. The
+        stream runs in the request's state and ends when the browser goes away (its next
+        chunk fails to send). False: this server has no such route yet (no live updates)."""
+        return False
 
     @classmethod
     def secret_key(cls, app: Any) -> str | bytes | None:

@@ -6,7 +6,7 @@ class serves Dash 3.x and 4.x alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flask
@@ -69,11 +69,51 @@ class FlaskWeb(web.Web):
             path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"]
         )
 
+    def add_stream_route(
+        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+    ) -> bool:
+        def view() -> flask.Response:
+            body = flask.request.get_json(silent=True)
+            # gunicorn's gthread, gevent and eventlet workers and werkzeug's threaded server
+            # serve others while one response is held; a sync worker does not
+            can_hold = bool(flask.request.environ.get("wsgi.multithread"))
+            chunks: list = []
+            status, error = web.answer(
+                lambda b: chunks.append(handler(b, can_hold)) or b"", body, path
+            )
+            if status != 200:
+                return flask.Response(error, status, mimetype=web.JSON)
+            if chunks[0] is None:
+                return flask.Response(status=204)
+            response = flask.Response(
+                flask.stream_with_context(_in_state(web.current(), chunks[0])),
+                200,
+                mimetype="text/event-stream",
+            )
+            response.headers["Cache-Control"] = "no-cache, private"
+            response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+            return response
+
+        self.server.add_url_rule(
+            path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"]
+        )
+        return True
+
     def bad_request(self, message: str) -> Exception:
         return BadRequest(message)
 
     def is_response(self, value: Any) -> bool:
         return isinstance(value, flask.Response)
+
+
+def _in_state(state: web.RequestState | None, chunks: Iterator[str]) -> Iterator[str]:
+    """`chunks` under the request's dash-stash state: Flask sends a streamed body after the
+    request's teardown has cleared it."""
+    token = web.enter(state)
+    try:
+        yield from chunks
+    finally:
+        web.leave(token)
 
 
 def _limit_body(owner: web.Web, server: flask.Flask) -> None:

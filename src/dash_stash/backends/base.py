@@ -7,6 +7,9 @@ atomic step with respect to every other writer of that key (threads, processes, 
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 from .._types import StoreKey
 from ..codec import Encoded
 from ..codec.buffers import same_bytes
+
+log = logging.getLogger("dash_stash")
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,11 @@ class Change:
 Update = Callable[[Record | None], Encoded | Change] | Encoded | Change
 
 
+# Told of commits: `{key: new version}` (0: deleted), or None when the backend knows only
+# that something may have changed (the watcher then asks `versions` of the keys it watches).
+OnChange = Callable[[dict["StoreKey", int] | None], None]
+
+
 def is_ready(update: Update) -> bool:
     """Is `update` a plain value (a blind replace), not a function of the latest record?"""
     return isinstance(update, (Encoded, Change))
@@ -175,6 +185,38 @@ class Backend(ABC):
         record = self.read(key)
         return Head.of(record) if record else None
 
+    def versions(self, keys: list[StoreKey]) -> dict[StoreKey, int]:
+        """The latest version of each key (0: absent or expired), without values or expiry
+        refresh; for live pages that check what changed."""
+        heads = {key: self.head(key) for key in keys}
+        return {key: head.version if head else 0 for key, head in heads.items()}
+
+    # -- change notification: every commit and delete, by any writer in any process ----------
+
+    def watch(self, on_change: OnChange) -> None:
+        """Call `on_change` after every commit or delete of any key of this backend, made in
+        this process or (where the backend can tell) in any other process or host. It runs on
+        the committing thread or on a feed thread: it must be quick and never raise."""
+        with _WATCH_LOCK:
+            watchers = self.__dict__.setdefault("_watchers", [])
+            watchers.append(on_change)
+            if self.__dict__.get("_feed_pid") != os.getpid():  # first, or a forked child
+                self._feed_pid = os.getpid()
+                self.start_feed()
+
+    def start_feed(self) -> None:  # noqa: B027 - in-process notifications need no feed
+        """Start learning of other processes' commits (called once per process, on the
+        first `watch`); call `changed` for each."""
+
+    def changed(self, changes: dict[StoreKey, int] | None) -> None:
+        """Tell the watchers: backends call this after each commit or delete of their own,
+        and from their feed for other processes' (None: something may have changed)."""
+        for on_change in list(self.__dict__.get("_watchers", ())):
+            try:
+                on_change(changes)
+            except Exception:  # a watcher's failure must never fail the commit
+                log.exception("dash-stash: a change watcher failed")
+
     @abstractmethod
     def history(self, key: StoreKey) -> list[Record]:
         """Older versions of a key, newest first (the latest itself is `read`)."""
@@ -185,6 +227,9 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
         """Release connections."""
+
+
+_WATCH_LOCK = threading.Lock()
 
 
 def history_kept(sizes_newest_first: list[int], retention: Retention) -> int:

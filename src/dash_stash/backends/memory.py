@@ -49,12 +49,16 @@ class MemoryBackend(Backend):
             old = ([latest] if latest else []) + self._history.get(key, [])
             self._history[key] = old[: history_kept([r.value.size for r in old], self.retention)]
             self._latest[key] = record
-            return record
+        self.changed({key: record.version})
+        return record
 
     def delete(self, key: StoreKey) -> bool:
         with self._lock:
             self._history.pop(key, None)
-            return self._latest.pop(key, None) is not None
+            existed = self._latest.pop(key, None) is not None
+        if existed:
+            self.changed({key: 0})
+        return existed
 
     def touch(self, key: StoreKey, ttl: float) -> bool:
         return self.read(key, ttl) is not None

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+import orjson
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
@@ -70,6 +71,7 @@ T = TypeVar("T")
 PREFIX = "ds"
 STRIPES = 64  # in-process commit mutexes, picked by the key's hash
 RECENT_TAGS = 8  # etags of the last commits kept on the record, to recognise a re-sent script
+CHANGES = f"{PREFIX}:changes"  # pub/sub channel: one message per commit or delete
 STAGE_MS = 60_000  # a staged value left behind by a failed MULTI expires after this
 
 # Shared by the scripts: one deadline for all of a store's keys (so they expire together),
@@ -398,6 +400,11 @@ class RedisBackend(Backend):
         )
 
     def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
+        record = self._commit_locked(key, update, ttl, writer)
+        self._publish(key, record.version)  # after the stripe lock: other writers go on
+        return record
+
+    def _commit_locked(self, key: StoreKey, update: Update, ttl: float, writer: str) -> Record:
         names = _Keys(key)
         blind = is_ready(update)  # a plain value: no need to fetch the latest one
         with self._lock_for(key):
@@ -476,9 +483,59 @@ class RedisBackend(Backend):
 
     def delete(self, key: StoreKey) -> bool:
         names = _Keys(key)
-        return bool(
+        existed = bool(
             self._call("a delete", lambda: self._delete(keys=names.store, args=[names.member]))
         )
+        if existed:
+            self._publish(key, 0)
+        return existed
+
+    # -- change notification: pub/sub, so every process on every host hears every commit --
+
+    def _publish(self, key: StoreKey, version: int) -> None:
+        """Tell every process (this one included, through its feed) of a commit or delete.
+        The commit is done whatever happens here: a lost message is caught up when the
+        feed reconnects (it then asks for the versions of everything watched)."""
+        message = orjson.dumps([key.namespace, key.session, key.scope, key.store_id, version])
+        try:
+            self._client.publish(CHANGES, message)
+        except (RedisError, RedisClusterException, OSError) as exc:
+            log.warning(
+                "dash-stash: committed %s, but could not tell open pages (%s: %s); they "
+                "catch up when their feed reconnects",
+                key,
+                type(exc).__name__,
+                exc,
+            )
+
+    def start_feed(self) -> None:
+        """A thread subscribed to the `CHANGES` channel; after each (re)connect it tells
+        the watchers to check everything (commits may have passed while it was away)."""
+
+        def listen() -> None:
+            while True:
+                try:
+                    pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(CHANGES)
+                    self.changed(None)
+                    for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        try:
+                            ns, session, scope, store_id, version = orjson.loads(message["data"])
+                            changes = {StoreKey(ns, session, scope, store_id): int(version)}
+                        except (ValueError, TypeError):
+                            continue  # not one of ours
+                        self.changed(changes)
+                except Exception as exc:  # noqa: BLE001 - the feed thread must never die
+                    log.warning(
+                        "dash-stash: lost the change feed of Redis at %s (%s); reconnecting",
+                        self.safe_url,
+                        exc,
+                    )
+                    time.sleep(1.0)
+
+        threading.Thread(target=listen, name="dash-stash-redis-feed", daemon=True).start()
 
     def touch(self, key: StoreKey, ttl: float) -> bool:
         names = _Keys(key)

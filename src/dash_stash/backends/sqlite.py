@@ -43,6 +43,7 @@ from .base import (
     Usage,
     history_kept,
     is_ready,
+    log,
     new_value,
 )
 
@@ -79,6 +80,7 @@ _PRUNE_SIZE = 64 * 1024
 FILE_SIZE = 1024 * 1024  # values this large go to a file beside the database
 _ORPHAN_AGE = 3600.0  # a blob file no row names, older than this, is a failed commit's
 _FILE_NAME = re.compile(r"[0-9a-f]{32}")  # what `_stage` names a blob file
+FEED_POLL = 0.05  # seconds between checks for other processes' commits (see `start_feed`)
 
 
 def refresh_slack(ttl: float) -> float:
@@ -283,10 +285,12 @@ class SQLiteBackend(Backend):
         # A ready value is written to its file before we take the lock; others wait less.
         staged = self._stage(new_value(update, None).value) if is_ready(update) else ""
         try:
-            return self._commit(key, update, ttl, writer, staged)
+            record = self._commit(key, update, ttl, writer, staged)
         except BaseException:
             self._unlink([staged])
             raise
+        self.changed({key: record.version})
+        return record
 
     def _commit(
         self, key: StoreKey, update: Update, ttl: float, writer: str, staged: str
@@ -358,7 +362,48 @@ class SQLiteBackend(Backend):
 
     def delete(self, key: StoreKey) -> bool:
         with self._write() as conn:
-            return self._delete_rows(conn, key) > 0
+            existed = self._delete_rows(conn, key) > 0
+        if existed:
+            self.changed({key: 0})
+        return existed
+
+    def versions(self, keys: list[StoreKey]) -> dict[StoreKey, int]:
+        found = dict.fromkeys(keys, 0)
+        conn = self._conn()
+        for start in range(0, len(keys), 200):  # 800 parameters a statement, far below 32766
+            chunk = keys[start : start + 200]
+            rows = conn.execute(
+                "SELECT namespace, session, scope, store_id, version FROM keys "
+                "WHERE expires > ? AND (namespace, session, scope, store_id) IN "
+                f"(VALUES {', '.join(['(?, ?, ?, ?)'] * len(chunk))})",
+                (time.time(), *(part for key in chunk for part in _params(key))),
+            ).fetchall()
+            for namespace, session, scope, store_id, version in rows:
+                found[StoreKey(namespace, session, scope, store_id)] = version
+        return found
+
+    def start_feed(self) -> None:
+        """Other processes on this host commit to the same file: a thread of each process
+        asks SQLite every `FEED_POLL` seconds whether any other connection changed the
+        database (`PRAGMA data_version`, a few microseconds, no disk read); if so, the
+        watchers check the versions of what they watch."""
+        conn = self._connect()
+        first = conn.execute("PRAGMA data_version").fetchone()[0]  # before `watch` returns
+
+        def poll() -> None:
+            seen = first
+            while True:
+                time.sleep(FEED_POLL)
+                try:
+                    now = conn.execute("PRAGMA data_version").fetchone()[0]
+                except sqlite3.Error:
+                    log.exception("dash-stash: watching %s for changes failed", self.path)
+                    continue
+                if now != seen:
+                    seen = now
+                    self.changed(None)
+
+        threading.Thread(target=poll, name="dash-stash-sqlite-feed", daemon=True).start()
 
     def _delete_rows(
         self, conn: sqlite3.Connection, key: StoreKey, where: str = "", *args: object

@@ -6,7 +6,7 @@ from dash import Dash, html
 
 import dash_stash
 
-from . import NAMESPACE, background, seed, table, todo
+from . import NAMESPACE, background, board, seed, table, todo
 
 
 def make_app(backend: str | None = None) -> Dash:
@@ -27,11 +27,12 @@ def make_app(backend: str | None = None) -> Dash:
             ),
             seed.section(),
             todo.section(),
+            board.section(),
             table.section(),
             background.section(),
         ],
         style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1000px", "margin": "auto"},
     )
-    for part in (seed, todo, table, background):
+    for part in (seed, todo, board, table, background):
         part.register(app)
     return app

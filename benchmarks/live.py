@@ -1,0 +1,239 @@
+"""Live updates (issue 13): how soon a commit in one browser shows in another, and what open
+pages cost the callbacks of everyone else.
+
+1. Latency: two headless Chromium contexts (two users) on the shared board of
+   tests/apps/live_app.py. User A clicks "add"; the time until A's own list shows the item
+   (its callback's round trip) and until B's list shows it (A's commit, the change feed, B's
+   stream, B's `show` callback), over `--samples` clicks, median and p95. On SQLite: one
+   gunicorn host, 4 workers x 4 threads, A and B on it (any worker may serve either). On
+   Redis: two gunicorn hosts (2 workers x 4 threads each), A on one and B on the other.
+2. Open pages: the median and p95 time of a callback (the board's `add`, over HTTP) with no
+   other page open, then with `--pages` open pages each holding a live stream, idle (they
+   watch a session store of their own), then the same pages all watching the board (every
+   commit then wakes all of them). gunicorn 4 workers x 64 threads on SQLite.
+
+    .venv/bin/python benchmarks/live.py                 # SQLite only
+    .venv/bin/python benchmarks/live.py --redis         # also two hosts on a redis-server
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from _common import ROOT, ProcessServer, free_port, launch_chromium, machine, table, wait_for_port
+
+sys.path.insert(0, str(ROOT))
+from tests.support.dash_client import DashClient  # noqa: E402
+
+APP = "live_app:server"
+
+
+def gunicorn(backend: str, workers: int, threads: int) -> ProcessServer:
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads)]
+    argv += ["-b", f"127.0.0.1:{port}", "--keep-alive", "0", "--log-level", "warning", APP]
+    env = {"PYTHONPATH": str(ROOT / "tests" / "apps"), "LIVE_APP_BACKEND": backend}
+    return ProcessServer(argv, port, env)
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
+
+
+# In B: the time (epoch ms, comparable across pages of one machine) the list reaches n items.
+WAIT_FOR = """(n) => new Promise((resolve) => {
+  const list = document.getElementById("items");
+  const now = () => performance.timeOrigin + performance.now();
+  if (list.children.length >= n) return resolve(now());
+  const observer = new MutationObserver(() => {
+    if (list.children.length >= n) { observer.disconnect(); resolve(now()); }
+  });
+  observer.observe(list, {childList: true});
+})"""
+# In B, before A's click: window.__shown becomes that time.
+WATCH = (
+    "(n) => { window.__shown = null; (" + WAIT_FOR + ")(n).then((t) => { window.__shown = t; }); }"
+)
+CLICK_AT = """() => { const t = performance.timeOrigin + performance.now();
+  document.getElementById("add").click(); return t; }"""
+
+
+def latency(browser, url_a: str, url_b: str, samples: int) -> tuple[list[float], list[float]]:
+    """(A's own list, B's list) ms after A's click, per click."""
+    pages = []
+    for url, who in ((url_a, "a"), (url_b, "b")):
+        page = browser.new_context().new_page()
+        page.goto(url)
+        page.fill("#who", who)
+        page.wait_for_selector("#items", state="attached")
+        pages.append(page)
+    a, b = pages
+    time.sleep(1.5)  # both streams open
+    own, other = [], []
+    for n in range(1, samples + 1):
+        b.evaluate(WATCH, n)  # B starts watching before the click
+        clicked = a.evaluate(CLICK_AT)
+        at_a = a.evaluate(WAIT_FOR, n)
+        b.wait_for_function("window.__shown !== null", polling=20, timeout=30_000)
+        at_b = b.evaluate("window.__shown")
+        own.append(at_a - clicked)
+        other.append(at_b - clicked)
+        time.sleep(0.2)  # the next click after this one has settled everywhere
+    for page in pages:
+        page.context.close()
+    return own, other
+
+
+def open_pages(url: str, n: int, store: str) -> list[requests.Response]:
+    """`n` browsers (cookie jars) that loaded the page and hold its live stream open."""
+    streams: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        c = DashClient(url)
+        body = {"stores": [{"id": store, "token": c.prop(store, "data")}]}
+        r = c.http.post(url + "/_dash-stash/live", json=body, stream=True, timeout=120)
+        r.raise_for_status()
+        threading.Thread(target=_drain, args=(r,), daemon=True).start()
+        with lock:
+            streams.append(r)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return streams
+
+
+def _drain(r: requests.Response) -> None:
+    try:
+        for _ in r.iter_content(chunk_size=None):
+            pass
+    except Exception:  # closed at the end of the run
+        pass
+
+
+def callback_times(url: str, count: int) -> list[float]:
+    """ms per `add` callback, one after another, from a client of its own."""
+    c = DashClient(url)
+    cb = c.callback("board.")
+    token = c.prop("board", "data")
+    times = []
+    for n in range(1, count + 1):
+        start = time.perf_counter()
+        r = c.call(
+            cb, {("add", "n_clicks"): n, ("who", "value"): "bench", ("board", "data"): token}
+        )
+        r.raise_for_status()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--redis", action="store_true", help="also two hosts on redis-server")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="dash-stash-live-"))
+    rows = []
+    redis_proc = None
+    try:
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            server = gunicorn(f"sqlite:///{folder / 'lat.db'}", 4, 4)
+            try:
+                own, other = latency(browser, server.url, server.url, args.samples)
+            finally:
+                server.stop()
+            rows.append(("SQLite, 1 host x 4 workers", own, other))
+            if args.redis:
+                port = free_port()
+                redis_proc = subprocess.Popen(
+                    [shutil.which("redis-server") or "redis-server", "--port", str(port)]
+                    + ["--save", "", "--appendonly", "no"],
+                    stdout=subprocess.DEVNULL,
+                )
+                wait_for_port(port)
+                url = f"redis://127.0.0.1:{port}/0"
+                hosts = [gunicorn(url, 2, 4) for _ in range(2)]
+                try:
+                    own, other = latency(browser, hosts[0].url, hosts[1].url, args.samples)
+                finally:
+                    for h in hosts:
+                        h.stop()
+                rows.append(("Redis, 2 hosts x 2 workers", own, other))
+            browser.close()
+
+        print(f"\n{machine()}\n")
+        print(f"commit in browser A -> shown in browser B, {args.samples} clicks (ms)\n")
+        print(
+            table(
+                ["backend", "A's own output median", "A p95", "B shows it median", "B p95"],
+                [
+                    (
+                        name,
+                        f"{statistics.median(own):.0f}",
+                        f"{p95(own):.0f}",
+                        f"{statistics.median(other):.0f}",
+                        f"{p95(other):.0f}",
+                    )
+                    for name, own, other in rows
+                ],
+            )
+        )
+
+        server = gunicorn(f"sqlite:///{folder / 'idle.db'}", 4, 64)
+        try:
+            callback_times(server.url, 10)  # warm up every worker's connections
+            results = [("no other page open", callback_times(server.url, args.calls))]
+            streams = open_pages(server.url, args.pages, "mine")
+            time.sleep(1.0)
+            results.append(
+                (f"{args.pages} idle pages open", callback_times(server.url, args.calls))
+            )
+            for r in streams:
+                r.close()
+            streams = open_pages(server.url, args.pages, "board")
+            time.sleep(1.0)
+            results.append(
+                (
+                    f"{args.pages} pages watching the store written",
+                    callback_times(server.url, args.calls),
+                )
+            )
+            for r in streams:
+                r.close()
+        finally:
+            server.stop()
+        print(f"\na callback's time over HTTP, {args.calls} calls (ms), gunicorn 4 x 64 threads\n")
+        print(
+            table(
+                ["open pages", "median", "p95"],
+                [(name, f"{statistics.median(t):.1f}", f"{p95(t):.1f}") for name, t in results],
+            )
+        )
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,153 @@
+"""Live updates for open pages: ``POST <prefix>_dash-stash/live`` (issue 13).
+
+The page (`dash_stash.js`) posts ``{stores: [{id, token}]}``: the stores it shows and their
+tokens, so the versions it has. The answer is a stream of Server-Sent Events: one
+``data: {"stores": [{id, token}]}`` event for each burst of changes (at most one per
+`interval`), a fresh token per changed store, which the page sets on the store exactly as if
+a callback had returned it, so its dependent callbacks fire; a ``: ping`` comment every
+`heartbeat` seconds (a page that went away fails the next one and frees the stream); the
+stream ends after `hold` seconds, and the page posts again with the tokens it has then (so
+it catches up on anything missed, as after a network drop).
+
+Only the browser's own stores are watched: each token must verify for this session, and an
+`app` store with `group=` only while the request is in the token's group (checked again
+before each event: a session that leaves the group stops hearing of it). A page hears of a
+`memory` or `session` store only for its own instance.
+
+On a server that handles one request at a time (gunicorn's sync worker) a held stream
+would block the worker, so the answer there is immediate (what changed, if anything) and
+the page asks again after `poll` seconds: long polling without the hold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import scopes
+from .._types import StoreSpec
+from ..backends import StoreKey
+from ..errors import StashError, TokenError
+from ..live import Hub
+from ..tokens import is_token_text
+from .browser import _component_id, _list
+
+if TYPE_CHECKING:
+    from .integration import Located, Stash
+
+log = logging.getLogger("dash_stash")
+
+LIVE = "_dash-stash/live"
+MAX_STORES = 200  # stores one page may watch (far more than a page shows)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A store a page shows: its id as the page has it, its spec, and where it lives."""
+
+    raw_id: Any
+    spec: StoreSpec
+    located: Located
+
+
+class LiveRoute:
+    """The live route of one app's stash, and the hub that tells it of changes."""
+
+    interval = 0.1  # seconds: a burst of commits becomes one event per page per interval
+    heartbeat = 15.0  # seconds between pings: how long a closed page's stream may linger
+    hold = 60.0  # seconds a stream stays open before the page posts again
+    poll = 1.0  # seconds between asks where streams cannot be held (sync workers)
+
+    def __init__(self, stash: Stash) -> None:
+        self.stash = stash
+        self.hub = Hub(stash.engine.backend)
+
+    def install(self) -> None:
+        prefix = self.stash.app.config.routes_pathname_prefix or "/"
+        self.stash.web.add_stream_route(prefix + LIVE, self.open)
+
+    def open(self, body: dict, can_hold: bool) -> Iterator[str] | None:
+        """The event stream for the stores `body` names that are this browser's."""
+        entries = _list(body.get("stores"))
+        if len(entries) > MAX_STORES:
+            raise StashError(f"a page may watch at most {MAX_STORES} stores")
+        shown: dict[StoreKey, _Shown] = {}
+        for entry in entries:
+            found = self._shown(entry)
+            if found is not None:
+                shown[found.located.key] = found
+        if not shown:
+            return None
+        return self._events(shown, self.hold if can_hold else 0.0)
+
+    def _shown(self, entry: Any) -> _Shown | None:
+        """The store an entry names, if its token is this browser's (else None: a page
+        never hears of a store it cannot read)."""
+        if not isinstance(entry, dict) or not is_token_text(entry.get("token")):
+            return None
+        component_id, token = _component_id(entry.get("id")), entry["token"]
+        spec = self.stash.stores.get(component_id) or self.stash.spec_from_token(
+            component_id, token
+        )
+        if spec is None:
+            return None
+        try:  # checked quietly first: a foreign token here is not worth a warning per page
+            signed = self.stash.signer.verify(token, self.stash.session_id())
+        except TokenError:
+            return None
+        if (
+            spec.scope == "app"
+            and signed.instance != self.stash.shared_key(signed.store_id, spec).scope
+        ):
+            return None  # another group's (or no group now)
+        located = self.stash.locate(component_id, token, spec)
+        if located.token is None or located.key.scope == scopes.NO_GROUP:
+            return None
+        return _Shown(component_id, spec, located)
+
+    def _events(self, shown: dict[StoreKey, _Shown], hold: float) -> Iterator[str]:
+        known = {key: s.located.token.version for key, s in shown.items() if s.located.token}
+        watch = self.hub.open(known)
+        try:
+            # when to ask again after the end: at once after a held stream (the page's
+            # tokens then catch it up), after `poll` where nothing is held
+            yield f"retry: {int(self.poll * 1000) if hold <= 0 else 100}\n\n"
+            deadline = time.monotonic() + hold
+            last = 0.0
+            while True:
+                left = deadline - time.monotonic()
+                newer = self.hub.wait(watch, min(self.heartbeat, left)) if left > 0 else {}
+                newer = newer or self.hub.newer(watch)
+                if newer:
+                    pause = last + self.interval - time.monotonic()
+                    if pause > 0:  # coalesce: what else changes meanwhile joins this event
+                        time.sleep(pause)
+                        newer = self.hub.newer(watch)
+                    if not self._still_in_groups(shown):
+                        return
+                    stores = [self._fresh(shown[key], version) for key, version in newer.items()]
+                    yield f"data: {json.dumps({'stores': stores})}\n\n"
+                    self.hub.seen(watch, newer)
+                    last = time.monotonic()
+                if time.monotonic() >= deadline:
+                    return
+                if not newer:
+                    yield ": ping\n\n"
+        finally:
+            self.hub.close(watch)
+
+    def _still_in_groups(self, shown: dict[StoreKey, _Shown]) -> bool:
+        """Is the request still in the group of each group store it watches?"""
+        for key, s in shown.items():
+            if s.spec.group is not None and self.stash.shared_key(key.store_id, s.spec) != key:
+                return False
+        return True
+
+    def _fresh(self, s: _Shown, version: int) -> dict:
+        key = s.located.key
+        token = self.stash.token(key.store_id, s.spec, key.scope, version, s.located.seed)
+        return {"id": s.raw_id, "token": token}
