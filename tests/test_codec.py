@@ -726,6 +726,23 @@ def test_direct_frames_are_writable_and_independent(rows: int) -> None:
     assert same(b, df)
 
 
+def test_direct_frames_labels_are_each_frames_own() -> None:
+    """The column labels of a frame read twice share their values, never their Index: one
+    callback adding a column or naming the axis leaves the other's frame as stored."""
+    df = pd.DataFrame({"x": [1.0, 2.0], "y": [3, 4]})
+    encoded = encode(df)
+    a, b = decode(encoded), decode(encoded)
+    assert a.columns is not b.columns
+    a.columns.name = "renamed"
+    a["new"] = 0
+    assert list(a.columns) == ["x", "y", "new"] and a.columns.name == "renamed"
+    c = decode(encoded)
+    for out in (b, c):
+        assert same(out, df) and out.columns.name is None and list(out.columns) == ["x", "y"]
+    wide = pd.DataFrame(np.zeros((1, 1200)), columns=[f"c{i}" for i in range(1200)])
+    assert same(decode(encode(wide)), wide)  # past the shared labels' width: built each time
+
+
 def test_pandas_scalars_from_a_row() -> None:
     df = pd.DataFrame(
         {
