@@ -271,6 +271,38 @@ def parse_json(data: bytes | None, content_type: str | None) -> Any:
 # -- the current request ---------------------------------------------------------------
 
 
+STREAM_HEADERS = {"Cache-Control": "no-cache, private", "X-Accel-Buffering": "no"}  # nginx: at once
+
+
+def open_stream(
+    handler: Callable[[dict, bool], Iterator[str] | None], can_hold: bool, path: str
+) -> tuple[int, bytes, Iterator[str] | None]:
+    """Run a stream route's `handler` on this request's JSON body: (status, error body, the
+    chunks to send under the request's state, or None for nothing to stream: a 204)."""
+    chunks: list = []
+    status, error = answer(
+        lambda b: chunks.append(handler(b, can_hold)) or b"", request_json(), path
+    )
+    if status != 200 or chunks[0] is None:
+        return status, error, None
+    return status, error, in_state(current(), chunks[0])
+
+
+def in_state(state: RequestState | None, chunks: Iterator[str]) -> Iterator[str]:
+    """`chunks`, each made under the request's dash-stash state: servers send a streamed body
+    after the request's own hooks have cleared it, and may make each chunk in another thread
+    or context, so the state is entered around each chunk rather than once."""
+    while True:
+        token = enter(state)
+        try:
+            chunk = next(chunks, None)
+        finally:
+            leave(token)
+        if chunk is None:
+            return
+        yield chunk
+
+
 def current() -> RequestState | None:
     """This request's state; None outside a request of an app with dash-stash."""
     return _STATE.get()

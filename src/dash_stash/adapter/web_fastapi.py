@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import web
@@ -67,6 +67,25 @@ class FastAPIWeb(web.Web):
             return Response(body, status_code=status, media_type=web.JSON)
 
         self.app.backend.add_url_rule(path, view, endpoint=f"dash_stash{path}", methods=["POST"])
+
+    def add_stream_route(
+        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+    ) -> bool:
+        async def view(request: Request) -> Response:
+            # Not held: a held stream would keep one of the thread pool's threads (which
+            # dash-stash's own routes share) for every open page; the page asks again each
+            # second instead (`LiveRoute.poll`).
+            status, error, chunks = await run_in_threadpool(web.open_stream, handler, False, path)
+            if status != 200:
+                return Response(error, status_code=status, media_type=web.JSON)
+            if chunks is None:
+                return Response(status_code=204)
+            return StreamingResponse(
+                chunks, media_type="text/event-stream", headers=web.STREAM_HEADERS
+            )
+
+        self.app.backend.add_url_rule(path, view, endpoint=f"dash_stash{path}", methods=["POST"])
+        return True
 
     @classmethod
     def folder(cls, app: Any) -> str:

@@ -73,25 +73,18 @@ class FlaskWeb(web.Web):
         self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
     ) -> bool:
         def view() -> flask.Response:
-            body = flask.request.get_json(silent=True)
             # gunicorn's gthread, gevent and eventlet workers and werkzeug's threaded server
             # serve others while one response is held; a sync worker does not
             can_hold = bool(flask.request.environ.get("wsgi.multithread"))
-            chunks: list = []
-            status, error = web.answer(
-                lambda b: chunks.append(handler(b, can_hold)) or b"", body, path
-            )
+            status, error, chunks = web.open_stream(handler, can_hold, path)
             if status != 200:
                 return flask.Response(error, status, mimetype=web.JSON)
-            if chunks[0] is None:
+            if chunks is None:
                 return flask.Response(status=204)
             response = flask.Response(
-                flask.stream_with_context(_in_state(web.current(), chunks[0])),
-                200,
-                mimetype="text/event-stream",
+                flask.stream_with_context(chunks), 200, mimetype="text/event-stream"
             )
-            response.headers["Cache-Control"] = "no-cache, private"
-            response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+            response.headers.update(web.STREAM_HEADERS)
             return response
 
         self.server.add_url_rule(
@@ -104,16 +97,6 @@ class FlaskWeb(web.Web):
 
     def is_response(self, value: Any) -> bool:
         return isinstance(value, flask.Response)
-
-
-def _in_state(state: web.RequestState | None, chunks: Iterator[str]) -> Iterator[str]:
-    """`chunks` under the request's dash-stash state: Flask sends a streamed body after the
-    request's teardown has cleared it."""
-    token = web.enter(state)
-    try:
-        yield from chunks
-    finally:
-        web.leave(token)
 
 
 def _limit_body(owner: web.Web, server: flask.Flask) -> None:

@@ -10,7 +10,7 @@ threads a copy of that context, so they see it. Quart enforces its `MAX_CONTENT_
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import quart
@@ -89,6 +89,29 @@ class QuartWeb(web.Web):
             return quart.Response(body, status, content_type=web.JSON)
 
         self.app.backend.add_url_rule(path, view, endpoint=f"dash_stash{path}", methods=["POST"])
+
+    def add_stream_route(
+        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+    ) -> bool:
+        async def view() -> quart.Response:
+            # Not held: each chunk is made in Quart's small thread pool, which a held stream
+            # would keep for every open page; the page asks again each second instead.
+            status, error, chunks = await run_sync(web.open_stream)(handler, False, path)
+            if status != 200:
+                return quart.Response(error, status, content_type=web.JSON)
+            if chunks is None:
+                return quart.Response("", 204)
+
+            async def body() -> AsyncIterator[bytes]:
+                while (chunk := await run_sync(next)(chunks, None)) is not None:
+                    yield chunk.encode()
+
+            response = quart.Response(body(), 200, content_type="text/event-stream")
+            response.headers.update(web.STREAM_HEADERS)
+            return response
+
+        self.app.backend.add_url_rule(path, view, endpoint=f"dash_stash{path}", methods=["POST"])
+        return True
 
     def bad_request(self, message: str) -> Exception:
         return BadRequest(message)
