@@ -56,6 +56,16 @@ def test_a_private_name_missing_from_dash_fails_at_init_naming_it(monkeypatch, t
     assert dash.__version__ in message and "not supported" in message
 
 
+def _a_manager_without_func_registry(monkeypatch) -> None:
+    """A background manager (as Dash's base class registers them) lacking what we wrap."""
+    from dash.background_callback.managers import BaseBackgroundCallbackManager
+
+    class Moved:
+        build_cache_key = staticmethod(lambda *a: "")
+
+    monkeypatch.setattr(BaseBackgroundCallbackManager, "managers", [Moved()])
+
+
 @pytest.mark.parametrize(
     "take_away, named",
     [
@@ -63,6 +73,7 @@ def test_a_private_name_missing_from_dash_fails_at_init_naming_it(monkeypatch, t
         (lambda mp: mp.setattr(Dash, "_setup_server", None), "Dash._setup_server"),
         (lambda mp: mp.setattr(_compat, "CALLBACK_KEYS", (*_compat.CALLBACK_KEYS, "x")), "'x'"),
         (lambda mp: mp.setattr(_compat, "func_cell", _no_cell), "add_context"),
+        (_a_manager_without_func_registry, "func_registry"),
     ],
 )
 def test_a_moved_dash_internal_fails_at_init_naming_it(monkeypatch, tmp_path, take_away, named):

@@ -104,6 +104,18 @@ def probe(app: Any) -> None:
     if not hasattr(_context_value, "get"):
         raise _unsupported("dash._callback_context.context_value (a ContextVar)")
     _probe_websocket()
+    _probe_background()
+
+
+def _probe_background() -> None:
+    """Background callbacks: the managers' registry, and what each manager made so far has
+    (the job functions of callbacks defined later are checked as they are wrapped)."""
+    for manager in background_managers():
+        for name in ("build_cache_key", "func_registry"):
+            if not hasattr(manager, name):
+                raise _unsupported(f"{type(manager).__name__}.{name} (background callbacks)")
+        for job in list(manager.func_registry.values()):
+            job_fn_cell(job)
 
 
 def callback_list(app: Any) -> list[dict]:
