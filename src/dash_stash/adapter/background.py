@@ -48,7 +48,6 @@ from .. import codec
 from .._types import StoreSpec
 from ..backends import Record, StoreKey
 from ..engine import Merge, PatchWrite, Replace
-from ..engine.patch import is_patch
 from ..errors import StashError, TokenError
 from ..tokens import JobRef, Token, is_job_ref, job_namespace
 from . import _compat, web
@@ -59,7 +58,7 @@ from .callbacks import (
     Loaded,
     _check_declared,
     _flat,
-    _patch_json,
+    refuse_unread_patch,
     strip_hidden,
 )
 from .integration import Located, Stash, stashes
@@ -578,12 +577,7 @@ class JobCall(CallbackCall):
         self.reachable()
         store_id = stringify_id(component_id)
         if store_id not in self.located:
-            if is_patch(_patch_json(props.get("data"))):
-                raise StashError(
-                    f"background callback {self.name!r} patches store {store_id!r} with "
-                    "set_props, but does not read it, so dash-stash cannot tell which tab's "
-                    f"value to patch; add State({store_id!r}, 'data') to the callback"
-                )
+            refuse_unread_patch(f"background callback {self.name!r}", store_id, props)
             located = self.stash.locate_fresh(component_id, spec, session=self.info["session"])
             self.located[store_id] = located
             self.refs[store_id] = _job_ref(self.stash, store_id, located, 0)

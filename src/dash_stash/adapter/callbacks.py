@@ -327,12 +327,7 @@ class CallbackCall:
             if spec is None or not isinstance(props, dict):
                 continue
             if store_id not in self.located:
-                if is_patch(_patch_json(props.get("data"))):
-                    raise StashError(
-                        f"callback {self.name!r} patches store {store_id!r} with set_props, "
-                        "but does not read it, so dash-stash cannot tell which tab's value "
-                        f"to patch; add State({store_id!r}, 'data') to the callback"
-                    )
+                refuse_unread_patch(f"callback {self.name!r}", store_id, props)
                 self.located[store_id] = self.stash.locate_fresh(store_id, spec)
             props = dict(props)
             for prop in ("clear_data", "data"):
@@ -544,6 +539,16 @@ def wrap_clientside(callback_list: list[dict]) -> None:
             continue
         meta = {"ns": function["namespace"], "fn": function["function_name"], "cb": spec["output"]}
         spec["clientside_function"] = {"namespace": NAMESPACE, "function_name": json.dumps(meta)}
+
+
+def refuse_unread_patch(callback: str, store_id: str, props: dict) -> None:
+    """A `set_props` Patch on a store the callback does not read has no tab to patch."""
+    if is_patch(_patch_json(props.get("data"))):
+        raise StashError(
+            f"{callback} patches store {store_id!r} with set_props, but does not read it, "
+            "so dash-stash cannot tell which tab's value to patch; add "
+            f"State({store_id!r}, 'data') to the callback"
+        )
 
 
 def _patch_json(value: Any) -> Any:
