@@ -211,9 +211,9 @@ class SQLiteBackend(Backend):
             return False
         version, data, file = row[0], row[6], row[7]
         if not file:
-            return same_bytes(data, value.data)
+            return len(data) == value.size and same_bytes(data, value.data)
         try:
-            return file_holds(self._file(key, version, file), value.data)
+            return file_holds(self._file(key, version, file), value.size, value.write_to)
         except FileNotFoundError:  # pruned by a commit since: no longer the latest
             return False
 
@@ -345,6 +345,8 @@ class SQLiteBackend(Backend):
                 )
             if version % _PRUNE_EVERY == 0 or value.size >= _PRUNE_SIZE or head is None:
                 self._prune(conn, key, version)
+            if file:  # what was written, never the writer's value (a streamed one reads it)
+                value = Encoded(value.codec, read_file(self.blobs / file).toreadonly())
             return Record(
                 key, value, version, created, now, now + ttl, writer, change.kind, change.details
             )
@@ -525,14 +527,25 @@ class SQLiteBackend(Backend):
         self._unlink(self._local.doomed)  # rows that named them are gone for good now
 
     def _stage(self, value: Encoded) -> str:
-        """Write a large value to a new blob file; return its name ("" for small values)."""
+        """Write a large value to a new blob file; return its name ("" for small values).
+
+        The bytes go straight to a hidden `.part` file (`Encoded.write_to`: a large table is
+        written column by column from the frame, never laid out in memory first), which is
+        renamed into place once whole; on any error it is removed, so a failed write leaves
+        neither a value file nor a part (a killed process may leave a part, which is never
+        read and which the sweep removes after an hour)."""
         if value.size < FILE_SIZE:
             return ""
         name = os.urandom(16).hex()
         part = self.blobs / f".{name}.part"
-        with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-            out.write(value.data)
-        part.replace(self.blobs / name)
+        try:
+            with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                value.write_to(out)
+            part.replace(self.blobs / name)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+            raise
         return name
 
     def _unlink(self, names: list[str]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Callable
 from typing import Any
 
 LARGE = 1 << 20  # from this size on, a buffer is a mapping of its own
@@ -67,12 +68,41 @@ def same_bytes(a: bytes | memoryview, b: bytes | memoryview) -> bool:
     )
 
 
-def file_holds(path: Any, data: bytes | memoryview) -> bool:
-    """Does the file at `path` hold exactly `data`? Read a slice at a time, never whole."""
-    view = memoryview(data).cast("B")
+def file_holds(path: Any, size: int, write: Callable[[Any], Any]) -> bool:
+    """Does the file at `path` hold exactly the `size` bytes that `write(sink)` writes to
+    its sink? Compared as they come, a slice at a time (neither side is ever held whole),
+    stopping at the first difference."""
     with open(path, "rb", buffering=0) as f:
-        if os.fstat(f.fileno()).st_size != len(view):
+        if os.fstat(f.fileno()).st_size != size:
             return False
-        return all(
-            f.read(_CHUNK) == bytes(view[i : i + _CHUNK]) for i in range(0, len(view), _CHUNK)
-        )
+        try:
+            write(_Compare(f))
+        except _Differs:
+            return False
+        return f.read(1) == b""
+
+
+class _Differs(Exception):
+    """Raised by `_Compare` at the first byte that differs: no need to write the rest."""
+
+
+class _Compare:
+    """A sink that checks what is written to it against a file, read as it goes."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        for i in range(0, len(view), _CHUNK):
+            part = bytes(view[i : i + _CHUNK])
+            if self.f.read(len(part)) != part:
+                raise _Differs
+        return len(view)
+
+    def flush(self) -> None:  # what a file-like sink has, for Arrow's writer
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return False
