@@ -7,12 +7,13 @@ registry -> arrow -> typed -> envelope.
 """
 
 from .compression import Compression
-from .registry import JSON, Encoded, browser_json, decode, encode, equal, same
+from .registry import JSON, Encoded, Streamed, browser_json, decode, encode, equal, same
 
 __all__ = [
     "JSON",
     "Compression",
     "Encoded",
+    "Streamed",
     "browser_json",
     "decode",
     "encode",

@@ -22,7 +22,9 @@ from typing import Any
 
 import orjson
 
-from .buffers import LARGE, allocate
+from .buffers import allocate
+
+STREAMED = 1 << 16  # from this size on, a record is a `Layout`, written where it goes
 
 MAGIC = b"DSTYPED1"
 TAG = "__ds__"
@@ -85,7 +87,7 @@ class Writer:
         they are needed (a file, a comparison with one, or one buffer)."""
         header = orjson.dumps({"v": tree, "b": self.spans})
         layout = Layout(self.size, self.spans, self.fills, self.streams, header)
-        if layout.size >= LARGE:
+        if layout.size >= STREAMED:
             return layout
         buf = memoryview(bytearray(layout.size))
         layout.fill(buf)

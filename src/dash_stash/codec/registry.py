@@ -41,7 +41,7 @@ import orjson
 from ..errors import CorruptRecordError
 from . import arrow  # plugs tables, arrays and pandas scalars into `typed`
 from . import typed as exact
-from .buffers import allocate, same_bytes
+from .buffers import LARGE, allocate, same_bytes
 from .compression import OFF, Compression
 from .envelope import Layout
 
@@ -99,13 +99,18 @@ class Streamed(Encoded):
             layout = self._layout
             buf = allocate(layout.size)
             layout.fill(buf)
-            object.__setattr__(self, "_data", buf.toreadonly())
+            object.__setattr__(self, "_data", bytes(buf) if len(buf) < LARGE else buf.toreadonly())
             object.__setattr__(self, "_layout", None)
         return self._data
 
     @property
     def size(self) -> int:
         return self._layout.size if self._data is None else len(self._data)
+
+    @property
+    def in_memory(self) -> bool:
+        """Have the bytes been laid out in memory (`data` was asked for)?"""
+        return self._data is not None
 
     def laid_out(self) -> Encoded:
         return Encoded(self.codec, self.data)
