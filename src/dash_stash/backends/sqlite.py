@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..codec import Encoded
-from ..codec.buffers import file_holds, read_file, same_bytes
+from ..codec.buffers import file_holds, read_file, same_bytes, stream_holds
 from ..errors import BackendError, CorruptRecordError
 from .base import (
     Backend,
@@ -75,6 +75,11 @@ _LATEST = (
     "FROM keys k LEFT JOIN versions v ON v.namespace = k.namespace AND v.session = k.session "
     "AND v.scope = k.scope AND v.store_id = k.store_id AND v.version = k.version "
     "WHERE k.namespace = ? AND k.session = ? AND k.scope = ? AND k.store_id = ?"
+)
+# What `holds` needs of the latest version: the `_LATEST` head, then where its value is.
+_WHERE = (
+    "SELECT k.version, k.created, k.expires, v.codec, v.rowid, length(v.value), v.file "
+    + _LATEST[_LATEST.index("FROM keys") :]
 )
 _PRUNE_EVERY = 8  # versions; a large value prunes at once, so history stays within its bytes
 _PRUNE_SIZE = 64 * 1024
@@ -210,27 +215,40 @@ class SQLiteBackend(Backend):
         raise BackendError(f"{key}: the latest version vanished five times while reading")
 
     def holds(self, key: StoreKey, value: Encoded, ttl: float) -> bool:
-        row = self._latest(key, ttl)
-        if row is None or row[5] != value.codec:
+        """Compared where the latest value lies, a slice at a time: its file, or its row
+        (SQLite's incremental blob reads), so that neither it nor a `Streamed` new value is
+        ever read whole into memory for this."""
+        row = self._latest(key, ttl, _WHERE)
+        if row is None or row[3] != value.codec:
             return False
-        version, data, file = row[0], row[6], row[7]
-        if not file:
-            return len(data) == value.size and same_bytes(data, value.data)
+        version, rowid, size, file = row[0], row[4], row[5], row[6]
+        if file:
+            try:
+                return file_holds(self._file(key, version, file), value.size, value.write_to)
+            except FileNotFoundError:  # pruned by a commit since: no longer the latest
+                return False
+        if size != value.size:
+            return False
+        conn = self._conn()
+        if not hasattr(conn, "blobopen"):  # Python 3.10
+            latest = self._version(conn, key, version, 0.0, 0.0)
+            return latest is not None and same_bytes(latest.value.data, value.data)
         try:
-            return file_holds(self._file(key, version, file), value.size, value.write_to)
-        except FileNotFoundError:  # pruned by a commit since: no longer the latest
+            with conn.blobopen("versions", "value", rowid, readonly=True) as blob:
+                return stream_holds(blob, value.write_to)
+        except sqlite3.OperationalError:  # the row went since (pruned: no longer the latest)
             return False
 
-    def _latest(self, key: StoreKey, ttl: float | None) -> tuple | None:
-        """The `_LATEST` row of a live key, its expiry refreshed when `ttl` asks. One
-        statement for the head and the value; the expiry is written only when the refresh
-        would move it by more than `refresh_slack(ttl)`: a write transaction on every read of
-        a hot store cost more than the rest of a small read, and queued behind every other
-        process's commits."""
+    def _latest(self, key: StoreKey, ttl: float | None, sql: str = _LATEST) -> tuple | None:
+        """The `_LATEST` row (or `sql`'s, which starts as it does) of a live key, its expiry
+        refreshed when `ttl` asks. One statement for the head and the value; the expiry is
+        written only when the refresh would move it by more than `refresh_slack(ttl)`: a
+        write transaction on every read of a hot store cost more than the rest of a small
+        read, and queued behind every other process's commits."""
         conn = self._conn()
         for _ in range(5):  # a commit may move the key on between our two statements
             now = time.time()
-            row = conn.execute(f"{_LATEST} AND k.expires > ?", (*_params(key), now)).fetchone()
+            row = conn.execute(f"{sql} AND k.expires > ?", (*_params(key), now)).fetchone()
             if row is None or ttl is None or row[2] >= now + ttl - refresh_slack(ttl):
                 return row
             moved = conn.execute(

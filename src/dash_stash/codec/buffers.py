@@ -73,13 +73,17 @@ def file_holds(path: Any, size: int, write: Callable[[Any], Any]) -> bool:
     its sink? Compared as they come, a slice at a time (neither side is ever held whole),
     stopping at the first difference."""
     with open(path, "rb", buffering=0) as f:
-        if os.fstat(f.fileno()).st_size != size:
-            return False
-        try:
-            write(_Compare(f))
-        except _Differs:
-            return False
-        return f.read(1) == b""
+        return os.fstat(f.fileno()).st_size == size and stream_holds(f, write)
+
+
+def stream_holds(f: Any, write: Callable[[Any], Any]) -> bool:
+    """Does what `write(sink)` writes equal what `f.read(n)` gives (a file, an SQLite blob),
+    to its end? Compared a slice at a time, stopping at the first difference."""
+    try:
+        write(_Compare(f))
+    except _Differs:
+        return False
+    return not f.read(1)
 
 
 class _Differs(Exception):
