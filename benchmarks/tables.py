@@ -513,7 +513,7 @@ def plot(results: dict, cases: list[Case], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     numeric = [c for c in cases if c.frame == "numeric"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
     for ax, what, title in (
         (axes[0], "write_ms", "write: click to output"),
         (axes[1], "read_ms", "read: click to output"),
@@ -536,7 +536,19 @@ def plot(results: dict, cases: list[Case], path: Path) -> None:
         ax.set_xlabel("rows (x 10 numeric columns)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("median ms")
+    memory = axes[3]
+    for kind, label in KINDS.items():
+        done = [c for c in numeric if (kind, c.label) in results]
+        values = [max(results[kind, c.label]["peak"] / 2**20, 0.1) for c in done]
+        memory.plot([c.rows for c in done], values, marker="o", label=label)
+    memory.set_xscale("log")
+    memory.set_yscale("log")
+    memory.set_xlabel("rows (x 10 numeric columns)")
+    memory.set_ylabel("MiB (0.1 and less drawn at 0.1)")
+    memory.set_title("server peak memory during the clicks")
+    memory.grid(True, which="both", alpha=0.3)
+    for ax in axes[:3]:
+        ax.set_ylabel("median ms")
     axes[2].legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
