@@ -514,6 +514,8 @@ def plot(results: dict, cases: list[Case], path: Path) -> None:
 
     numeric = [c for c in cases if c.frame == "numeric"]
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
+    for ax in axes[1:3]:
+        ax.sharey(axes[0])  # the three times on one scale
     for ax, what, title in (
         (axes[0], "write_ms", "write: click to output"),
         (axes[1], "read_ms", "read: click to output"),
