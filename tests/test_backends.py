@@ -441,3 +441,14 @@ def test_sqlite_large_writes_do_not_hold_the_record_in_memory(tmp_path):
     unchanged, version, peak_mib = done.stdout.split()
     assert (unchanged, version) == ("True", "2"), done.stderr
     assert float(peak_mib) < 10, done.stdout
+
+
+def test_a_streamed_value_is_stored_as_its_bytes_at_commit(backend):
+    """Every backend keeps what a streamed frame held when it was committed: changing the
+    frame in place afterwards changes neither the record the commit returned nor a read."""
+    df = _frame(2_000)
+    before = encode(df)
+    record = backend.commit(KEY, encode(df, stream=True), ttl=60)
+    df.iloc[:, :] = 0.0
+    assert record.value == before and backend.read(KEY).value == before
+    assert decode(backend.read(KEY).value).iloc[0, 0] != 0.0

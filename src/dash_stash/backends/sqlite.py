@@ -337,6 +337,8 @@ class SQLiteBackend(Backend):
             change = new_value(update, latest)
             value = change.value
             file = staged or self._stage(value)
+            if not file:  # a `Streamed` value's bytes (a snapshot), for the row
+                value = value.laid_out()
             version, created = (head[0] + 1, head[1]) if head else (1, now)
             conn.execute(
                 "INSERT INTO versions (namespace, session, scope, store_id, version, size, "
