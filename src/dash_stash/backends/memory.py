@@ -33,8 +33,8 @@ class MemoryBackend(Backend):
             latest = self._live(key, now)
             change = new_value(update, latest)
             value = change.value.laid_out()  # a `Streamed` value's bytes, a snapshot
-            if isinstance(value.data, memoryview) and not value.data.readonly:  # a reader's
-                value = Encoded(value.codec, bytes(value.data))  # lent buffer: copy it
+            if isinstance(value.data, memoryview) and not value.data.readonly:
+                value = Encoded(value.codec, bytes(value.data))  # lent by a reader: copy it
             if value is not change.value:
                 change = replace(change, value=value)
             record = Record(

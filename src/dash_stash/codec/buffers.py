@@ -97,7 +97,8 @@ _SLICE = 1 << 16
 
 
 class _Compare:
-    """A sink that checks what is written to it against a file, read as it goes."""
+    """A sink that checks what is written to it against `f` (a file, an SQLite blob), read
+    as it goes; raises `_Differs` at the first slice that differs."""
 
     def __init__(self, f: Any) -> None:
         self.f = f

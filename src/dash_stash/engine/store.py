@@ -144,7 +144,7 @@ class StashEngine:
         label = label or key.store_id
         ready = None
         if isinstance(write, Replace):
-            ready = Change(self.encode(write.value, label, room, typed, True), "replace")
+            ready = Change(self.encode(write.value, label, room, typed, stream=True), "replace")
         elif isinstance(write, Restore):
             details = orjson.dumps({"from": write.record.version}).decode()
             ready = Change(self._within(write.record.value, label, room), "restore", details)
@@ -162,7 +162,7 @@ class StashEngine:
             current = self.decode(latest, label) if latest else initial()
             if isinstance(write, PatchWrite):
                 patched = apply_patch(current, write.operations)
-                return Change(self.encode(patched, label, room, typed, True), "patch")
+                return Change(self.encode(patched, label, room, typed, stream=True), "patch")
             assert isinstance(write, Merge)
             conflicts: list[Conflict] = []
             resolve = recording(resolve_policy(write.on_conflict, label), conflicts)
@@ -174,7 +174,7 @@ class StashEngine:
                 "theirs_writer": latest.writer if latest else "",
                 "conflicts": [c.as_json() for c in conflicts],
             }
-            encoded = self.encode(merged, label, room, typed, True)
+            encoded = self.encode(merged, label, room, typed, stream=True)
             return Change(encoded, "merge", orjson.dumps(details).decode())
 
         record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
