@@ -1,5 +1,11 @@
 """A shared (`app`) board on any Dash server: each visitor adds notes, every open page
-follows. Environment: DASH_SERVER (flask, fastapi, quart), DASH_STASH_BACKEND."""
+follows. Environment: DASH_SERVER (flask, fastapi, quart), DASH_STASH_BACKEND.
+
+- `room`: one value per room (`group=`), the room being the `room` cookie (a stand-in for
+  a login: the tests check that a page in another room never hears of it);
+- `GET /watching`: the live hub's `[open watches, keys watched]`, what open pages hold on
+  this server (the tests check a closed page leaves nothing).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +16,34 @@ import dash_stash
 from tests.support.servers import make_dash
 
 
+def room_of(request) -> str | None:
+    """The request's room (FastAPI's and Quart's requests both have `cookies`)."""
+    return request.cookies.get("room") or None
+
+
 def make_app(backend: str | None = None, server: str | None = None) -> dash.Dash:
     app = make_dash(__name__, server)
     dash_stash.init(app, backend, secret="board-servers-test-secret")
+    _watching_route(app)
     app.layout = html.Div(
         [
             dcc.Input(id="note"),
             html.Button("add", id="add"),
             dash_stash.Store(id="board", data=[], storage_type="app"),
             html.Pre(id="wall"),
+            dash_stash.Store(id="room", data=0, storage_type="app", group=room_of),
+            html.Button("bump", id="bump"),
         ]
     )
+
+    @app.callback(
+        Output("room", "data"),
+        Input("bump", "n_clicks"),
+        State("room", "data"),
+        prevent_initial_call=True,
+    )
+    def bump(_, count):
+        return count + 1
 
     @app.callback(
         Output("board", "data"),
@@ -38,6 +61,16 @@ def make_app(backend: str | None = None, server: str | None = None) -> dash.Dash
         return "\n".join(notes or []) or "(empty)"
 
     return app
+
+
+def _watching_route(app: dash.Dash) -> None:
+    def watching() -> dict:
+        return {"watching": list(app._dash_stash.live.hub.watching())}
+
+    if hasattr(app.server, "add_api_route"):  # FastAPI
+        app.server.add_api_route("/watching", watching, methods=["GET"])
+    else:  # Flask, Quart
+        app.server.add_url_rule("/watching", "watching", watching)
 
 
 def create_server():

@@ -1,0 +1,123 @@
+"""The live route held on Dash's FastAPI (uvicorn) and Quart (hypercorn) servers, over HTTP.
+
+There a held stream awaits changes on the event loop and takes a pool thread only for a
+moment per event, so many open pages (more than uvicorn's 40 pool threads, far more than
+Quart's few) leave callbacks and dash-stash's own routes answering; a page that goes away
+frees its watch at once (the server's disconnect message), not at the next ping. And the
+attacks of tests/test_live_http.py on this code path: another session's token, a forged
+one, no cookie, a page outside the group.
+
+One server per kind for the module (`tests/apps/board_servers_app.py`, real SQLite file);
+`GET /watching` is its hub's `[open watches, keys watched]`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests.conftest import ASGI_SERVERS, start_server
+from tests.support.dash_client import DashClient
+from tests.test_live_http import LIVE, Events, version_of
+
+pytestmark = pytest.mark.integration
+
+PAGES = 60  # more open pages than uvicorn's pool has threads (40)
+
+
+@pytest.fixture(scope="module", params=ASGI_SERVERS)
+def url(request, tmp_path_factory):
+    db = tmp_path_factory.mktemp("live-asgi") / "stash.db"
+    env = {"DASH_STASH_BACKEND": f"sqlite:///{db}"}
+    server = start_server(request.param, "board_servers_app:create_server", env=env)
+    yield server.url
+    print(f"--- server {server.url} said:\n{server.stop()}")
+
+
+def watching(url: str) -> list[int]:
+    return requests.get(url + "/watching", timeout=10).json()["watching"]
+
+
+def wait_watching(url: str, expected: list[int], seconds: float = 10.0) -> list[int]:
+    """The hub's count once it is `expected` (or whatever it is after `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while (now := watching(url)) != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return now
+
+
+def add_note(c: DashClient, n: int) -> requests.Response:
+    cb = c.callback("board.data")
+    values = {("add", "n_clicks"): n, ("note", "value"): f"note {n}"}
+    return c.call(cb, {**values, ("board", "data"): c.prop("board", "data")})
+
+
+def in_room(url: str, room: str) -> DashClient:
+    c = DashClient(url)
+    c.http.cookies.set("room", room)
+    c.layout = c.http.get(url + "/_dash-layout").json()  # rendered in the room
+    return c
+
+
+def test_many_held_streams_leave_callbacks_and_routes_answering_and_free_when_closed(url):
+    alice, bob = DashClient(url), DashClient(url)
+    body = [{"id": "board", "token": alice.prop("board", "data")}]
+    pages = [Events(alice, body) for _ in range(PAGES)]
+    try:
+        assert {p.status for p in pages} == {200}
+        assert wait_watching(url, [PAGES, 1]) == [PAGES, 1]  # all held, none ended
+        # a callback runs, and a dash-stash route answers (its handler ran: the error
+        # names what is wrong with the request)
+        assert add_note(bob, 1).status_code == 200
+        read = bob.http.post(url + "/_dash-stash/read", json={"callback": "x"}, timeout=10)
+        assert read.status_code == 400 and "no clientside callback" in read.json()["error"]
+        # and every open page hears of the note, through its held stream
+        for page in pages:
+            (update,) = page.next(timeout=20)
+            assert update["id"] == "board" and version_of(update["token"]) == 1
+    finally:
+        for page in pages:
+            page.close()
+    # closing the client frees its watch at once (well before the 15 s heartbeat)
+    assert wait_watching(url, [0, 0]) == [0, 0]
+
+
+def test_a_held_stream_is_never_told_of_what_its_session_cannot_read(url):
+    alice, bob = DashClient(url), DashClient(url)
+    token = alice.prop("board", "data")
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for who, sent in (
+        (bob.http, token),  # another session's token
+        (alice.http, forged),  # a forged one
+        (requests.Session(), token),  # no cookie at all
+    ):
+        reply = who.post(url + LIVE, json={"stores": [{"id": "board", "token": sent}]})
+        assert reply.status_code == 204, (reply.status_code, reply.text)
+    assert watching(url) == [0, 0]
+
+
+def test_a_page_outside_the_group_is_never_notified_on_a_held_stream(url):
+    ann, bob, eve = in_room(url, "r1"), in_room(url, "r1"), in_room(url, "r2")
+    ann_page = Events(ann, [{"id": "room", "token": ann.prop("room", "data")}])
+    eve_page = Events(eve, [{"id": "room", "token": eve.prop("room", "data")}])
+    try:
+        assert wait_watching(url, [2, 2]) == [2, 2]  # two rooms: two keys
+        bump = bob.callback("room.data")
+        reply = bob.call(
+            bump, {("bump", "n_clicks"): 1, ("room", "data"): bob.prop("room", "data")}
+        )
+        assert reply.status_code == 200
+        (update,) = ann_page.next()
+        assert update["id"] == "room" and version_of(update["token"]) == 1
+        assert eve_page.quiet_for(1.5)  # another room's commit: nothing
+        # eve replaying ann's token watches nothing (it is bound to ann's session)
+        stolen = eve.http.post(
+            url + LIVE, json={"stores": [{"id": "room", "token": update["token"]}]}
+        )
+        assert stolen.status_code == 204
+    finally:
+        ann_page.close()
+        eve_page.close()
+    assert wait_watching(url, [0, 0]) == [0, 0]
