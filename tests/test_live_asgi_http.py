@@ -121,3 +121,18 @@ def test_a_page_outside_the_group_is_never_notified_on_a_held_stream(url):
         ann_page.close()
         eve_page.close()
     assert wait_watching(url, [0, 0]) == [0, 0]
+
+
+def test_a_page_that_reconnects_with_an_old_token_catches_up_with_a_token_of_its_own(url):
+    alice, bob = DashClient(url), DashClient(url)
+    old = alice.prop("board", "data")
+    assert add_note(bob, 1).status_code == 200
+    page = Events(alice, [{"id": "board", "token": old}])
+    try:
+        (update,) = page.next()  # at once: the stream starts with what the page missed
+        assert update["id"] == "board" and update["token"] != old
+        # the fresh token is Alice's: her page reads the board with it
+        seen = alice.call(alice.callback("wall.children"), {("board", "data"): update["token"]})
+        assert "note 1" in seen.text
+    finally:
+        page.close()

@@ -110,9 +110,6 @@ class LiveRoute:
         return _Shown(component_id, spec, located)
 
     def _events(self, shown: dict[StoreKey, _Shown], hold: float) -> Iterator[str | Wait]:
-        """The stream's steps: each chunk to send, and each `Wait` for a change, which the
-        server does as it can (a thread blocks on WSGI; a coroutine awaits on ASGI, holding
-        no thread). Everything else (checks, tokens) is short sync work between waits."""
         known = {key: s.located.token.version for key, s in shown.items() if s.located.token}
         watch = self.hub.open(known)
         try:
@@ -123,7 +120,9 @@ class LiveRoute:
             pause = 0.0  # after an event: what else changes meanwhile joins the next one
             while True:
                 left = deadline - time.monotonic()
-                if left > 0:
+                if left > 0:  # the server waits as it can: a thread blocks (WSGI), or a
+                    # coroutine awaits on the loop, holding no thread (ASGI); the rest (checks,
+                    # tokens) is short sync work between waits
                     yield Wait(self.hub, watch, min(self.heartbeat, left), pause)
                 newer = self.hub.newer(watch)
                 pause = 0.0
