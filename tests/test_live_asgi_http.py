@@ -14,6 +14,7 @@ One server per kind for the module (`tests/apps/board_servers_app.py`, real SQLi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -40,10 +41,14 @@ def watching(url: str) -> list[int]:
     return requests.get(url + "/watching", timeout=10).json()["watching"]
 
 
-def wait_watching(url: str, expected: list[int], seconds: float = 10.0) -> list[int]:
-    """The hub's count once it is `expected` (or whatever it is after `seconds`)."""
+def wait_watching(
+    url: str, expected: list[int] | Callable[[list[int]], bool], seconds: float = 10.0
+) -> list[int]:
+    """The hub's count once it is `expected` (or passes it, a test of the count), or
+    whatever it is after `seconds`."""
+    done = expected if callable(expected) else expected.__eq__
     deadline = time.monotonic() + seconds
-    while (now := watching(url)) != expected and time.monotonic() < deadline:
+    while not done(now := watching(url)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return now
 

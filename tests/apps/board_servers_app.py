@@ -1,6 +1,7 @@
 """A shared (`app`) board on any Dash server: each visitor adds notes, every open page
 follows. Environment: DASH_SERVER (flask, fastapi, quart), DASH_STASH_BACKEND.
 
+- `mine`: a `session` store no callback writes (pages that watch it are idle);
 - `room`: one value per room (`group=`), the room being the `room` cookie (a stand-in for
   a login: the tests check that a page in another room never hears of it);
 - `GET /watching`: the live hub's `[open watches, keys watched]`, what open pages hold on
@@ -31,6 +32,8 @@ def make_app(backend: str | None = None, server: str | None = None) -> dash.Dash
             html.Button("add", id="add"),
             dash_stash.Store(id="board", data=[], storage_type="app"),
             html.Pre(id="wall"),
+            html.Ul(id="items"),  # the notes again, one `li` each (benchmarks/live.py)
+            dash_stash.Store(id="mine", data=0, storage_type="session"),  # no one writes it
             dash_stash.Store(id="room", data=0, storage_type="app", group=room_of),
             html.Button("bump", id="bump"),
         ]
@@ -56,9 +59,10 @@ def make_app(backend: str | None = None, server: str | None = None) -> dash.Dash
         patch.append(note)
         return patch
 
-    @app.callback(Output("wall", "children"), Input("board", "data"))
+    @app.callback(Output("wall", "children"), Output("items", "children"), Input("board", "data"))
     def show(notes):
-        return "\n".join(notes or []) or "(empty)"
+        notes = notes or []
+        return "\n".join(notes) or "(empty)", [html.Li(note) for note in notes]
 
     return app
 
