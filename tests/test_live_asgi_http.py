@@ -137,7 +137,7 @@ def test_a_page_that_reconnects_with_an_old_token_catches_up_with_a_token_of_its
         (update,) = page.next()  # at once: the stream starts with what the page missed
         assert update["id"] == "board" and update["token"] != old
         # the fresh token is Alice's: her page reads the board with it
-        seen = alice.call(alice.callback("wall.children"), {("board", "data"): update["token"]})
+        seen = alice.call(alice.callback("..wall.children"), {("board", "data"): update["token"]})
         assert "note 1" in seen.text
     finally:
         page.close()
