@@ -120,34 +120,57 @@ def latency(
     return own, other
 
 
-def open_pages(url: str, n: int, store: str) -> list[requests.Response]:
-    """`n` browsers (cookie jars) that loaded the page and hold its live stream open."""
-    streams: list[requests.Response] = []
+class OpenPage:
+    """One browser (cookie jar) that loaded the page and keeps its live stream open as the
+    page script does: when a stream ends (its hold, or a piece on uvicorn), it asks again."""
+
+    def __init__(self, url: str, store: str) -> None:
+        self.client = DashClient(url)
+        self.url = url + "/_dash-stash/live"
+        self.body = {"stores": [{"id": store, "token": self.client.prop(store, "data")}]}
+        self.response: requests.Response | None = None
+        self.open = True
+        self.started = threading.Event()
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        while self.open:
+            try:
+                self.response = self.client.http.post(
+                    self.url, json=self.body, stream=True, timeout=120
+                )
+                self.response.raise_for_status()
+                self.started.set()
+                for _ in self.response.iter_content(chunk_size=None):
+                    pass
+            except Exception:  # closed at the end of the run
+                pass
+            time.sleep(0.1)  # the stream's `retry`
+
+    def close(self) -> None:
+        self.open = False
+        if self.response is not None:
+            self.response.close()
+
+
+def open_pages(url: str, n: int, store: str) -> list[OpenPage]:
+    """`n` open pages, each holding its live stream (from n threads at once)."""
+    pages: list[OpenPage] = []
     lock = threading.Lock()
 
     def one() -> None:
-        c = DashClient(url)
-        body = {"stores": [{"id": store, "token": c.prop(store, "data")}]}
-        r = c.http.post(url + "/_dash-stash/live", json=body, stream=True, timeout=120)
-        r.raise_for_status()
-        threading.Thread(target=_drain, args=(r,), daemon=True).start()
+        page = OpenPage(url, store)
+        if not page.started.wait(60):
+            raise RuntimeError("a page's live stream did not open")
         with lock:
-            streams.append(r)
+            pages.append(page)
 
     threads = [threading.Thread(target=one) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return streams
-
-
-def _drain(r: requests.Response) -> None:
-    try:
-        for _ in r.iter_content(chunk_size=None):
-            pass
-    except Exception:  # closed at the end of the run
-        pass
+    return pages
 
 
 def callback_times(url: str, count: int, app: str = APP) -> list[float]:

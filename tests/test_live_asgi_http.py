@@ -13,13 +13,15 @@ One server per kind for the module (`tests/apps/board_servers_app.py`, real SQLi
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 
 import pytest
 import requests
 
-from tests.conftest import ASGI_SERVERS, start_server
+from dash_stash.adapter.stream import LiveRoute
+from tests.conftest import ASGI_SERVERS, needs_asgi, start_server
 from tests.support.dash_client import DashClient
 from tests.test_live_http import LIVE, Events, version_of
 
@@ -28,11 +30,16 @@ pytestmark = pytest.mark.integration
 PAGES = 60  # more open pages than uvicorn's pool has threads (40)
 
 
+BOARD = "board_servers_app:create_server"
+
+
 @pytest.fixture(scope="module", params=ASGI_SERVERS)
 def url(request, tmp_path_factory):
     db = tmp_path_factory.mktemp("live-asgi") / "stash.db"
-    env = {"DASH_STASH_BACKEND": f"sqlite:///{db}"}
-    server = start_server(request.param, "board_servers_app:create_server", env=env)
+    # streams held 60 s on uvicorn too (not cut every 5 s), so that a freed watch shows
+    # the client's disconnect, not the end of a piece
+    env = {"DASH_STASH_BACKEND": f"sqlite:///{db}", "BOARD_LONGEST_HOLD": "60"}
+    server = start_server(request.param, BOARD, env=env)
     yield server.url
     print(f"--- server {server.url} said:\n{server.stop()}")
 
@@ -141,3 +148,23 @@ def test_a_page_that_reconnects_with_an_old_token_catches_up_with_a_token_of_its
         assert "note 1" in seen.text
     finally:
         page.close()
+
+
+@needs_asgi
+def test_uvicorn_stops_while_a_page_holds_its_stream(tmp_path):
+    """uvicorn waits for open responses before it stops (Ctrl+C, SIGTERM, each `--reload`),
+    with no limit by default: a held stream there ends after 5 s and the page asks again,
+    so the server stops long before a stream's hold (60 s) would end."""
+    server = start_server(
+        "fastapi", BOARD, env={"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/s.db"}
+    )
+    alice = DashClient(server.url)
+    page = Events(alice, [{"id": "board", "token": alice.prop("board", "data")}])
+    try:
+        assert wait_watching(server.url, [1, 1]) == [1, 1]
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(timeout=LiveRoute.hold / 2)  # TimeoutExpired: still waiting
+        assert page.next() is None  # the stream ended (the page would ask again)
+    finally:
+        page.close()
+        server.stop()

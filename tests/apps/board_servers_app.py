@@ -4,11 +4,14 @@ follows. Environment: DASH_SERVER (flask, fastapi, quart), DASH_STASH_BACKEND.
 - `mine`: a `session` store no callback writes (pages that watch it are idle);
 - `room`: one value per room (`group=`), the room being the `room` cookie (a stand-in for
   a login: the tests check that a page in another room never hears of it);
+- BOARD_LONGEST_HOLD: how long a held stream may wait on uvicorn (default 5 s);
 - `GET /watching`: the live hub's `[open watches, keys watched]`, what open pages hold on
   this server (the tests check a closed page leaves nothing).
 """
 
 from __future__ import annotations
+
+import os
 
 import dash
 from dash import Input, Output, Patch, State, dcc, html
@@ -26,6 +29,8 @@ def make_app(backend: str | None = None, server: str | None = None) -> dash.Dash
     app = make_dash(__name__, server)
     dash_stash.init(app, backend, secret="board-servers-test-secret")
     _watching_route(app)
+    if os.environ.get("BOARD_LONGEST_HOLD"):  # tests that hold streams longer than 5 s
+        app._dash_stash.web.longest_hold = float(os.environ["BOARD_LONGEST_HOLD"])
     app.layout = html.Div(
         [
             dcc.Input(id="note"),

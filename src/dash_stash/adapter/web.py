@@ -33,9 +33,11 @@ server's `SESSION_COOKIE_SECURE` is set, and `Cache-Control: private`.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -117,6 +119,9 @@ class Web:
     `add_json_route` and the few facts below for their framework."""
 
     raise_limit: ClassVar[str] = ""  # how to allow larger request bodies on this server
+    # the longest a held stream waits before it ends (None: the stream's own `hold`), for a
+    # server that will not stop while a response is open
+    longest_hold: float | None = None
 
     def __init__(
         self,
@@ -327,7 +332,7 @@ def blocking_chunks(steps: Steps) -> Iterator[str]:
 
 
 async def awaiting_chunks(
-    steps: Steps, run: Callable[[Callable[[], Any]], Awaitable[Any]]
+    steps: Steps, run: Callable[[Callable[[], Any]], Awaitable[Any]], longest: float | None = None
 ) -> AsyncIterator[bytes]:
     """A stream's chunks for an ASGI server, holding no thread while it waits: each step's
     short sync work (checks, tokens: it may call an app's `group=`) runs through `run` (the
@@ -335,13 +340,22 @@ async def awaiting_chunks(
     away the server cancels the response (ASGI `http.disconnect`: Starlette and Quart both
     listen for it), which ends the wait here and closes the stream (its watch). `run` must
     wait for its thread even when cancelled, so no thread still runs a step when the
-    stream is closed."""
+    stream is closed. `longest`: end the response after that many seconds of waiting (the
+    page asks again at once, and catches up by version), for a server that will not stop
+    while a response is open."""
+    end = None if longest is None else time.monotonic() + longest
     try:
         while (step := await run(lambda: next(steps, None))) is not None:
             if isinstance(step, str):
                 yield step.encode()
-            else:
-                await step.wait()
+                continue
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            try:
+                await asyncio.wait_for(step.wait(), left)
+            except asyncio.TimeoutError:
+                return
     finally:
         steps.close()
 

@@ -38,6 +38,10 @@ class FastAPIWeb(web.Web):
     """Hooks a FastAPI server through `_Middleware`."""
 
     raise_limit = "dash-stash reads no more of a Dash request on FastAPI"
+    # uvicorn does not stop (Ctrl+C, SIGTERM, every `--reload` of Dash's `run(debug=True)`)
+    # while a response is open, with no time limit by default, and tells the app nothing:
+    # so a held live stream ends after 5 s of waiting, and the page asks again at once.
+    longest_hold = 5.0
 
     def install(self, setup: Callable[[], None]) -> None:
         self.setup = setup
@@ -80,7 +84,7 @@ class FastAPIWeb(web.Web):
             if steps is None:
                 return Response(status_code=204)
             # anyio's thread runs are waited for even when the response is cancelled
-            chunks = web.awaiting_chunks(steps, run_in_threadpool)
+            chunks = web.awaiting_chunks(steps, run_in_threadpool, self.longest_hold)
             return StreamingResponse(
                 chunks, media_type="text/event-stream", headers=web.STREAM_HEADERS
             )

@@ -106,7 +106,9 @@ class QuartWeb(web.Web):
             if steps is None:
                 return quart.Response("", 204)
             response = quart.Response(
-                web.awaiting_chunks(steps, _in_thread), 200, content_type="text/event-stream"
+                web.awaiting_chunks(steps, _in_thread, self.longest_hold),
+                200,
+                content_type="text/event-stream",
             )
             response.headers.update(web.STREAM_HEADERS)
             response.timeout = None  # Quart's RESPONSE_TIMEOUT would cut a held stream
