@@ -309,3 +309,26 @@ def test_copier_copies_only_what_shares_nothing():
         [1, 2],
     ):
         assert codec.copier(value) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_process_forked_while_the_cache_is_in_use_still_reads(counted):
+    """A background job's process may be forked while a request thread holds the cache."""
+    counted.commit(KEY2, Replace(small_frame()), ttl=60)
+    counted.read(KEY2)
+    with counted.cache._lock:  # as another thread in the middle of a read
+        pid = os.fork()
+        if pid == 0:  # the child: read, and say by the exit code what it got
+            try:
+                value, _ = counted.read(KEY2)
+                os._exit(0 if len(value) == 1000 else 1)
+            except BaseException:
+                os._exit(2)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done != (0, 0), "the forked process hung on the cache's lock"
+    assert os.waitstatus_to_exitcode(done[1]) == 0

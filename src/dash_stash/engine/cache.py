@@ -25,7 +25,9 @@ Why this is safe:
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +56,7 @@ class DecodedCache:
         self._kept: OrderedDict[StoreKey, _Kept] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        _caches.add(self)
 
     def read(self, record: Record, decode: Callable[[], Any]) -> Any:
         """The value of `record`, the caller's own: a copy of the kept one when `record`
@@ -99,3 +102,17 @@ class DecodedCache:
 
     def __len__(self) -> int:
         return len(self._kept)
+
+
+# A process forked while another thread held a cache's lock (a background job's process,
+# forked from the web server) must not inherit it held: what is kept stays valid there.
+_caches: weakref.WeakSet[DecodedCache] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for cache in list(_caches):
+        cache._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
