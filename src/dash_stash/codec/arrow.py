@@ -173,8 +173,9 @@ def _pyarrow_for_reading(extra: str) -> Any:
 
 def _write_table(table: Any, d: Dumper, pa: Any) -> int:
     """Add `table` as an Arrow IPC stream. Uncompressed, its size is counted first (no data is
-    copied for that) and the stream is written once, into its place in the record; compressed,
-    it goes through an Arrow buffer of the (smaller) compressed size."""
+    copied for that) and the stream is written once, into its place in the record or straight
+    to the sink the record goes to (Arrow hands the columns' own buffers over, no copy);
+    compressed, it goes through an Arrow buffer of the (smaller) compressed size."""
     compression = _table_compression(table, d.compression, pa)
     options = pa.ipc.IpcWriteOptions(compression=compression)
 
@@ -199,7 +200,9 @@ def _write_table(table: Any, d: Dumper, pa: Any) -> int:
         return d.writer.add_bytes(sink.getvalue())
     mock = pa.MockOutputStream()
     write(mock)
-    return d.writer.add(mock.size(), lambda out: write(pa.FixedSizeBufferWriter(pa.py_buffer(out))))
+    return d.writer.add(
+        mock.size(), lambda out: write(pa.FixedSizeBufferWriter(pa.py_buffer(out))), write
+    )
 
 
 def _table_compression(table: Any, setting: Compression, pa: Any) -> str | None:
