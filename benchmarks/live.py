@@ -1,16 +1,19 @@
 """Live updates (issue 13): how soon a commit in one browser shows in another, and what open
 pages cost the callbacks of everyone else.
 
-1. Latency: two headless Chromium contexts (two users) on the shared board of
-   tests/apps/live_app.py. User A clicks "add"; the time until A's own list shows the item
-   (its callback's round trip) and until B's list shows it (A's commit, the change feed, B's
-   stream, B's `show` callback), over `--samples` clicks, median and p95. On SQLite: one
-   gunicorn host, 4 workers x 4 threads, A and B on it (any worker may serve either). On
-   Redis: two gunicorn hosts (2 workers x 4 threads each), A on one and B on the other.
+1. Latency: two headless Chromium contexts (two users) on a shared board. User A clicks
+   "add"; the time until A's own list shows the item (its callback's round trip) and until
+   B's list shows it (A's commit, the change feed, B's stream, B's `show` callback), over
+   `--samples` clicks, median and p95. Flask (tests/apps/live_app.py) on SQLite: one gunicorn
+   host, 4 workers x 4 threads, A and B on it (any worker may serve either); on Redis: two
+   gunicorn hosts (2 workers x 4 threads each), A on one and B on the other. FastAPI under
+   uvicorn and Quart under hypercorn (tests/apps/board_servers_app.py), 2 workers each on
+   SQLite: held streams served natively async.
 2. Open pages: the median and p95 time of a callback (the board's `add`, over HTTP) with no
    other page open, then with `--pages` open pages each holding a live stream, idle (they
    watch a session store of their own), then the same pages all watching the board (every
-   commit then wakes all of them). gunicorn 4 workers x 64 threads on SQLite.
+   commit then wakes all of them). On SQLite: gunicorn 4 workers x 64 threads, and uvicorn
+   and hypercorn with 1 worker (every page on one event loop; uvicorn's pool has 40 threads).
 
     .venv/bin/python benchmarks/live.py                 # SQLite only
     .venv/bin/python benchmarks/live.py --redis         # also two hosts on a redis-server
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.dash_client import DashClient  # noqa: E402
 
 APP = "live_app:server"
+BOARD = "board_servers_app:create_server"  # the same board on FastAPI or Quart
 
 
 def gunicorn(backend: str, workers: int, threads: int) -> ProcessServer:
@@ -44,6 +48,26 @@ def gunicorn(backend: str, workers: int, threads: int) -> ProcessServer:
     argv += ["-b", f"127.0.0.1:{port}", "--keep-alive", "0", "--log-level", "warning", APP]
     env = {"PYTHONPATH": str(ROOT / "tests" / "apps"), "LIVE_APP_BACKEND": backend}
     return ProcessServer(argv, port, env)
+
+
+def asgi(server: str, backend: str, workers: int) -> ProcessServer:
+    """The board on Dash's FastAPI backend under uvicorn, or its Quart one under hypercorn."""
+    port = free_port()
+    if server == "fastapi":
+        argv = ["uvicorn", "--factory", BOARD, "--port", str(port), "--workers", str(workers)]
+        argv += ["--log-level", "warning"]
+    else:
+        argv = ["hypercorn", "-b", f"127.0.0.1:{port}", "-w", str(workers), f"{BOARD}()"]
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "apps"), str(ROOT)]),
+        "DASH_SERVER": server,
+        "DASH_STASH_BACKEND": backend,
+    }
+    return ProcessServer([sys.executable, "-m", *argv], port, env)
+
+
+# What differs between the two boards: the text input each `add` reads.
+WHO = {APP: "who", BOARD: "note"}
 
 
 def p95(values: list[float]) -> float:
@@ -68,13 +92,15 @@ CLICK_AT = """() => { const t = performance.timeOrigin + performance.now();
   document.getElementById("add").click(); return t; }"""
 
 
-def latency(browser, url_a: str, url_b: str, samples: int) -> tuple[list[float], list[float]]:
+def latency(
+    browser, url_a: str, url_b: str, samples: int, app: str = APP
+) -> tuple[list[float], list[float]]:
     """(A's own list, B's list) ms after A's click, per click."""
     pages = []
     for url, who in ((url_a, "a"), (url_b, "b")):
         page = browser.new_context().new_page()
         page.goto(url)
-        page.fill("#who", who)
+        page.fill(f"#{WHO[app]}", who)
         page.wait_for_selector("#items", state="attached")
         pages.append(page)
     a, b = pages
@@ -94,37 +120,60 @@ def latency(browser, url_a: str, url_b: str, samples: int) -> tuple[list[float],
     return own, other
 
 
-def open_pages(url: str, n: int, store: str) -> list[requests.Response]:
-    """`n` browsers (cookie jars) that loaded the page and hold its live stream open."""
-    streams: list[requests.Response] = []
+class OpenPage:
+    """One browser (cookie jar) that loaded the page and keeps its live stream open as the
+    page script does: when a stream ends (its hold, or a piece on uvicorn), it asks again."""
+
+    def __init__(self, url: str, store: str) -> None:
+        self.client = DashClient(url)
+        self.url = url + "/_dash-stash/live"
+        self.body = {"stores": [{"id": store, "token": self.client.prop(store, "data")}]}
+        self.response: requests.Response | None = None
+        self.open = True
+        self.started = threading.Event()
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        while self.open:
+            try:
+                self.response = self.client.http.post(
+                    self.url, json=self.body, stream=True, timeout=120
+                )
+                self.response.raise_for_status()
+                self.started.set()
+                for _ in self.response.iter_content(chunk_size=None):
+                    pass
+            except Exception:  # closed at the end of the run
+                pass
+            time.sleep(0.1)  # the stream's `retry`
+
+    def close(self) -> None:
+        self.open = False
+        if self.response is not None:
+            self.response.close()
+
+
+def open_pages(url: str, n: int, store: str) -> list[OpenPage]:
+    """`n` open pages, each holding its live stream (from n threads at once)."""
+    pages: list[OpenPage] = []
     lock = threading.Lock()
 
     def one() -> None:
-        c = DashClient(url)
-        body = {"stores": [{"id": store, "token": c.prop(store, "data")}]}
-        r = c.http.post(url + "/_dash-stash/live", json=body, stream=True, timeout=120)
-        r.raise_for_status()
-        threading.Thread(target=_drain, args=(r,), daemon=True).start()
+        page = OpenPage(url, store)
+        if not page.started.wait(60):
+            raise RuntimeError("a page's live stream did not open")
         with lock:
-            streams.append(r)
+            pages.append(page)
 
     threads = [threading.Thread(target=one) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return streams
+    return pages
 
 
-def _drain(r: requests.Response) -> None:
-    try:
-        for _ in r.iter_content(chunk_size=None):
-            pass
-    except Exception:  # closed at the end of the run
-        pass
-
-
-def callback_times(url: str, count: int) -> list[float]:
+def callback_times(url: str, count: int, app: str = APP) -> list[float]:
     """ms per `add` callback, one after another, from a client of its own."""
     c = DashClient(url)
     cb = c.callback("board.")
@@ -132,12 +181,30 @@ def callback_times(url: str, count: int) -> list[float]:
     times = []
     for n in range(1, count + 1):
         start = time.perf_counter()
-        r = c.call(
-            cb, {("add", "n_clicks"): n, ("who", "value"): "bench", ("board", "data"): token}
-        )
+        values = {("add", "n_clicks"): n, (WHO[app], "value"): "bench", ("board", "data"): token}
+        r = c.call(cb, values)
         r.raise_for_status()
         times.append((time.perf_counter() - start) * 1000)
     return times
+
+
+def open_pages_times(
+    url: str, server: str, app: str, args: argparse.Namespace
+) -> list[tuple[str, str, list[float]]]:
+    """A callback's times with no other page open, `args.pages` idle pages, then as many
+    pages watching the store the callback writes."""
+    callback_times(url, 10, app)  # warm up every worker's connections
+    results = [(server, "no other page open", callback_times(url, args.calls, app))]
+    for watched, name in (
+        ("mine", "idle pages open"),
+        ("board", "pages watching the store written"),
+    ):
+        streams = open_pages(url, args.pages, watched)
+        time.sleep(1.0)
+        results.append((server, f"{args.pages} {name}", callback_times(url, args.calls, app)))
+        for r in streams:
+            r.close()
+    return results
 
 
 def main() -> None:
@@ -160,7 +227,17 @@ def main() -> None:
                 own, other = latency(browser, server.url, server.url, args.samples)
             finally:
                 server.stop()
-            rows.append(("SQLite, 1 host x 4 workers", own, other))
+            rows.append(("Flask, SQLite, gunicorn 1 host x 4 workers", own, other))
+            for kind, name in (
+                ("fastapi", "FastAPI, SQLite, uvicorn"),
+                ("quart", "Quart, SQLite, hypercorn"),
+            ):
+                server = asgi(kind, f"sqlite:///{folder / (kind + '-lat.db')}", 2)
+                try:
+                    own, other = latency(browser, server.url, server.url, args.samples, BOARD)
+                finally:
+                    server.stop()
+                rows.append((f"{name} 1 host x 2 workers", own, other))
             if args.redis:
                 port = free_port()
                 redis_proc = subprocess.Popen(
@@ -176,14 +253,14 @@ def main() -> None:
                 finally:
                     for h in hosts:
                         h.stop()
-                rows.append(("Redis, 2 hosts x 2 workers", own, other))
+                rows.append(("Flask, Redis, gunicorn 2 hosts x 2 workers", own, other))
             browser.close()
 
         print(f"\n{machine()}\n")
         print(f"commit in browser A -> shown in browser B, {args.samples} clicks (ms)\n")
         print(
             table(
-                ["backend", "A's own output median", "A p95", "B shows it median", "B p95"],
+                ["server, backend", "A's own output median", "A p95", "B shows it median", "B p95"],
                 [
                     (
                         name,
@@ -197,34 +274,25 @@ def main() -> None:
             )
         )
 
-        server = gunicorn(f"sqlite:///{folder / 'idle.db'}", 4, 64)
-        try:
-            callback_times(server.url, 10)  # warm up every worker's connections
-            results = [("no other page open", callback_times(server.url, args.calls))]
-            streams = open_pages(server.url, args.pages, "mine")
-            time.sleep(1.0)
-            results.append(
-                (f"{args.pages} idle pages open", callback_times(server.url, args.calls))
-            )
-            for r in streams:
-                r.close()
-            streams = open_pages(server.url, args.pages, "board")
-            time.sleep(1.0)
-            results.append(
-                (
-                    f"{args.pages} pages watching the store written",
-                    callback_times(server.url, args.calls),
-                )
-            )
-            for r in streams:
-                r.close()
-        finally:
-            server.stop()
-        print(f"\na callback's time over HTTP, {args.calls} calls (ms), gunicorn 4 x 64 threads\n")
+        results = []
+        for name, start, app in (
+            ("gunicorn 4 x 64 threads", lambda db: gunicorn(db, 4, 64), APP),
+            ("uvicorn 1 worker", lambda db: asgi("fastapi", db, 1), BOARD),
+            ("hypercorn 1 worker", lambda db: asgi("quart", db, 1), BOARD),
+        ):
+            server = start(f"sqlite:///{folder / (name.split()[0] + '-idle.db')}")
+            try:
+                results += open_pages_times(server.url, name, app, args)
+            finally:
+                server.stop()
+        print(f"\na callback's time over HTTP, {args.calls} calls (ms), on SQLite\n")
         print(
             table(
-                ["open pages", "median", "p95"],
-                [(name, f"{statistics.median(t):.1f}", f"{p95(t):.1f}") for name, t in results],
+                ["server", "open pages", "median", "p95"],
+                [
+                    (server, pages, f"{statistics.median(t):.1f}", f"{p95(t):.1f}")
+                    for server, pages, t in results
+                ],
             )
         )
     finally:

@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OLDER_DASHES="3.0.0 3.4.0"
+# Tests run in 2 processes (pytest-xdist; a module's tests stay in one): most of a test's
+# time is servers and browsers waiting, so two at once fill the 2 cores CI has.
+JOBS="${PYTEST_JOBS:-2}"
 PYTHON="${PYTHON:-python3}"
 
 missing=()
@@ -42,12 +45,12 @@ venv .venv -e ".[test,pandas,polars,numpy,redis,compression,background]" "dash>=
 .venv/bin/ruff format --check src tests examples benchmarks
 
 echo "== whole suite on Dash $(.venv/bin/python -c 'import dash; print(dash.__version__)')"
-run_pytest .venv/bin/python -m pytest "$@"
+run_pytest .venv/bin/python -m pytest -n "$JOBS" --dist loadscope "$@"
 
 if [ $# -eq 0 ]; then
     for version in $OLDER_DASHES; do
         echo "== integration tests on Dash $version"
         venv ".venv-dash-$version" -e ".[test,pandas,polars,numpy,redis,background]" "dash==$version"
-        run_pytest ".venv-dash-$version/bin/python" -m pytest -m integration
+        run_pytest ".venv-dash-$version/bin/python" -m pytest -n "$JOBS" --dist loadscope -m integration
     done
 fi

@@ -6,7 +6,7 @@ class serves Dash 3.x and 4.x alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -70,7 +70,7 @@ class FlaskWeb(web.Web):
         )
 
     def add_stream_route(
-        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+        self, path: str, handler: Callable[[dict, bool], web.Steps | None]
     ) -> bool:
         def view() -> flask.Response:
             # gunicorn's gthread, gevent and eventlet workers and werkzeug's threaded server
@@ -82,7 +82,9 @@ class FlaskWeb(web.Web):
             if chunks is None:
                 return flask.Response(status=204)
             response = flask.Response(
-                flask.stream_with_context(chunks), 200, mimetype="text/event-stream"
+                flask.stream_with_context(web.blocking_chunks(chunks)),
+                200,
+                mimetype="text/event-stream",
             )
             response.headers.update(web.STREAM_HEADERS)
             return response

@@ -32,6 +32,7 @@ value (``user_data["model"]``) and what to do.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -166,6 +167,13 @@ def decode(encoded: Encoded, *, own: bool = False) -> Any:
     if encoded.codec == TYPED:
         return exact.load(encoded.data, own)
     raise CorruptRecordError(f"unknown codec {encoded.codec!r}")
+
+
+def copier(value: Any) -> Callable[[], Any] | None:
+    """A function making new copies of a decoded `value` that share nothing writable with
+    it, when a copy is cheap and complete (frames and arrays of plain numbers and datetimes:
+    `arrow.copier`); None for any other value."""
+    return arrow.copier(value)
 
 
 def _not_plain(obj: Any) -> Any:

@@ -21,6 +21,7 @@ from ..backends import Backend, Record, StoreKey
 from ..backends.base import Change
 from ..codec import Compression, Encoded
 from ..errors import CorruptRecordError, QuotaError, ValueTooLargeError
+from .cache import DecodedCache
 from .merge import Conflict, merge3, recording, resolve_policy
 from .patch import apply_patch
 
@@ -85,8 +86,10 @@ class StashEngine:
         max_value_bytes: int = 32 * 1024 * 1024,
         sweep_every: float = 60.0,
         compression: Compression = Compression(),
+        cache: DecodedCache | None = None,
     ) -> None:
         self.backend = backend
+        self.cache = DecodedCache() if cache is None else cache  # small decoded frames
         self.max_value_bytes = max_value_bytes
         self.compression = compression  # for large tables and arrays (see codec.compression)
         self.sweep_every = sweep_every
@@ -108,8 +111,10 @@ class StashEngine:
         buffer the backend read it into (no copy); keep it False to decode it again later."""
         record = self.backend.read(key, ttl)
         if record is None:
+            self.cache.forget(key)
             return initial(), None
-        return self.decode(record, label or key.store_id, own=own), record
+        value = self.cache.read(record, lambda: self.decode(record, label or key.store_id, own))
+        return value, record
 
     def read_version(self, key: StoreKey, version: int) -> Record | None:
         """One version's record, the latest or a kept older one; None if not kept."""
@@ -192,6 +197,7 @@ class StashEngine:
 
     def delete(self, key: StoreKey) -> bool:
         """Remove a key and its history."""
+        self.cache.forget(key)
         return self.backend.delete(key)
 
     def decode(self, record: Record, label: str, own: bool = False) -> Any:
