@@ -282,8 +282,9 @@
         return tokenField(token, 3);
     }
 
-    /* The shared (`app`) dash-stash stores on the page: each open stream holds a server
-     * thread, so only pages that show a value others write keep one open. */
+    /* Every dash-stash store on the page, whatever its scope: each may change elsewhere (a
+     * background job, a script, another host). The server decides which pages hold a
+     * stream and which ask again later (stream.py), from what `subscription` says. */
     function shownStores(paths) {
         var api = window.dash_component_api;
         var found = [];
@@ -296,11 +297,37 @@
         all.forEach(function (path) {
             var node = api.getLayout(path);
             var data = node && node.type === "Store" && node.props ? node.props.data : null;
-            if (isToken(data) && tokenField(data, 1) === "app") {
+            if (isToken(data)) {
                 found.push({id: node.props.id, token: node.props.data});
             }
         });
         return found;
+    }
+
+    /* Is one of the page's background callbacks running? Its job may write any store of
+     * the page, so the page is hot: it keeps a stream if the server has one to spare, else
+     * asks every second. */
+    function jobsRunning() {
+        var jobs = window.store.getState().callbackJobs || {};
+        return Object.keys(jobs).length > 0;
+    }
+
+    /* Callbacks the page has completed so far: any of them may have set a writer going. */
+    function completed() {
+        var callbacks = window.store.getState().callbacks || {};
+        return callbacks.completed || 0;
+    }
+
+    /* What the page posts to the live route: its stores, whether it is hot, and how many
+     * asks in a row found nothing (0 again after any callback of its own): an idle page
+     * asks less and less often, at most `LiveRoute.idle_poll` apart. */
+    function subscription(stores) {
+        var done = completed();
+        if (done !== live.completed) {
+            live.completed = done;
+            live.quiet = 0;
+        }
+        return {stores: stores, hot: jobsRunning(), quiet: live.quiet};
     }
 
     var BUSY = ["requested", "prioritized", "blocked", "executing", "watched", "executed"];
@@ -348,13 +375,13 @@
         }
         var before = isToken(had) ? tokenVersion(had) : null;
         var after = tokenVersion(update.token);
-        if (before !== null && after !== null && after !== 0 && after < before) {
-            return; // the page's own write is newer than this event
+        if (before !== null && after !== null && after !== 0 && after <= before) {
+            return; // the page has this version (another tab's storage event) or a newer one
         }
         setProps(update.id, {data: update.token});
     }
 
-    var live = {paths: null, ids: null, abort: null, failures: 0};
+    var live = {paths: null, ids: null, hot: false, abort: null, failures: 0, quiet: 0, completed: 0};
 
     async function listen(stores) {
         var controller = new AbortController();
@@ -365,7 +392,7 @@
                 method: "POST",
                 credentials: "same-origin",
                 headers: {"Content-Type": "application/json"},
-                body: JSON.stringify({stores: stores}),
+                body: JSON.stringify(subscription(stores)),
                 signal: controller.signal,
             });
             if (response.status === 404 || response.status === 405) {
@@ -395,12 +422,14 @@
                         if (line.indexOf("retry: ") === 0) {
                             retry = parseInt(line.slice(7), 10) || retry;
                         } else if (line.indexOf("data: ") === 0) {
+                            live.quiet = -1; // counted up to 0 below: something changed
                             JSON.parse(line.slice(6)).stores.forEach(follow);
                         }
                     });
                 });
             }
             live.failures = 0;
+            live.quiet += 1;
         } catch (e) {
             if (controller.signal.aborted) {
                 return; // the page's stores changed: a new stream replaces this one
@@ -425,10 +454,15 @@
             return;
         }
         var paths = reduxStore.getState().paths;
-        if (!paths || (paths === live.paths && !force)) {
+        var hot = jobsRunning();
+        var active = !live.abort && completed() !== live.completed;
+        if (!paths || (paths === live.paths && hot === live.hot && !active && !force)) {
             return;
         }
+        // a job started or ended, or (between asks) a callback of the page ran: ask now
+        force = force || hot !== live.hot || active;
         live.paths = paths;
+        live.hot = hot;
         var stores = shownStores(paths);
         var ids = JSON.stringify(
             stores
