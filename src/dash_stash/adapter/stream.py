@@ -105,7 +105,7 @@ class LiveRoute:
             return None
         hot = body.get("hot") is True or any(s.spec.scope == "app" for s in shown.values())
         quiet = body.get("quiet")
-        quiet = quiet if type(quiet) is int and 0 <= quiet else 0
+        quiet = quiet if type(quiet) is int and quiet >= 0 else 0
         budget = self.budget() if can_hold else 0
         return self._events(shown, hot, min(quiet, MAX_QUIET), budget)
 

@@ -1,0 +1,72 @@
+"""An app whose page shows only its own stores (tests/test_live_follow.py, benchmarks/live.py):
+`mine` (`session`: this tab, across reloads) and `scratch` (`memory`: this page load), each
+counted up by a button and shown by a callback. No shared store: the page is not hot, so
+on a threaded server it follows its stores by short asks, not by a held stream.
+
+`write(backend, store, match, value, version)`, run in another process on the same backend,
+commits `value` to the key of `store` whose value is `match` (a `StoreKey` from
+`Stash.keys`), as a script or another host would, or makes `version` current again with
+`dash_stash.restore(key, version)`.
+
+Under gunicorn: `FOLLOW_APP_BACKEND` makes the module-level `server`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from dash import Dash, Input, Output, State, html
+
+import dash_stash
+from dash_stash.engine import Replace
+
+
+def make_app(backend: str) -> Dash:
+    app = Dash("follow_app")
+    dash_stash.init(app, backend, secret="follow-app-token-secret")
+    app.layout = html.Div(
+        [
+            dash_stash.Store(id="mine", storage_type="session", data=0),
+            dash_stash.Store(id="scratch", storage_type="memory", data=0),
+            html.Button("mine", id="mine-add"),
+            html.Button("scratch", id="scratch-add"),
+            html.Div(id="mine-out"),
+            html.Div(id="scratch-out"),
+        ]
+    )
+    for name in ("mine", "scratch"):
+        _counter(app, name)
+    return app
+
+
+def _counter(app: Dash, name: str) -> None:
+    @app.callback(
+        Output(name, "data"),
+        Input(f"{name}-add", "n_clicks"),
+        State(name, "data"),
+        prevent_initial_call=True,
+    )
+    def add(n, value):
+        return value + 1
+
+    @app.callback(Output(f"{name}-out", "children"), Input(name, "data"))
+    def show(value):
+        return json.dumps(value)
+
+
+def write(
+    backend: str, store: str, match: int, value: int | None = None, version: int | None = None
+) -> None:
+    """From outside any request: commit `value` to the key of `store` whose value is
+    `match`, or make its `version` current again with `dash_stash.restore(key, version)`."""
+    stash = make_app(backend)._dash_stash
+    (key,) = [k for k in stash.keys(store) if stash.engine.read(k)[0] == match]
+    if value is not None:
+        stash.engine.commit(key, Replace(value), ttl=3600, writer="follow_app.write")
+    if version is not None:
+        dash_stash.restore(key, version)
+
+
+_backend = os.environ.get("FOLLOW_APP_BACKEND")
+server = make_app(_backend).server if _backend else None
