@@ -32,7 +32,10 @@ LIVE = "/_dash-stash/live"
 def server(tmp_path_factory):
     backend = f"sqlite:///{tmp_path_factory.mktemp('follow') / 'stash.db'}"
     port = free_port()
-    env = app_env({"FOLLOW_APP_BACKEND": backend})
+    cache = tmp_path_factory.mktemp("follow-jobs")
+    env = app_env(
+        {"FOLLOW_APP_BACKEND": backend, "FOLLOW_APP_HEARTBEAT": "1", "FOLLOW_APP_CACHE": str(cache)}
+    )
     s = ProcessServer(gunicorn_argv("follow_app:server", port, 1), port, env, ROOT)
     s.backend = backend
     yield s

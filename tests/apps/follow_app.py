@@ -1,42 +1,63 @@
 """An app whose page shows only its own stores (tests/test_live_follow.py, benchmarks/live.py):
 `mine` (`session`: this tab, across reloads) and `scratch` (`memory`: this page load), each
 counted up by a button and shown by a callback. No shared store: the page is not hot, so
-on a threaded server it follows its stores by short asks, not by a held stream.
+on a threaded server it follows its stores by short asks, not by a held stream, except
+while its background callback `work` (DiskcacheManager; it sleeps `FOLLOW_APP_WORK`
+seconds, 3 by default) runs.
 
 `write(backend, store, match, value, version)`, run in another process on the same backend,
 commits `value` to the key of `store` whose value is `match` (a `StoreKey` from
 `Stash.keys`), as a script or another host would, or makes `version` current again with
 `dash_stash.restore(key, version)`.
 
-Under gunicorn: `FOLLOW_APP_BACKEND` makes the module-level `server`.
+Under gunicorn: `FOLLOW_APP_BACKEND` makes the module-level `server`; `FOLLOW_APP_HEARTBEAT`
+sets the live route's heartbeat (so a test's closed streams free their threads soon).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
+import time
 
-from dash import Dash, Input, Output, State, html
+import diskcache
+from dash import Dash, DiskcacheManager, Input, Output, State, html
 
 import dash_stash
 from dash_stash.engine import Replace
 
 
 def make_app(backend: str) -> Dash:
-    app = Dash("follow_app")
+    cache = diskcache.Cache(os.environ.get("FOLLOW_APP_CACHE") or tempfile.mkdtemp())
+    app = Dash("follow_app", background_callback_manager=DiskcacheManager(cache))
     dash_stash.init(app, backend, secret="follow-app-token-secret")
+    app._dash_stash.live.heartbeat = float(os.environ.get("FOLLOW_APP_HEARTBEAT", "15"))
     app.layout = html.Div(
         [
             dash_stash.Store(id="mine", storage_type="session", data=0),
             dash_stash.Store(id="scratch", storage_type="memory", data=0),
             html.Button("mine", id="mine-add"),
             html.Button("scratch", id="scratch-add"),
+            html.Button("work", id="work"),
             html.Div(id="mine-out"),
             html.Div(id="scratch-out"),
+            html.Div(id="work-out"),
         ]
     )
     for name in ("mine", "scratch"):
         _counter(app, name)
+
+    @app.callback(
+        Output("work-out", "children"),
+        Input("work", "n_clicks"),
+        background=True,
+        prevent_initial_call=True,
+    )
+    def work(n):
+        time.sleep(float(os.environ.get("FOLLOW_APP_WORK", "3")))
+        return f"done {n}"
+
     return app
 
 
