@@ -3,7 +3,7 @@ the page (another process committing with a `StoreKey`, `dash_stash.restore`) re
 owning page without a click, and no other page: not another browser, not another tab's
 memory instance. On gunicorn with threads, where held streams are rationed
 (`LiveRoute.budget`): a page that shows no shared store and runs no job asks again and
-again instead (decision 62).
+again instead (decision 65).
 
 One gunicorn process (`-w 1 --threads 4`: two stream slots) on a SQLite file serves the
 whole module (tests/apps/follow_app.py); the test that fills the slots runs last.

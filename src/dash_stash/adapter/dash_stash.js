@@ -333,16 +333,24 @@
     var BUSY = ["requested", "prioritized", "blocked", "executing", "watched", "executed"];
     var waiting = {first: 0, updates: {}, timer: null};
 
-    function busy() {
+    /* Is a callback of the page under way that may write store `id`? Any callback, but a
+     * running background job only if it outputs `id` (a job may run for minutes: an event
+     * of another store must not wait for it). */
+    function busy(id) {
         var callbacks = window.store.getState().callbacks || {};
+        var name = typeof id === "string" ? id + "." : null; // a dict id: any job may
         return BUSY.some(function (k) {
-            return callbacks[k] && callbacks[k].length;
+            return (callbacks[k] || []).some(function (cb) {
+                var spec = cb.callback || {};
+                return !spec.background || !name || String(spec.output).indexOf(name) !== -1;
+            });
         });
     }
 
-    /* Keep an event's tokens until the page's own callbacks have settled (at most 2 s): an
-     * event often tells of the page's own write before that callback's answer arrives,
-     * and setting it first would fire the store's dependents twice (dcc.Store: once). */
+    /* Keep an event's tokens until the page's own callbacks that may write the store have
+     * settled (at most 2 s): an event often tells of the page's own write before that
+     * callback's answer arrives, and setting it first would fire the store's dependents
+     * twice (dcc.Store: once). */
     function follow(update) {
         waiting.updates[JSON.stringify(update.id)] = update;
         waiting.first = waiting.first || Date.now();
@@ -353,17 +361,22 @@
         if (waiting.timer) {
             return;
         }
-        if (busy() && Date.now() - waiting.first < 2000) {
+        var late = Date.now() - waiting.first >= 2000;
+        Object.keys(waiting.updates).forEach(function (key) {
+            var update = waiting.updates[key];
+            if (late || !busy(update.id)) {
+                delete waiting.updates[key];
+                apply(update);
+            }
+        });
+        if (Object.keys(waiting.updates).length) {
             waiting.timer = setTimeout(function () {
                 waiting.timer = null;
                 settle();
             }, 20);
-            return;
+        } else {
+            waiting.first = 0;
         }
-        var updates = Object.values(waiting.updates);
-        waiting.updates = {};
-        waiting.first = 0;
-        updates.forEach(apply);
     }
 
     /* Set a fresh token the server sent, unless the page has it (or a newer one) already. */

@@ -14,7 +14,7 @@ Only the browser's own stores are watched: each token must verify for this sessi
 before each event: a session that leaves the group stops hearing of it). A page hears of a
 `memory` or `session` store only for its own instance.
 
-Which pages get a held stream (decision 62): a held stream costs a server thread on a
+Which pages get a held stream (decision 65): a held stream costs a server thread on a
 threaded server, so each process holds at most `Web.stream_slots()` of them at once (half
 of gunicorn's gthread pool; no limit where a held response is cheap: gevent or eventlet
 greenlets, werkzeug's thread-per-request server; none on a one-request-at-a-time worker),
