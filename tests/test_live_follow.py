@@ -103,6 +103,18 @@ def test_a_write_from_another_process_reaches_the_owning_tab_and_its_callback_fi
         for page, mine, scratch in ((two, "0", "62"), (stranger, "0", "0"), (one, "1", "51")):
             expect(page.locator("#mine-out")).to_have_text(mine)
             expect(page.locator("#scratch-out")).to_have_text(scratch)
+
+        # while its background job runs the page says it is hot (the server may hold a
+        # stream for it), and a write to its store from elsewhere shows meanwhile
+        def asks(hot: bool):
+            return lambda r: r.url.endswith(LIVE) and json.loads(r.post_data)["hot"] is hot
+
+        with one.expect_request(asks(True)):
+            one.click("#work")
+        write_elsewhere(server, "mine", match=1, value=77)
+        expect(one.locator("#mine-out")).to_have_text("77")
+        with one.expect_request(asks(False), timeout=30_000):
+            expect(one.locator("#work-out")).to_have_text("done 1")
     finally:
         ctx.close()
         other.close()
