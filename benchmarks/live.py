@@ -1,23 +1,26 @@
 """Live updates (issue 13): how soon a commit in one browser shows in another, and what open
 pages cost the callbacks of everyone else.
 
-1. Latency: two headless Chromium contexts (two users) on the shared board of
-   tests/apps/live_app.py. User A clicks "add"; the time until A's own list shows the item
-   (its callback's round trip) and until B's list shows it (A's commit, the change feed, B's
-   stream, B's `show` callback), over `--samples` clicks, median and p95. On SQLite: one
-   gunicorn host, 4 workers x 4 threads, A and B on it (any worker may serve either). On
-   Redis: two gunicorn hosts (2 workers x 4 threads each), A on one and B on the other.
+1. Latency: two headless Chromium contexts (two users) on a shared board. User A clicks
+   "add"; the time until A's own list shows the item (its callback's round trip) and until
+   B's list shows it (A's commit, the change feed, B's stream, B's `show` callback), over
+   `--samples` clicks, median and p95. Flask (tests/apps/live_app.py) on SQLite: one gunicorn
+   host, 4 workers x 4 threads, A and B on it (any worker may serve either); on Redis: two
+   gunicorn hosts (2 workers x 4 threads each), A on one and B on the other. FastAPI under
+   uvicorn and Quart under hypercorn (tests/apps/board_servers_app.py), 2 workers each on
+   SQLite: held streams served natively async.
 2. A page's own store written elsewhere: a commit from another process (the benchmark's
    own) to a page's `session` store, until the page shows it (its dependent callback ran),
-   on `gunicorn -w 4 --threads 4`: for a page idle `--idle` seconds before each commit (it
-   asks at growing intervals, at most 8 s apart) and for a page whose background job runs
-   (hot: it holds a stream).
+   on `gunicorn -w 4 --threads 4` (tests/apps/follow_app.py): for a page idle `--idle`
+   seconds before each commit (it asks at growing intervals, at most 8 s apart) and for a
+   page whose background job runs (hot: it holds a stream).
 3. Open pages: the median and p95 time of a callback (the board's `add`, over HTTP) with no
    other page open, then with `--pages` open pages that follow their stores as
    dash_stash.js does (`Pages`), idle on a session store of their own, then all on the
    board (every commit then tells all of them), after `--settle` seconds; with the streams
-   held and the asks per second they made. gunicorn 4 workers x 4 threads (the default
-   deployment) and x 64 threads, on SQLite.
+   held and the asks per second they made. On SQLite: gunicorn 4 workers x 4 threads (the
+   default deployment) and x 64 threads, and uvicorn and hypercorn with 1 worker (every
+   page on one event loop; uvicorn's pool has 40 threads).
 
     .venv/bin/python benchmarks/live.py                 # SQLite only
     .venv/bin/python benchmarks/live.py --redis         # also two hosts on a redis-server
@@ -44,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.dash_client import DashClient  # noqa: E402
 
 APP = "live_app:server"
+BOARD = "board_servers_app:create_server"  # the same board on FastAPI or Quart
 
 
 def gunicorn(backend: str, workers: int, threads: int) -> ProcessServer:
@@ -52,6 +56,26 @@ def gunicorn(backend: str, workers: int, threads: int) -> ProcessServer:
     argv += ["-b", f"127.0.0.1:{port}", "--keep-alive", "0", "--log-level", "warning", APP]
     env = {"PYTHONPATH": str(ROOT / "tests" / "apps"), "LIVE_APP_BACKEND": backend}
     return ProcessServer(argv, port, env)
+
+
+def asgi(server: str, backend: str, workers: int) -> ProcessServer:
+    """The board on Dash's FastAPI backend under uvicorn, or its Quart one under hypercorn."""
+    port = free_port()
+    if server == "fastapi":
+        argv = ["uvicorn", "--factory", BOARD, "--port", str(port), "--workers", str(workers)]
+        argv += ["--log-level", "warning"]
+    else:
+        argv = ["hypercorn", "-b", f"127.0.0.1:{port}", "-w", str(workers), f"{BOARD}()"]
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "apps"), str(ROOT)]),
+        "DASH_SERVER": server,
+        "DASH_STASH_BACKEND": backend,
+    }
+    return ProcessServer([sys.executable, "-m", *argv], port, env)
+
+
+# What differs between the two boards: the text input each `add` reads.
+WHO = {APP: "who", BOARD: "note"}
 
 
 def p95(values: list[float]) -> float:
@@ -76,13 +100,15 @@ CLICK_AT = """() => { const t = performance.timeOrigin + performance.now();
   document.getElementById("add").click(); return t; }"""
 
 
-def latency(browser, url_a: str, url_b: str, samples: int) -> tuple[list[float], list[float]]:
+def latency(
+    browser, url_a: str, url_b: str, samples: int, app: str = APP
+) -> tuple[list[float], list[float]]:
     """(A's own list, B's list) ms after A's click, per click."""
     pages = []
     for url, who in ((url_a, "a"), (url_b, "b")):
         page = browser.new_context().new_page()
         page.goto(url)
-        page.fill("#who", who)
+        page.fill(f"#{WHO[app]}", who)
         page.wait_for_selector("#items", state="attached")
         pages.append(page)
     a, b = pages
@@ -162,7 +188,7 @@ class Pages:
                 r.close()
 
 
-def callback_times(url: str, count: int) -> list[float]:
+def callback_times(url: str, count: int, app: str = APP) -> list[float]:
     """ms per `add` callback, one after another, from a client of its own."""
     c = DashClient(url)
     cb = c.callback("board.")
@@ -170,12 +196,29 @@ def callback_times(url: str, count: int) -> list[float]:
     times = []
     for n in range(1, count + 1):
         start = time.perf_counter()
-        r = c.call(
-            cb, {("add", "n_clicks"): n, ("who", "value"): "bench", ("board", "data"): token}
-        )
+        values = {("add", "n_clicks"): n, (WHO[app], "value"): "bench", ("board", "data"): token}
+        r = c.call(cb, values)
         r.raise_for_status()
         times.append((time.perf_counter() - start) * 1000)
     return times
+
+
+def open_pages_times(
+    url: str, server: str, app: str, args: argparse.Namespace
+) -> list[tuple[str, str, str, str, list[float]]]:
+    """A callback's times with no other page open, `args.pages` idle pages, then as many
+    pages watching the store the callback writes: (server, pages, held, asks/s, times)."""
+    callback_times(url, 10, app)  # warm up every worker's connections
+    results = [(server, "no other page open", "", "", callback_times(url, args.calls, app))]
+    for store, what in (("mine", "idle (own session store)"), ("board", "on the board written")):
+        pages = Pages(url, args.pages, store)
+        time.sleep(args.settle)  # idle pages back off to their longest wait
+        rate = pages.rate(4.0)
+        held = pages.held
+        times = callback_times(url, args.calls, app)
+        pages.close()
+        results.append((server, f"{args.pages} pages {what}", str(held), f"{rate:.0f}", times))
+    return results
 
 
 # In a page: the time (epoch ms) `#mine-out` shows `v`; set in window.__shown.
@@ -264,8 +307,18 @@ def main() -> None:
                 own, other = latency(browser, server.url, server.url, args.samples)
             finally:
                 server.stop()
-            rows.append(("SQLite, 1 host x 4 workers", own, other))
+            rows.append(("Flask, SQLite, gunicorn 1 host x 4 workers", own, other))
             own_rows = own_page(browser, folder, args.own_samples, args.idle)
+            for kind, name in (
+                ("fastapi", "FastAPI, SQLite, uvicorn"),
+                ("quart", "Quart, SQLite, hypercorn"),
+            ):
+                server = asgi(kind, f"sqlite:///{folder / (kind + '-lat.db')}", 2)
+                try:
+                    own, other = latency(browser, server.url, server.url, args.samples, BOARD)
+                finally:
+                    server.stop()
+                rows.append((f"{name} 1 host x 2 workers", own, other))
             if args.redis:
                 port = free_port()
                 redis_proc = subprocess.Popen(
@@ -281,14 +334,14 @@ def main() -> None:
                 finally:
                     for h in hosts:
                         h.stop()
-                rows.append(("Redis, 2 hosts x 2 workers", own, other))
+                rows.append(("Flask, Redis, gunicorn 2 hosts x 2 workers", own, other))
             browser.close()
 
         print(f"\n{machine()}\n")
         print(f"commit in browser A -> shown in browser B, {args.samples} clicks (ms)\n")
         print(
             table(
-                ["backend", "A's own output median", "A p95", "B shows it median", "B p95"],
+                ["server, backend", "A's own output median", "A p95", "B shows it median", "B p95"],
                 [
                     (
                         name,
@@ -314,37 +367,24 @@ def main() -> None:
         )
 
         results = []
-        for threads in (4, 64):
-            server = gunicorn(f"sqlite:///{folder / f'idle{threads}.db'}", 4, threads)
+        for name, start, app in (
+            ("gunicorn 4 x 4 threads", lambda db: gunicorn(db, 4, 4), APP),
+            ("gunicorn 4 x 64 threads", lambda db: gunicorn(db, 4, 64), APP),
+            ("uvicorn 1 worker", lambda db: asgi("fastapi", db, 1), BOARD),
+            ("hypercorn 1 worker", lambda db: asgi("quart", db, 1), BOARD),
+        ):
+            server = start(f"sqlite:///{folder / (name.split()[0] + '-idle.db')}")
             try:
-                callback_times(server.url, 10)  # warm up every worker's connections
-                where = f"4 x {threads}"
-                times = callback_times(server.url, args.calls)
-                results.append((where, "no other page open", "", "", times))
-                for store, what in (
-                    ("mine", "idle (own session store)"),
-                    ("board", "on the board written"),
-                ):
-                    pages = Pages(server.url, args.pages, store)
-                    time.sleep(args.settle)  # idle pages back off to their longest wait
-                    rate = pages.rate(4.0)
-                    held = pages.held
-                    times = callback_times(server.url, args.calls)
-                    pages.close()
-                    results.append(
-                        (where, f"{args.pages} pages {what}", held, f"{rate:.0f}", times)
-                    )
+                results += open_pages_times(server.url, name, app, args)
             finally:
                 server.stop()
-        print(
-            f"\na callback's time over HTTP, {args.calls} calls (ms), gunicorn workers x threads\n"
-        )
+        print(f"\na callback's time over HTTP, {args.calls} calls (ms), on SQLite\n")
         print(
             table(
-                ["gunicorn", "open pages", "streams held", "asks/s", "median", "p95"],
+                ["server", "open pages", "streams held", "asks/s", "median", "p95"],
                 [
-                    (g, name, held, rate, f"{statistics.median(t):.1f}", f"{p95(t):.1f}")
-                    for g, name, held, rate, t in results
+                    (server, pages, held, rate, f"{statistics.median(t):.1f}", f"{p95(t):.1f}")
+                    for server, pages, held, rate, t in results
                 ],
             )
         )

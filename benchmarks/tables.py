@@ -33,7 +33,7 @@ untimed write and read come first, so that what a process pays once (imports, th
 of a library's code pages, connections) is left out for every kind alike, and then the server
 collects garbage and gives the C allocator's free memory back (`malloc_trim`), so that memory
 an allocator kept from the warm-up does not hide what the clicks need (nor count against a
-store that returns its memory).
+store that returns its memory). The progress lines give the writes' and the reads' peaks apart.
 dcc.Store is skipped at a size where one click takes longer than `--max-click` seconds.
 `--profile KIND` prints a cProfile of that kind's callback requests, writes and reads apart
 (it slows them: use it to see where the time goes, not for the table).
@@ -213,11 +213,11 @@ def floors(server, value) -> None:
             "bytes": len(raw),
             "copy_ms": median([timed(raw.copy) * 1000 for _ in range(FLOOR_RUNS)]),
         }
-        if stored.codec == "json":
-            runs = max(3, FLOOR_RUNS // 2)
-            result["loads_ms"] = median(
-                [timed(lambda: orjson.loads(stored.data)) * 1000 for _ in range(runs)]
-            )
+        if stored.codec == "json":  # 3 runs at least, up to 15 while they take under 2 s
+            loads: list[float] = []
+            while len(loads) < 3 or (len(loads) < 15 and sum(loads) < 2000):
+                loads.append(timed(lambda: orjson.loads(stored.data)) * 1000)
+            result["loads_ms"] = median(loads)
         return result
 
     server.add_url_rule("/_bench/floor", "bench_floor", measure)
@@ -330,8 +330,16 @@ class PeakRss:
         while not self._stop.wait(0.002):
             self.peak = max(self.peak, self.process.memory_info().rss)
 
+    def split(self) -> int:
+        """Peak minus baseline so far, in bytes; the peak starts again from now (the
+        baseline stays), so that writes and reads each get their own."""
+        peak = max(self.peak, _hwm(self.pid)) - self.baseline
+        _reset_hwm(self.pid)
+        self.peak = self.process.memory_info().rss
+        return peak
+
     def stop(self) -> int:
-        """Peak minus baseline, in bytes."""
+        """Peak minus baseline since the last `split`, in bytes."""
         self._stop.set()
         self._thread.join()
         return max(self.peak, _hwm(self.pid)) - self.baseline
@@ -406,10 +414,11 @@ def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: 
                 page, server.url, "write", "wrote", case.clicks, limit
             )
             show_profile(server.url, f"{title}, writes", profile)
+            write_peak = memory.split()
             read_ms, read_bytes, text = clicks(page, server.url, "read", "out", case.clicks, limit)
             show_profile(server.url, f"{title}, reads", profile)
         finally:
-            peak = memory.stop()
+            read_peak = memory.stop()
         arrived = bench_json(server.url, "bytes")["arrived"][-case.clicks :]  # the timed ones
         floor = bench_json(server.url, "floor") if kind in ("stash", "records") else {}
         return {
@@ -418,7 +427,9 @@ def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: 
             "read_ms": read_ms,
             "read_bytes": read_bytes,
             "arrived_ms": arrived,
-            "peak": peak,
+            "peak": max(write_peak, read_peak),
+            "write_peak": write_peak,
+            "read_peak": read_peak,
             "text": text,
             "floor": floor,
         }
@@ -502,7 +513,9 @@ def plot(results: dict, cases: list[Case], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     numeric = [c for c in cases if c.frame == "numeric"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
+    for ax in axes[1:3]:
+        ax.sharey(axes[0])  # the three times on one scale
     for ax, what, title in (
         (axes[0], "write_ms", "write: click to output"),
         (axes[1], "read_ms", "read: click to output"),
@@ -525,7 +538,19 @@ def plot(results: dict, cases: list[Case], path: Path) -> None:
         ax.set_xlabel("rows (x 10 numeric columns)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("median ms")
+    memory = axes[3]
+    for kind, label in KINDS.items():
+        done = [c for c in numeric if (kind, c.label) in results]
+        values = [max(results[kind, c.label]["peak"] / 2**20, 0.1) for c in done]
+        memory.plot([c.rows for c in done], values, marker="o", label=label)
+    memory.set_xscale("log")
+    memory.set_yscale("log")
+    memory.set_xlabel("rows (x 10 numeric columns)")
+    memory.set_ylabel("MiB (0.1 and less drawn at 0.1)")
+    memory.set_title("server peak memory during the clicks")
+    memory.grid(True, which="both", alpha=0.3)
+    for ax in axes[:3]:
+        ax.set_ylabel("median ms")
     axes[2].legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -655,7 +680,8 @@ def main() -> None:
                     f"{', '.join(f'{t:.0f}' for t in r['write_ms'])} ms, read "
                     f"{', '.join(f'{t:.0f}' for t in r['read_ms'])} ms (server "
                     f"{', '.join(f'{t:.1f}' for t in r['arrived_ms'])} ms), {r['text']!r}, "
-                    f"peak +{r['peak'] / 2**20:,.0f} MiB, floor {r['floor']} "
+                    f"peak +{r['peak'] / 2**20:,.1f} MiB (writes +{r['write_peak'] / 2**20:,.1f}, "
+                    f"reads +{r['read_peak'] / 2**20:,.1f}), floor {r['floor']} "
                     f"({time.monotonic() - started:.0f} s)",
                     flush=True,
                 )

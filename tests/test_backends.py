@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -297,3 +298,157 @@ def test_a_watcher_hears_commits_made_through_another_connection(kind, request, 
     assert {KEY: 1} in heard or (None in heard and watched.versions([KEY]) == {KEY: 1})
     watched.close()
     writer.close()
+
+
+def _frame(rows: int, seed: int = 0):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({f"f{j}": rng.random(rows) for j in range(10)})
+
+
+def test_sqlite_streams_a_large_value_to_its_file_and_compares_it_there(tmp_path):
+    """A frame's value file is written from the frame itself, and the check that a rewrite
+    is unchanged reads that file; neither lays the record out in memory. What the commit
+    returns is the file's bytes, a snapshot: changing the frame afterwards changes nothing."""
+    b = open_backend(f"sqlite:///{tmp_path}/stash.db")
+    df = _frame(20_000)
+    streamed = encode(df, stream=True)
+    record = b.commit(KEY, streamed, ttl=60)
+    assert not streamed.in_memory
+    (path,) = (tmp_path / "stash.db.blobs").iterdir()
+    assert path.read_bytes() == bytes(encode(df).data)
+    assert record.value.data.readonly and bytes(record.value.data) == path.read_bytes()
+    again = encode(df, stream=True)
+    assert b.holds(KEY, again, 60) and not again.in_memory
+    df.iloc[-1, -1] = -1.0  # in place, after the commit
+    assert bytes(record.value.data) == path.read_bytes()
+    assert decode(b.read(KEY).value).iloc[-1, -1] != -1.0
+    changed = encode(df, stream=True)
+    assert not b.holds(KEY, changed, 60) and not changed.in_memory
+    assert b.commit(KEY, lambda latest: changed, ttl=60).version == 2  # under the lock too
+    assert decode(b.read(KEY).value).iloc[-1, -1] == -1.0
+    assert not changed.in_memory
+    b.close()
+
+
+_WRITE_TOO_BIG = """
+import resource, signal, sys
+from dash_stash.backends import open_backend
+from dash_stash.codec import encode
+from tests.test_backends import KEY, _frame
+
+if sys.argv[2] == "killed":  # the kernel kills the process at the limit (Python ignores
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # the signal: the write then fails, EFBIG)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # and leaves no core file
+b = open_backend(f"sqlite:///{sys.argv[1]}/stash.db")
+resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 20, 2 << 20))  # no file over 2 MiB
+try:
+    b.commit(KEY, encode(_frame(100_000, seed=1), stream=True), ttl=60)  # 8 MB
+except OSError as exc:
+    print("failed:", exc.errno)
+"""
+
+
+@pytest.mark.parametrize("how", ["ignore", "killed"])
+def test_sqlite_write_cut_off_mid_file_leaves_the_previous_version(tmp_path, how):
+    """The operating system stops a value file mid-write (a file size limit: the write
+    fails, or the process is killed, as when the disk fills or the worker is killed):
+    the previous version stays the latest and readable, and no partial file is read or
+    counted; a killed process's part file is removed by the sweep once old."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    b = open_backend(f"sqlite:///{tmp_path}/stash.db")
+    df = _frame(20_000)
+    b.commit(KEY, encode(df, stream=True), ttl=86_400)
+    kept = sorted((tmp_path / "stash.db.blobs").iterdir())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, "-c", _WRITE_TOO_BIG, str(tmp_path), how],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if how == "ignore":
+        assert done.returncode == 0 and done.stdout.strip() == "failed: 27", done.stderr  # EFBIG
+        assert sorted((tmp_path / "stash.db.blobs").iterdir()) == kept  # the part removed
+    else:
+        assert done.returncode == -signal.SIGXFSZ, done.stderr
+        parts = [p for p in (tmp_path / "stash.db.blobs").iterdir() if p not in kept]
+        assert [p.name.endswith(".part") for p in parts] == [True]
+        assert parts[0].stat().st_size == 2 << 20  # cut off there
+    record = b.read(KEY)
+    assert record.version == 1 and decode(record.value).equals(df)
+    assert b.history(KEY) == [] and b.usage(KEY).other_bytes == 0
+    b.sweep()
+    assert len(list((tmp_path / "stash.db.blobs").iterdir())) == len(kept) + (how == "killed")
+    b.sweep(now=time.time() + 2 * 3600)  # a part an hour old is a failed commit's: removed
+    assert sorted((tmp_path / "stash.db.blobs").iterdir()) == kept
+    assert decode(b.read(KEY).value).equals(df)
+    b.close()
+
+
+_PEAK = """
+import ctypes, gc, sys
+from pathlib import Path
+from dash_stash.backends import open_backend
+from dash_stash.engine import StashEngine
+from dash_stash.engine.store import Replace
+from tests.test_backends import KEY, _frame
+
+def status(field):
+    lines = Path("/proc/self/status").read_text().splitlines()
+    line = next(t for t in lines if t.startswith(field))
+    return int(line.split()[1]) * 1024
+
+engine = StashEngine(open_backend(f"sqlite:///{sys.argv[1]}/stash.db"), max_value_bytes=2**30)
+df = _frame(500_000)  # 40 MB
+engine.commit(KEY, Replace(df), ttl=60)
+changed = df.copy()
+gc.collect()
+ctypes.CDLL("libc.so.6").malloc_trim(0)
+Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
+before = status("VmRSS:")
+unchanged = [engine.commit(KEY, Replace(df), ttl=60, keep_equal=True) for _ in range(3)]
+changed.iloc[-1, -1] = -1.0
+committed = engine.commit(KEY, Replace(changed), ttl=60, keep_equal=True)
+print(unchanged == [None] * 3, committed.version, (status("VmHWM:") - before) / 2**20)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc only")
+def test_sqlite_large_writes_do_not_hold_the_record_in_memory(tmp_path):
+    """Rewriting a 40 MB frame, unchanged (compared with its file) and then changed (a new
+    file), raises the process's peak memory by a few MiB, not by the 40 MB of the record
+    (before streaming: +40 MiB, the record laid out in one buffer)."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    unchanged, version, peak_mib = done.stdout.split()
+    assert (unchanged, version) == ("True", "2"), done.stderr
+    assert float(peak_mib) < 10, done.stdout
+
+
+def test_a_streamed_value_is_stored_as_its_bytes_at_commit(backend):
+    """Every backend keeps what a streamed frame held when it was committed: changing the
+    frame in place afterwards changes neither the record the commit returned nor a read."""
+    df = _frame(2_000)
+    before = encode(df)
+    record = backend.commit(KEY, encode(df, stream=True), ttl=60)
+    df.iloc[:, :] = 0.0
+    assert record.value == before and backend.read(KEY).value == before
+    assert decode(backend.read(KEY).value).iloc[0, 0] != 0.0

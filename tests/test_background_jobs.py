@@ -6,7 +6,7 @@ as one; a worker on the wrong backend says which one it needs."""
 from __future__ import annotations
 
 import pytest
-from dash import Dash, html
+from dash import Dash, Patch, html
 
 import dash_stash
 from dash_stash.adapter.background import JobCall, backend_id, backend_name, check_backend
@@ -105,3 +105,18 @@ def test_a_job_writing_a_store_it_read_again_and_again_keeps_another_writers_cha
     receipt = call.write(out, {**read, "rows": ["r1", "r2"]})
     assert stash.engine.read(key)[0] == {"rows": ["r1", "r2"], "n": 1}
     assert stash.signer.verify_job(receipt).token.version == 4
+
+
+def test_a_job_patching_a_store_it_does_not_read_is_refused_and_writes_nothing(stash):
+    """`set_props(store, {"data": Patch()})` in a job whose callback does not read the store:
+    there is no tab to patch, so the job fails naming callback and store, and commits
+    nothing (not a fresh instance holding only the patch)."""
+    patch = Patch()
+    patch.append("x")
+    stash.own_layouts()  # a worker knows the stores of the app's layout
+    call = JobCall(stash, "fill", 0, set(), info=job_info(stash, session="session-key"))
+    with pytest.raises(StashError, match=r"background callback 'fill' patches store 'data'") as e:
+        call.set_props("data", {"data": patch})
+    assert "add State('data', 'data') to the callback" in str(e.value)
+    assert call.located == {} and call.refs == {}  # no fresh instance was made for it
+    assert [k for k in stash.engine.backend.keys(stash.namespace) if k.store_id == "data"] == []

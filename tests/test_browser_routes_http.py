@@ -22,7 +22,11 @@ def url(serve, tmp_path):
 
 
 def read(client: DashClient, token, store="s", callback=SHOW) -> requests.Response:
-    body = {"callback": callback, "stores": [{"id": store, "token": token}]}
+    return many(client, [{"id": store, "token": token}], callback)
+
+
+def many(client: DashClient, stores: list, callback=SHOW) -> requests.Response:
+    body = {"callback": callback, "stores": stores}
     return client.http.post(client.url + "/_dash-stash/read", json=body)
 
 
@@ -77,6 +81,8 @@ def test_undeclared_stores_unknown_callbacks_and_raw_values_are_refused(url):
         (write(alice, other, {}, inc_callback(alice), "user_data"), "does not output store"),
         (read(alice, {"n": 1}), "raw value"),
         (write(alice, {"n": 1}, {"n": 2}), "raw value"),
+        (many(alice, [{"id": "s", "token": token}] * 2), "names store 's' twice"),
+        (many(alice, [{"id": "s", "token": token}] * 1001), "at most 1000 stores per read"),
     ]
     for response, words in cases:
         assert response.status_code == 400, response.text

@@ -826,3 +826,67 @@ def test_equal_is_strict_about_types_and_lenient_about_nan() -> None:
     assert equal(pl.DataFrame({"a": [nan]}), pl.DataFrame({"a": [nan]}))
     assert equal(pd.NaT, pd.NaT) and equal(pd.NA, pd.NA) and not equal(pd.NA, None)
     assert equal(Color.RED, Color.RED) and not equal(Color.RED, "red")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: direct_dtypes(20_000),  # the direct form
+        lambda: every_dtype(20_000),  # through from_pandas
+        lambda: {"a": np.arange(50_000), "t": pa.table({"x": np.arange(20_000)})},
+        lambda: pl.DataFrame({"x": np.arange(20_000), "s": ["v"] * 20_000}),
+        lambda: [b"\x00" * 70_000, (1, 2)],
+    ],
+)
+def test_streamed_encodings_write_the_bytes_a_laid_out_one_holds(make) -> None:
+    """A large value encoded for a commit (`stream=True`) is not laid out in memory: its
+    size is known, and `write_to` writes exactly the bytes `encode` lays out, part by part."""
+    import io
+
+    from dash_stash.codec import Streamed
+
+    value = make()
+    streamed, laid_out = encode(value, stream=True), encode(value)
+    assert isinstance(streamed, Streamed) and not isinstance(laid_out, Streamed)
+    assert streamed.size == laid_out.size >= 1 << 16 and not streamed.in_memory
+    sink = io.BytesIO()
+    streamed.write_to(sink)
+    streamed.write_to(sink)  # as often as asked: a comparison, then the file
+    assert sink.getvalue() == bytes(laid_out.data) * 2 and not streamed.in_memory
+    assert bytes(streamed.data) == bytes(laid_out.data) and streamed.in_memory
+    assert streamed.laid_out() == laid_out and equal(decode(streamed), value)
+    squeezed = encode(value, stream=True, compression=Compression("lz4", above=1 << 16))
+    assert equal(decode(squeezed), value)  # compressed parts stream too
+
+
+def test_a_value_changed_while_it_streams_is_refused_not_stored_short() -> None:
+    """The sizes are counted when the value is encoded; a part that then writes another size
+    (here: a buffer swapped under the record) raises instead of writing a record whose
+    header points at the wrong bytes."""
+    import io
+
+    from dash_stash.codec.envelope import Writer
+
+    writer = Writer()
+    writer.add(100_000, lambda out: None, lambda sink: sink.write(b"x" * 99_999))
+    layout = writer.finish({"b": 0})
+    with pytest.raises(RuntimeError, match="wrote 99999 bytes, not the 100000 it reserved"):
+        layout.write(io.BytesIO())
+
+
+def test_file_holds_compares_a_streamed_value_with_a_file(tmp_path) -> None:
+    from dash_stash.codec.buffers import file_holds
+
+    df = direct_dtypes(30_000)
+    path = tmp_path / "value"
+    path.write_bytes(bytes(encode(df).data))
+    streamed = encode(df, stream=True)
+    assert file_holds(path, streamed.size, streamed.write_to) and not streamed.in_memory
+    changed = df.copy()
+    changed.iloc[-1, 0] = -1.0  # the last column's last row: found at the very end
+    other = encode(changed, stream=True)
+    assert other.size == streamed.size and not file_holds(path, other.size, other.write_to)
+    shorter = encode(df.iloc[:-1], stream=True)
+    assert not file_holds(path, shorter.size, shorter.write_to)
+    path.write_bytes(bytes(encode(df).data) + b"\0")
+    assert not file_holds(path, streamed.size, streamed.write_to)

@@ -12,6 +12,7 @@ import time
 import pytest
 from dash import Patch
 
+from dash_stash import codec
 from dash_stash.backends import StoreKey, open_backend
 from dash_stash.engine import Merge, PatchWrite, Replace, StashEngine
 from dash_stash.errors import CorruptRecordError, EncodeError, ValueTooLargeError
@@ -161,8 +162,6 @@ def test_frames_read_large_are_the_readers_own(tmp_path, url):
     np = pytest.importorskip("numpy")
     from pandas.testing import assert_frame_equal
 
-    from dash_stash import codec
-
     engine = StashEngine(open_backend(url.format(tmp=tmp_path)))
     df = pd.DataFrame({"f": np.arange(200_000) * 0.5, "i": np.arange(200_000)})
     engine.commit(KEY2, Replace(df), ttl=60)
@@ -177,3 +176,159 @@ def test_frames_read_large_are_the_readers_own(tmp_path, url):
     assert_frame_equal(engine.read(KEY2, own=True)[0], df)
     assert_frame_equal(codec.decode(record.value), df)  # the writer's merge base
     assert [f.read_bytes() for f in files] == stored
+
+
+# ---- the decoded-value cache (decision 62) --------------------------------------------------
+
+
+def small_frame(rows: int = 1000, start: float = 0.0):
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    return pd.DataFrame(
+        {
+            "f": start + np.arange(rows) * 0.5,
+            "i": np.arange(rows),
+            "t": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(rows), unit="s"),
+            "I": pd.array(np.where(np.arange(rows) % 3 == 0, None, 1), dtype="Int64"),
+        }
+    )
+
+
+@pytest.fixture
+def counted(tmp_path):
+    """An engine on SQLite that counts how often it decodes a record."""
+    engine = StashEngine(open_backend(f"sqlite:///{tmp_path}/stash.db"))
+    decode, engine.decodes = engine.decode, 0
+
+    def counting(*args, **kwargs):
+        engine.decodes += 1
+        return decode(*args, **kwargs)
+
+    engine.decode = counting
+    return engine
+
+
+def test_small_frames_are_decoded_once_and_every_read_gets_its_own_copy(counted):
+    from pandas.testing import assert_frame_equal
+
+    df = small_frame()
+    counted.commit(KEY2, Replace(df), ttl=60)
+    first, _ = counted.read(KEY2, own=True)
+    second, record = counted.read(KEY2)
+    assert counted.decodes == 1 and len(counted.cache) == 1
+    for out in (first, second):  # changed in place, every way a callback may
+        out.iloc[0] = out.iloc[1]
+        out["f"] += 1
+        out.loc[out["i"] > 2, "I"] = -1
+        out.columns.name, out.index.name = "mine", "rows"
+    third, _ = counted.read(KEY2)
+    assert_frame_equal(third, df)
+    assert third.columns.name is None and third.index.name is None
+    assert counted.decodes == 1
+
+
+def test_a_deleted_or_expired_store_is_never_served_from_the_cache(counted, tmp_path):
+    df = small_frame()
+    counted.commit(KEY2, Replace(df), ttl=60)
+    counted.read(KEY2)
+    assert counted.delete(KEY2)
+    assert counted.read(KEY2, initial=lambda: "gone") == ("gone", None)
+    # Deleted behind the engine's back (another worker, the sweep): the backend says so.
+    counted.commit(KEY2, Replace(df), ttl=60)
+    counted.read(KEY2)
+    assert counted.backend.delete(KEY2)
+    assert counted.read(KEY2) == (None, None)
+    # Expired: the backend no longer has it, whatever the cache kept.
+    counted.commit(KEY2, Replace(df), ttl=0.3)
+    assert counted.read(KEY2)[1] is not None
+    deadline = time.monotonic() + 10
+    while counted.backend.read(KEY2) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert counted.read(KEY2) == (None, None)
+
+
+def test_a_store_written_again_at_the_same_version_is_read_as_written(counted):
+    """A key deleted and written again starts at version 1 again: the cache compares the
+    bytes the backend holds, so it never serves the old value under the same version."""
+    from pandas.testing import assert_frame_equal
+
+    counted.commit(KEY2, Replace(small_frame(start=0)), ttl=60)
+    assert counted.read(KEY2)[1].version == 1
+    counted.backend.delete(KEY2)  # not through the engine: another worker did it
+    new = small_frame(start=1000)
+    counted.commit(KEY2, Replace(new), ttl=60)
+    value, record = counted.read(KEY2)
+    assert record.version == 1
+    assert_frame_equal(value, new)
+
+
+def test_the_cache_keeps_only_small_plain_values_within_its_bound(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from dash_stash.engine.cache import DecodedCache
+
+    size = len(codec.encode(small_frame()).data)
+    engine = StashEngine(
+        open_backend(f"sqlite:///{tmp_path}/stash.db"),
+        cache=DecodedCache(max_bytes=5 * size),  # two records and their frames (2x each)
+    )
+    keys = [StoreKey("ns", "s", "local", f"k{n}") for n in range(4)]
+    for n, key in enumerate(keys):
+        engine.commit(key, Replace(small_frame(start=n)), ttl=60)
+        engine.read(key)
+    assert len(engine.cache) == 2  # the least recently read went first
+    others = {
+        "strings": pd.DataFrame({"s": ["a", "b"]}),  # Python objects: a copy would share them
+        "categories": pd.DataFrame({"c": pd.Categorical(["x", "y"])}),
+        "records": small_frame(10).to_dict("records"),  # JSON: orjson.loads is the floor
+        "large": small_frame(200_000),  # a file, read as a copy-on-write mapping
+    }
+    for name, value in others.items():
+        key = StoreKey("ns", "s", "local", name)
+        engine.commit(key, Replace(value), ttl=60)
+        engine.read(key)
+        engine.read(key)
+    assert len(engine.cache) == 2
+
+
+def test_copier_copies_only_what_shares_nothing():
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+
+    df = small_frame(10)
+    copy = codec.copier(df)
+    assert copy is not None and copy() is not df and not np.shares_memory(copy()["f"], df["f"])
+    assert codec.copier(np.arange(3)) is not None
+    for value in (
+        pd.DataFrame({"o": [[1], [2]]}),  # cells that are lists: shared by a deep copy
+        pd.DataFrame({"s": ["a"]}),
+        pd.DataFrame({"x": [1]}, index=pd.MultiIndex.from_tuples([(1, 2)])),
+        pd.DataFrame({("a", "b"): [1]}),
+        pd.Series([1.0]),
+        np.array([object()], dtype=object),
+        {"df": df},
+        [1, 2],
+    ):
+        assert codec.copier(value) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_process_forked_while_the_cache_is_in_use_still_reads(counted):
+    """A background job's process may be forked while a request thread holds the cache."""
+    counted.commit(KEY2, Replace(small_frame()), ttl=60)
+    counted.read(KEY2)
+    with counted.cache._lock:  # as another thread in the middle of a read
+        pid = os.fork()
+        if pid == 0:  # the child: read, and say by the exit code what it got
+            try:
+                value, _ = counted.read(KEY2)
+                os._exit(0 if len(value) == 1000 else 1)
+            except BaseException:
+                os._exit(2)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done != (0, 0), "the forked process hung on the cache's lock"
+    assert os.waitstatus_to_exitcode(done[1]) == 0

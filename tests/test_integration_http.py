@@ -413,3 +413,31 @@ def test_two_dash_apps_on_one_flask_server_each_serve_their_own_stores(serve, tm
     for stash in (one, two):  # each app's writes are in its own namespace
         keys = stash.engine.backend.keys(stash.namespace)
         assert [k.store_id for k in keys if k.session] == ["box"]
+
+
+def test_set_props_patch_on_a_store_the_callback_does_not_read_is_refused(serve, tmp_path, caplog):
+    """Without the store as Input or State there is no tab whose value the Patch applies to:
+    the callback fails naming itself, the store and the fix, and nothing is committed."""
+    app = Dash("unread_patch")
+    stash = dash_stash.init(app, f"sqlite:///{tmp_path}/stash.db")
+    app.layout = html.Div(
+        [dash_stash.Store(id="notes", data=["a"]), html.Button(id="go"), html.Div(id="msg")]
+    )
+
+    @app.callback(Output("msg", "children"), Input("go", "n_clicks"), prevent_initial_call=True)
+    def append_note(n):
+        patch = dash.Patch()
+        patch.append("b")
+        dash.set_props("notes", {"data": patch})
+        return "appended"
+
+    c = DashClient(serve(app).url)
+    response = c.call(c.callback("msg.children"), {("go", "n_clicks"): 1})
+    assert response.status_code == 500
+    assert (
+        "callback 'append_note' patches store 'notes' with set_props, but does not read it"
+        in caplog.text
+    )
+    assert "add State('notes', 'data') to the callback" in caplog.text
+    written = [k for k in stash.engine.backend.keys(stash.namespace) if k.store_id == "notes"]
+    assert written == []  # no instance holding only ["b"]

@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import queue
+import socket
 import sys
 import threading
 import time
@@ -61,6 +62,11 @@ class Events:
         return event is None
 
     def close(self) -> None:
+        """The page goes away: its connection closes at once (as a closed tab's does), even
+        while the reader thread waits on it."""
+        connection = self.response.raw.connection
+        if connection is not None and connection.sock is not None:
+            connection.sock.shutdown(socket.SHUT_RDWR)
         self.response.close()
 
 

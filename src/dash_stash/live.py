@@ -6,12 +6,21 @@ by the backend's change feed (`Backend.watch`: every commit and delete, by any w
 this process or, through SQLite's data version or Redis pub/sub, in any other), and wakes
 the watches that fall behind. It holds no values and no tokens: the web side turns what
 changed into fresh tokens for the page (`adapter`'s live route). Dash-free on purpose.
+
+A stream waits for its watch's next change in one of two ways, both here (`Wait`): a thread
+blocks on the hub's condition (WSGI servers: one thread per open page), or a coroutine awaits
+it on an asyncio loop, woken through `loop.call_soon_threadsafe` by the feed's thread (ASGI
+servers: no thread per open page).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .backends import Backend, StoreKey
@@ -34,6 +43,7 @@ class Hub:
         self._count: Counter[StoreKey] = Counter()  # watches per key
         self._watches = 0
         self._feeding = False
+        self._wakers: dict[int, tuple[Watch, Callable[[], None]]] = {}  # awaiting watches
 
     def open(self, known: dict[StoreKey, int]) -> Watch:
         """Start watching `known` (key -> version the page has); a key already behind shows
@@ -85,6 +95,24 @@ class Hub:
             self._cond.wait_for(lambda: self._newer(watch), timeout)
             return self._newer(watch)
 
+    async def wait_async(self, watch: Watch, timeout: float) -> None:
+        """Await, on the running asyncio loop, a change of a key of `watch` (or `timeout`):
+        no thread waits; the feed's thread wakes the loop when the watch falls behind.
+        Cancelling it (the client went away) leaves nothing behind in the hub."""
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+        with self._cond:
+            if self._newer(watch):
+                return
+            self._wakers[id(watch)] = (watch, lambda: loop.call_soon_threadsafe(woken.set))
+        try:
+            await asyncio.wait_for(woken.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self._cond:
+                self._wakers.pop(id(watch), None)
+
     def seen(self, watch: Watch, versions: dict[StoreKey, int]) -> None:
         """The page was sent these versions."""
         watch.known.update(versions)
@@ -100,6 +128,7 @@ class Hub:
             with self._cond:
                 keys = list(self._count)
             changes = self.backend.versions(keys) if keys else {}
+        behind = []
         with self._cond:
             moved = False
             for key, version in changes.items():
@@ -112,3 +141,31 @@ class Hub:
                     moved = True
             if moved:
                 self._cond.notify_all()
+                behind = [wake for watch, wake in self._wakers.values() if self._newer(watch)]
+        for wake in behind:
+            with contextlib.suppress(RuntimeError):  # its loop closed (the server stopping)
+                wake()
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A step of a stream (see `adapter.stream`): wait `pause` seconds (one event per
+    interval), then until a key of `watch` changes or `timeout` passes. The server that
+    sends the stream does the waiting, as it can: `block` in a thread, `wait` on a loop."""
+
+    hub: Hub
+    watch: Watch
+    timeout: float
+    pause: float = 0.0
+
+    def block(self) -> None:
+        """Wait in this thread."""
+        if self.pause > 0:
+            time.sleep(self.pause)
+        self.hub.wait(self.watch, self.timeout)
+
+    async def wait(self) -> None:
+        """Wait on the running asyncio loop, holding no thread."""
+        if self.pause > 0:
+            await asyncio.sleep(self.pause)
+        await self.hub.wait_async(self.watch, self.timeout)

@@ -33,6 +33,7 @@ from .integration import Stash
 log = logging.getLogger("dash_stash")
 
 READ, WRITE = "_dash-stash/read", "_dash-stash/write"
+MAX_READ = 1000  # stores one clientside read may name: more than a page's ALL wildcard holds
 
 
 class Routes:
@@ -58,14 +59,20 @@ class Routes:
         name = f"clientside {spec['output']}"
         deps = spec.get("inputs", []) + spec.get("state", [])
         call = CallbackCall(self.stash, name, None)
-        values, versions = [], []
-        for entry in _list(body.get("stores")):
+        values, versions, named = [], [], set()
+        entries = _list(body.get("stores"))
+        if len(entries) > MAX_READ:  # each entry is a backend read: bound the work of one request
+            raise StashError(f"{name}: at most {MAX_READ} stores per read")
+        for entry in entries:
             if not isinstance(entry, dict):
                 raise StashError("expected stores as a list of {id, token}")
             component_id, token = _component_id(entry.get("id")), entry.get("token")
             store_id = stringify_id(component_id)
             if not _declares(deps, component_id, ("data",)):
                 raise StashError(f"{name} does not read store {store_id!r}")
+            if store_id in named:
+                raise StashError(f"{name} names store {store_id!r} twice")
+            named.add(store_id)
             value = call.read({"id": component_id, "property": "data", "value": token})
             loaded = call.loaded.get(store_id)
             stored = loaded.encoded if loaded else None

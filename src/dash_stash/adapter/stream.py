@@ -43,7 +43,7 @@ from .. import scopes
 from .._types import StoreSpec
 from ..backends import StoreKey
 from ..errors import StashError, TokenError
-from ..live import Hub
+from ..live import Hub, Wait
 from ..tokens import is_token_text
 from .browser import _component_id, _list
 
@@ -163,7 +163,7 @@ class LiveRoute:
 
     def _events(
         self, shown: dict[StoreKey, _Shown], hot: bool, quiet: int, budget: int | None
-    ) -> Iterator[str]:
+    ) -> Iterator[str | Wait]:
         known = {key: s.located.token.version for key, s in shown.items() if s.located.token}
         watch = self.hub.open(known)
         # a slot is taken when the stream starts, just before the try, so that it is given
@@ -173,22 +173,22 @@ class LiveRoute:
         try:
             yield f"retry: {int(self.retry(held, hot, quiet) * 1000)}\n\n"
             deadline = time.monotonic() + hold
-            last = 0.0
+            pause = 0.0  # after an event: what else changes meanwhile joins the next one
             while True:
                 left = deadline - time.monotonic()
-                newer = self.hub.wait(watch, min(self.heartbeat, left)) if left > 0 else {}
-                newer = newer or self.hub.newer(watch)
+                if left > 0:  # the server waits as it can: a thread blocks (WSGI), or a
+                    # coroutine awaits on the loop, holding no thread (ASGI); the rest (checks,
+                    # tokens) is short sync work between waits
+                    yield Wait(self.hub, watch, min(self.heartbeat, left), pause)
+                newer = self.hub.newer(watch)
+                pause = 0.0
                 if newer:
-                    pause = last + self.interval - time.monotonic()
-                    if pause > 0:  # coalesce: what else changes meanwhile joins this event
-                        time.sleep(pause)
-                        newer = self.hub.newer(watch)
                     if not self._still_in_groups(shown):
                         return
                     stores = [self._fresh(shown[key], version) for key, version in newer.items()]
                     yield f"data: {json.dumps({'stores': stores})}\n\n"
                     self.hub.seen(watch, newer)
-                    last = time.monotonic()
+                    pause = self.interval
                 if time.monotonic() >= deadline:
                     return
                 if not newer:

@@ -33,11 +33,13 @@ server's `SESSION_COOKIE_SECURE` is set, and `Cache-Control: private`.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
+import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
@@ -117,6 +119,9 @@ class Web:
     `add_json_route` and the few facts below for their framework."""
 
     raise_limit: ClassVar[str] = ""  # how to allow larger request bodies on this server
+    # the longest a held stream waits before it ends (None: the stream's own `hold`), for a
+    # server that will not stop while a response is open
+    longest_hold: float | None = None
 
     def __init__(
         self,
@@ -151,14 +156,13 @@ class Web:
         """A POST route taking a JSON object; `handler` returns JSON bytes (see `answer`)."""
         raise NotImplementedError
 
-    def add_stream_route(
-        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
-    ) -> bool:
+    def add_stream_route(self, path: str, handler: Callable[[dict, bool], Steps | None]) -> bool:
         """A POST route taking a JSON object and answering a stream of Server-Sent Events:
-        `handler(body, can_hold)` gives the chunks (None: nothing to stream, 204), where
-        `can_hold` says whether a held response leaves the server able to serve others. The
-        stream runs in the request's state and ends when the browser goes away (its next
-        chunk fails to send). False: this server has no such route yet (no live updates)."""
+        `handler(body, can_hold)` gives the stream's steps (`Steps`; None: nothing to
+        stream, 204), where `can_hold` says whether a held response leaves the server able
+        to serve others. The stream runs in the request's state and ends when the browser
+        goes away (WSGI: its next chunk fails to send; ASGI: at once, on the server's
+        disconnect message). False: this server has no such route (no live updates)."""
         return False
 
     def stream_slots(self) -> int | None:
@@ -279,12 +283,16 @@ def parse_json(data: bytes | None, content_type: str | None) -> Any:
 
 STREAM_HEADERS = {"Cache-Control": "no-cache, private", "X-Accel-Buffering": "no"}  # nginx: at once
 
+# A stream's steps (`Web.add_stream_route`): each chunk to send (str), and between them each
+# wait for what comes next (a `live.Wait`: `block()` in a thread, or `await wait()` on a loop).
+Steps = Iterator[Any]
+
 
 def open_stream(
-    handler: Callable[[dict, bool], Iterator[str] | None], can_hold: bool, path: str
-) -> tuple[int, bytes, Iterator[str] | None]:
+    handler: Callable[[dict, bool], Steps | None], can_hold: bool, path: str
+) -> tuple[int, bytes, Steps | None]:
     """Run a stream route's `handler` on this request's JSON body: (status, error body, the
-    chunks to send under the request's state, or None for nothing to stream: a 204)."""
+    steps to run under the request's state, or None for nothing to stream: a 204)."""
     chunks: list = []
     status, error = answer(
         lambda b: chunks.append(handler(b, can_hold)) or b"", request_json(), path
@@ -294,19 +302,68 @@ def open_stream(
     return status, error, in_state(current(), chunks[0])
 
 
-def in_state(state: RequestState | None, chunks: Iterator[str]) -> Iterator[str]:
-    """`chunks`, each made under the request's dash-stash state: servers send a streamed body
-    after the request's own hooks have cleared it, and may make each chunk in another thread
-    or context, so the state is entered around each chunk rather than once."""
-    while True:
-        token = enter(state)
-        try:
-            chunk = next(chunks, None)
-        finally:
-            leave(token)
-        if chunk is None:
-            return
-        yield chunk
+def in_state(state: RequestState | None, steps: Steps) -> Steps:
+    """`steps`, each made under the request's dash-stash state: servers send a streamed body
+    after the request's own hooks have cleared it, and may make each step in another thread
+    or context, so the state is entered around each step rather than once. Closing this
+    closes `steps` (a stream's watch ends with it)."""
+    try:
+        while True:
+            token = enter(state)
+            try:
+                step = next(steps, None)
+            finally:
+                leave(token)
+            if step is None:
+                return
+            yield step
+    finally:
+        close = getattr(steps, "close", None)
+        if close is not None:
+            close()
+
+
+def blocking_chunks(steps: Steps) -> Iterator[str]:
+    """A stream's chunks for a WSGI server: each wait blocks this thread (one per open page
+    on a threaded server; where a request may not be held, `can_hold` was False and the
+    stream does not wait)."""
+    try:
+        for step in steps:
+            if isinstance(step, str):
+                yield step
+            else:
+                step.block()
+    finally:
+        steps.close()
+
+
+async def awaiting_chunks(
+    steps: Steps, run: Callable[[Callable[[], Any]], Awaitable[Any]], longest: float | None = None
+) -> AsyncIterator[bytes]:
+    """A stream's chunks for an ASGI server, holding no thread while it waits: each step's
+    short sync work (checks, tokens: it may call an app's `group=`) runs through `run` (the
+    server's thread pool), and each wait is awaited on the event loop. When the client goes
+    away the server cancels the response (ASGI `http.disconnect`: Starlette and Quart both
+    listen for it), which ends the wait here and closes the stream (its watch). `run` must
+    wait for its thread even when cancelled, so no thread still runs a step when the
+    stream is closed. `longest`: end the response after that many seconds of waiting (the
+    page asks again at once, and catches up by version), for a server that will not stop
+    while a response is open."""
+    end = None if longest is None else time.monotonic() + longest
+    try:
+        while (step := await run(lambda: next(steps, None))) is not None:
+            if isinstance(step, str):
+                yield step.encode()
+                continue
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            try:
+                await asyncio.wait_for(step.wait(), left)
+            except asyncio.TimeoutError:
+                return
+    finally:
+        steps.close()
 
 
 def current() -> RequestState | None:

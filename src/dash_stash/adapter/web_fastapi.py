@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +38,10 @@ class FastAPIWeb(web.Web):
     """Hooks a FastAPI server through `_Middleware`."""
 
     raise_limit = "dash-stash reads no more of a Dash request on FastAPI"
+    # uvicorn does not stop (Ctrl+C, SIGTERM, every `--reload` of Dash's `run(debug=True)`)
+    # while a response is open, with no time limit by default, and tells the app nothing:
+    # so a held live stream ends after 5 s of waiting, and the page asks again at once.
+    longest_hold = 5.0
 
     def install(self, setup: Callable[[], None]) -> None:
         self.setup = setup
@@ -69,17 +73,18 @@ class FastAPIWeb(web.Web):
         self.app.backend.add_url_rule(path, view, endpoint=f"dash_stash{path}", methods=["POST"])
 
     def add_stream_route(
-        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+        self, path: str, handler: Callable[[dict, bool], web.Steps | None]
     ) -> bool:
         async def view(request: Request) -> Response:
-            # Not held: a held stream would keep one of the thread pool's threads (which
-            # dash-stash's own routes share) for every open page; the page asks again each
-            # second instead (`LiveRoute.poll`).
-            status, error, chunks = await run_in_threadpool(web.open_stream, handler, False, path)
+            # Held, and free: the stream awaits changes on the event loop; only its short
+            # steps (checks, tokens) take a pool thread, each for a moment.
+            status, error, steps = await run_in_threadpool(web.open_stream, handler, True, path)
             if status != 200:
                 return Response(error, status_code=status, media_type=web.JSON)
-            if chunks is None:
+            if steps is None:
                 return Response(status_code=204)
+            # anyio's thread runs are waited for even when the response is cancelled
+            chunks = web.awaiting_chunks(steps, run_in_threadpool, self.longest_hold)
             return StreamingResponse(
                 chunks, media_type="text/event-stream", headers=web.STREAM_HEADERS
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -72,7 +72,7 @@ class FlaskWeb(web.Web):
         )
 
     def add_stream_route(
-        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+        self, path: str, handler: Callable[[dict, bool], web.Steps | None]
     ) -> bool:
         def view() -> flask.Response:
             # gunicorn's gthread, gevent and eventlet workers and werkzeug's threaded server
@@ -85,7 +85,9 @@ class FlaskWeb(web.Web):
             if chunks is None:
                 return flask.Response(status=204)
             response = flask.Response(
-                flask.stream_with_context(chunks), 200, mimetype="text/event-stream"
+                flask.stream_with_context(web.blocking_chunks(chunks)),
+                200,
+                mimetype="text/event-stream",
             )
             response.headers.update(web.STREAM_HEADERS)
             return response

@@ -10,7 +10,9 @@ threads a copy of that context, so they see it. Quart enforces its `MAX_CONTENT_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import asyncio
+import contextvars
+from collections.abc import Callable
 from typing import Any
 
 import quart
@@ -51,7 +53,9 @@ class QuartWeb(web.Web):
             view = web.Request(
                 request.method,
                 request.path,
-                request,
+                # the request itself, not Quart's proxy of the current one: a held stream's
+                # steps (which ask an app's `group=`) run after the request context ends
+                request._get_current_object(),  # type: ignore[attr-defined]
                 lambda: request.args.to_dict(),
                 lambda: web.parse_json(body, content_type),
             )
@@ -73,7 +77,7 @@ class QuartWeb(web.Web):
             if not self.mine(socket.path):
                 return
             args = socket.args.to_dict
-            view = web.Request("GET", socket.path, socket, args, lambda: None)
+            view = web.Request("GET", socket.path, socket._get_current_object(), args, lambda: None)
             secure = socket.is_secure or bool(server.config.get("SESSION_COOKIE_SECURE"))
             web.enter(self.begin(view, socket.cookies, secure, set_cookie=False))
             await run_sync(self.on_request)()
@@ -91,23 +95,23 @@ class QuartWeb(web.Web):
         self.app.backend.add_url_rule(path, view, endpoint=f"dash_stash{path}", methods=["POST"])
 
     def add_stream_route(
-        self, path: str, handler: Callable[[dict, bool], Iterator[str] | None]
+        self, path: str, handler: Callable[[dict, bool], web.Steps | None]
     ) -> bool:
         async def view() -> quart.Response:
-            # Not held: each chunk is made in Quart's small thread pool, which a held stream
-            # would keep for every open page; the page asks again each second instead.
-            status, error, chunks = await run_sync(web.open_stream)(handler, False, path)
+            # Held, and free: the stream awaits changes on the event loop; only its short
+            # steps (checks, tokens) take a pool thread, each for a moment.
+            status, error, steps = await run_sync(web.open_stream)(handler, True, path)
             if status != 200:
                 return quart.Response(error, status, content_type=web.JSON)
-            if chunks is None:
+            if steps is None:
                 return quart.Response("", 204)
-
-            async def body() -> AsyncIterator[bytes]:
-                while (chunk := await run_sync(next)(chunks, None)) is not None:
-                    yield chunk.encode()
-
-            response = quart.Response(body(), 200, content_type="text/event-stream")
+            response = quart.Response(
+                web.awaiting_chunks(steps, _in_thread, self.longest_hold),
+                200,
+                content_type="text/event-stream",
+            )
             response.headers.update(web.STREAM_HEADERS)
+            response.timeout = None  # Quart's RESPONSE_TIMEOUT would cut a held stream
             return response
 
         self.app.backend.add_url_rule(path, view, endpoint=f"dash_stash{path}", methods=["POST"])
@@ -118,6 +122,18 @@ class QuartWeb(web.Web):
 
     def is_response(self, value: Any) -> bool:
         return isinstance(value, quart.Response)
+
+
+async def _in_thread(func: Callable[[], Any]) -> Any:
+    """`func()` in the loop's default executor (Quart's pool), in a copy of this context;
+    waited for to its end even if the caller is cancelled (a stream is closed only once no
+    thread runs its step: `web.awaiting_chunks`)."""
+    future = asyncio.get_running_loop().run_in_executor(None, contextvars.copy_context().run, func)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait({future})
+        raise
 
 
 def _websocket_scheme(asgi_app: Callable[..., Any]) -> Callable[..., Any]:

@@ -176,6 +176,7 @@ class Backend(ABC):
         return (
             latest is not None
             and latest.value.codec == value.codec
+            and latest.value.size == value.size
             and same_bytes(latest.value.data, value.data)
         )
 

@@ -32,9 +32,11 @@ class MemoryBackend(Backend):
             now = time.time()
             latest = self._live(key, now)
             change = new_value(update, latest)
-            data = change.value.data
-            if isinstance(data, memoryview) and not data.readonly:  # lent by a reader: copy it
-                change = replace(change, value=Encoded(change.value.codec, bytes(data)))
+            value = change.value.laid_out()  # a `Streamed` value's bytes, a snapshot
+            if isinstance(value.data, memoryview) and not value.data.readonly:  # a reader's
+                value = Encoded(value.codec, bytes(value.data))  # lent buffer: copy it
+            if value is not change.value:
+                change = replace(change, value=value)
             record = Record(
                 key=key,
                 value=change.value,

@@ -416,7 +416,7 @@ class RedisBackend(Backend):
                 exists = fields[5] is not None
                 latest = None if blind else _record(key, fields, data, pttl)
                 change = new_value(update, latest)  # may raise: nothing has been written
-                value = change.value
+                value = change.value.laid_out()  # a `Streamed` value's bytes, a snapshot
                 now = time.time()
                 sizes = [int(fields[6]), *(int(e.split(b":")[1]) for e in order)] if exists else []
                 etag = secrets.token_hex(8)

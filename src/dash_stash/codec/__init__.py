@@ -7,13 +7,27 @@ registry -> arrow -> typed -> envelope.
 """
 
 from .compression import Compression
-from .registry import JSON, Encoded, browser_json, decode, encode, equal, same
+from .registry import (
+    JSON,
+    TYPED,
+    Encoded,
+    Streamed,
+    browser_json,
+    copier,
+    decode,
+    encode,
+    equal,
+    same,
+)
 
 __all__ = [
     "JSON",
     "Compression",
     "Encoded",
+    "Streamed",
+    "TYPED",
     "browser_json",
+    "copier",
     "decode",
     "encode",
     "equal",

@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+from collections.abc import Callable
 from typing import Any
 
 from . import typed
@@ -172,8 +173,9 @@ def _pyarrow_for_reading(extra: str) -> Any:
 
 def _write_table(table: Any, d: Dumper, pa: Any) -> int:
     """Add `table` as an Arrow IPC stream. Uncompressed, its size is counted first (no data is
-    copied for that) and the stream is written once, into its place in the record; compressed,
-    it goes through an Arrow buffer of the (smaller) compressed size."""
+    copied for that) and the stream is written once, into its place in the record or straight
+    to the sink the record goes to (Arrow hands the columns' own buffers over, no copy);
+    compressed, it goes through an Arrow buffer of the (smaller) compressed size."""
     compression = _table_compression(table, d.compression, pa)
     options = pa.ipc.IpcWriteOptions(compression=compression)
 
@@ -198,7 +200,9 @@ def _write_table(table: Any, d: Dumper, pa: Any) -> int:
         return d.writer.add_bytes(sink.getvalue())
     mock = pa.MockOutputStream()
     write(mock)
-    return d.writer.add(mock.size(), lambda out: write(pa.FixedSizeBufferWriter(pa.py_buffer(out))))
+    return d.writer.add(
+        mock.size(), lambda out: write(pa.FixedSizeBufferWriter(pa.py_buffer(out))), write
+    )
 
 
 def _table_compression(table: Any, setting: Compression, pa: Any) -> str | None:
@@ -846,6 +850,60 @@ def _load_pandas(ld: Loader, node: dict) -> Any:
         )
     df.columns = _restore_index(cols, node["columns"], ld)
     return df
+
+
+# ---- copies that share nothing --------------------------------------------------------------
+
+
+def copier(value: Any) -> Callable[[], Any] | None:
+    """A function that makes new copies of `value` sharing nothing writable with it, when one
+    copy is cheap and complete; else None. Holds for numpy arrays of numbers, bools and
+    datetimes, and for DataFrames whose every column is one (or tz-aware datetimes, nullable
+    numbers or booleans: numpy inside): copying their blocks copies everything a callback can
+    change (an Index is immutable, and each copy gets its own Index objects, so its names
+    are its own). Columns of strings, objects or categories give None: a deep copy would
+    still share Python objects, and decoding them is not a fixed cost worth skipping."""
+    root = type(value).__module__.partition(".")[0]
+    if root == "numpy":
+        import numpy as np
+
+        if type(value) is np.ndarray and value.dtype.kind in _COPIED_KINDS:
+            return value.copy
+        return None
+    if root != "pandas":
+        return None
+    import numpy as np
+    import pandas as pd
+
+    if type(value) is not pd.DataFrame or not _plain_axis(value.index):
+        return None
+    if not _plain_axis(value.columns):
+        return None
+    for dtype in value.dtypes:
+        if isinstance(dtype, np.dtype):
+            if dtype.kind not in _COPIED_KINDS:
+                return None
+        elif not isinstance(dtype, pd.DatetimeTZDtype) and _masked_type(dtype) is None:
+            return None
+    return functools.partial(value.copy, deep=True)
+
+
+_COPIED_KINDS = "biufcmM"  # numpy kinds whose values are plain bytes
+
+
+def _plain_axis(index: Any) -> bool:
+    """An index whose labels and names hold no mutable Python object: a RangeIndex, or one
+    level of numbers, datetimes or strings."""
+    import pandas as pd
+
+    if type(index) is pd.RangeIndex:
+        return True
+    if isinstance(index, pd.MultiIndex):
+        return False
+    labels = index.dtype.kind in _COPIED_KINDS or index.dtype == _str_dtype()
+    if not labels and _is_object_dtype(index.dtype):
+        labels = all(type(label) is str for label in index)
+    return labels and all(name is None or type(name) is str for name in index.names)
 
 
 # ---- polars ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Callable
 from typing import Any
 
 LARGE = 1 << 20  # from this size on, a buffer is a mapping of its own
@@ -67,12 +68,51 @@ def same_bytes(a: bytes | memoryview, b: bytes | memoryview) -> bool:
     )
 
 
-def file_holds(path: Any, data: bytes | memoryview) -> bool:
-    """Does the file at `path` hold exactly `data`? Read a slice at a time, never whole."""
-    view = memoryview(data).cast("B")
+def file_holds(path: Any, size: int, write: Callable[[Any], Any]) -> bool:
+    """Does the file at `path` hold exactly the `size` bytes that `write(sink)` writes to
+    its sink? Compared as they come, a slice at a time (neither side is ever held whole),
+    stopping at the first difference."""
     with open(path, "rb", buffering=0) as f:
-        if os.fstat(f.fileno()).st_size != len(view):
-            return False
-        return all(
-            f.read(_CHUNK) == bytes(view[i : i + _CHUNK]) for i in range(0, len(view), _CHUNK)
-        )
+        return os.fstat(f.fileno()).st_size == size and stream_holds(f, write)
+
+
+def stream_holds(f: Any, write: Callable[[Any], Any]) -> bool:
+    """Does what `write(sink)` writes equal what `f.read(n)` gives (a file, an SQLite blob),
+    to its end? Compared a slice at a time, stopping at the first difference."""
+    try:
+        write(_Compare(f))
+    except _Differs:
+        return False
+    return not f.read(1)
+
+
+class _Differs(Exception):
+    """Raised by `_Compare` at the first byte that differs: no need to write the rest."""
+
+
+# What `_Compare` holds at a time, twice: below glibc's threshold for a mapping of its own, so
+# each slice reuses the memory the last one freed (1 MiB slices left 2-3 MiB in the heaps of
+# the threads Dash runs callbacks in, after each write of an unchanged 8 MB table).
+_SLICE = 1 << 16
+
+
+class _Compare:
+    """A sink that checks what is written to it against a file, read as it goes."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        for i in range(0, len(view), _SLICE):
+            part = bytes(view[i : i + _SLICE])
+            if self.f.read(len(part)) != part:
+                raise _Differs
+        return len(view)
+
+    def flush(self) -> None:  # what a file-like sink has, for Arrow's writer
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return False

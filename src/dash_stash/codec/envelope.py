@@ -6,7 +6,8 @@
     u64 little-endian                 length of the header
 
 The header goes last: it holds the spans, known only once every part has reserved its size.
-Every part is then written once, straight into its place in one buffer (see `buffers`). In
+Every part is then written once, straight where it goes: its place in one buffer (see
+`buffers`), or for a large record a value file, in order (`Layout`). In
 ``tree`` every typed object is a placeholder ``{"__ds__": "<tag>", ...}``; a blob is
 referenced by its index (``"b": 0``).
 Decoding reads the header, checks every span lies inside the record, and never guesses.
@@ -14,13 +15,16 @@ Decoding reads the header, checks every span lies inside the record, and never g
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from .buffers import LARGE, allocate
+from .buffers import allocate
+
+STREAMED = 1 << 16  # from this size on, a record is a `Layout`, written where it goes
 
 MAGIC = b"DSTYPED1"
 TAG = "__ds__"
@@ -42,44 +46,129 @@ class BadRecord(Exception):
 
 
 class Writer:
-    """Collects the binary parts of one value, then lays them out in one new buffer.
+    """Collects the binary parts of one value, then lays them out (`finish`).
 
-    Each part reserves its size first and is written by its `fill` function straight into
-    its place at `finish`: Arrow writes its IPC stream once, into the final buffer.
+    Each part reserves its size first; it is written later by its `fill` function straight
+    into its place in one buffer, or by its `stream` function straight to a file-like sink
+    (see `Layout`): Arrow writes its IPC stream once, where it goes.
     """
 
     def __init__(self) -> None:
         self.size = len(MAGIC)
         self.spans: list[list[int]] = []
         self.fills: list[Callable[[memoryview], Any]] = []
+        self.streams: list[Callable[[Any], Any]] = []
 
-    def add(self, size: int, fill: Callable[[memoryview], Any]) -> int:
-        """Reserve `size` bytes for one blob that `fill` writes into the view it is given at
-        `finish` (the part must still be there then); return its index for the header."""
+    def add(
+        self,
+        size: int,
+        fill: Callable[[memoryview], Any],
+        stream: Callable[[Any], Any] | None = None,
+    ) -> int:
+        """Reserve `size` bytes for one blob that `fill` writes into the view it is given, or
+        `stream` to the sink it is given (`sink.write(bytes-like)`), both exactly `size` bytes
+        and as often as asked (the part must stay alive till then); return its index for the
+        header. Without `stream`, the part is filled into a buffer of its own and written."""
         start = self.size + (-self.size % ALIGN)
         self.spans.append([start, size])
         self.fills.append(fill)
+        self.streams.append(stream or functools.partial(_stream_filled, size, fill))
         self.size = start + size
         return len(self.spans) - 1
 
     def add_bytes(self, data: bytes | bytearray | memoryview) -> int:
         view = memoryview(data).cast("B")
-        return self.add(len(view), lambda out: out.__setitem__(slice(None), view))
+        return self.add(
+            len(view), lambda out: out.__setitem__(slice(None), view), lambda sink: sink.write(view)
+        )
 
-    def finish(self, tree: Any) -> bytes | memoryview:
-        """The record: bytes when small, else a read-only view of one large buffer."""
+    def finish(self, tree: Any) -> bytes | Layout:
+        """The record: bytes when small, else its `Layout`, whose bytes are written only where
+        they are needed (a file, a comparison with one, or one buffer)."""
         header = orjson.dumps({"v": tree, "b": self.spans})
-        total = self.size + len(header) + _LEN.size
-        buf = allocate(total)
+        layout = Layout(self.size, self.spans, self.fills, self.streams, header)
+        if layout.size >= STREAMED:
+            return layout
+        buf = memoryview(bytearray(layout.size))
+        layout.fill(buf)
+        return bytes(buf)
+
+
+def _stream_filled(size: int, fill: Callable[[memoryview], Any], sink: Any) -> None:
+    buf = allocate(size)
+    fill(buf)
+    sink.write(buf)
+
+
+class Layout:
+    """A large record not laid out yet: its size is known, and its bytes can be written
+    straight to a sink (a value file, a comparison with the stored one) or once into one
+    buffer (`fill`). So a write of an 80 MB table never needs an 80 MB buffer: Arrow writes
+    each column from the frame's own memory to the file.
+
+    The parts refer to the writer's value (a frame's columns, without a copy): a layout is
+    used inside the commit that made it, never kept (`registry.Streamed`)."""
+
+    def __init__(
+        self,
+        end: int,
+        spans: list[list[int]],
+        fills: list[Callable[[memoryview], Any]],
+        streams: list[Callable[[Any], Any]],
+        header: bytes,
+    ) -> None:
+        self.spans, self.fills, self.streams = spans, fills, streams
+        self.end = end  # where the blobs end and the header starts
+        self.header = header
+        self.size = end + len(header) + _LEN.size
+
+    def fill(self, buf: memoryview) -> None:
+        """Write the record into `buf`, a new buffer of `size` bytes."""
         buf[: len(MAGIC)] = MAGIC
         end = len(MAGIC)
         for (start, size), fill in zip(self.spans, self.fills, strict=True):
             buf[end:start] = bytes(start - end)  # padding: zeros, never stale memory
             fill(buf[start : start + size])
             end = start + size
-        buf[end : end + len(header)] = header
-        _LEN.pack_into(buf, end + len(header), len(header))
-        return bytes(buf) if total < LARGE else buf.toreadonly()
+        buf[end : end + len(self.header)] = self.header
+        _LEN.pack_into(buf, end + len(self.header), len(self.header))
+
+    def write(self, sink: Any) -> None:
+        """Write the record to `sink` (`sink.write(bytes-like)`), part after part; a part that
+        writes another size than it reserved raises `RuntimeError` (nothing must be kept)."""
+        out = _Counted(sink)
+        out.write(MAGIC)
+        for (start, size), stream in zip(self.spans, self.streams, strict=True):
+            out.write(bytes(start - out.count))
+            stream(out)
+            if out.count != start + size:
+                raise RuntimeError(
+                    f"a blob of the record wrote {out.count - start} bytes, not the {size} it "
+                    "reserved (was the value changed while it was being stored?)"
+                )
+        out.write(self.header)
+        out.write(_LEN.pack(len(self.header)))
+
+
+class _Counted:
+    """A sink that counts what goes through it."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+        self.count = 0
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        self.sink.write(data)
+        self.count += size
+        return size
+
+    def flush(self) -> None:  # what a file-like sink has, for Arrow's writer
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return False
 
 
 class Reader:

@@ -32,6 +32,7 @@ value (``user_data["model"]``) and what to do.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -41,8 +42,9 @@ import orjson
 from ..errors import CorruptRecordError
 from . import arrow  # plugs tables, arrays and pandas scalars into `typed`
 from . import typed as exact
-from .buffers import same_bytes
+from .buffers import LARGE, allocate, same_bytes
 from .compression import OFF, Compression
+from .envelope import Layout
 
 JSON = "json"
 TYPED = exact.TYPED
@@ -67,14 +69,79 @@ class Encoded:
     def size(self) -> int:
         return len(self.data)
 
+    def write_to(self, sink: Any) -> None:
+        """Write the bytes to `sink` (`sink.write(bytes-like)`): a value file, or
+        `buffers.file_holds`'s comparison with one."""
+        sink.write(self.data)
+
+    def laid_out(self) -> Encoded:
+        """This value with its bytes in memory (itself, unless `Streamed`)."""
+        return self
+
+
+class Streamed(Encoded):
+    """A large typed value whose bytes are not laid out yet (an `envelope.Layout`): its size
+    is known, `write_to` writes them straight to a file or a comparison, and only `data`
+    lays them out in one buffer (once; the layout is dropped then).
+
+    What a write of a large table encodes to, so that neither its value file nor the check
+    that it is unchanged (`Backend.holds`) needs a second copy of the table in memory. The
+    layout reads the writer's value (a frame's columns) when written: a backend writes or
+    lays it out inside its commit and keeps only the bytes (a value file, or `data`)."""
+
+    def __init__(self, codec: str, layout: Layout) -> None:
+        object.__setattr__(self, "codec", codec)
+        object.__setattr__(self, "_layout", layout)
+        object.__setattr__(self, "_data", None)
+
+    @property
+    def data(self) -> bytes | memoryview:  # type: ignore[override]
+        if self._data is None:
+            layout = self._layout
+            buf = allocate(layout.size)
+            layout.fill(buf)
+            object.__setattr__(self, "_data", bytes(buf) if len(buf) < LARGE else buf.toreadonly())
+            object.__setattr__(self, "_layout", None)
+        return self._data
+
+    @property
+    def size(self) -> int:
+        return self._layout.size if self._data is None else len(self._data)
+
+    @property
+    def in_memory(self) -> bool:
+        """Have the bytes been laid out in memory (`data` was asked for)?"""
+        return self._data is not None
+
+    def laid_out(self) -> Encoded:
+        return Encoded(self.codec, self.data)
+
+    def write_to(self, sink: Any) -> None:
+        if self._data is None:
+            self._layout.write(sink)
+        else:
+            sink.write(self._data)
+
+
+def _encoded(codec: str, data: bytes | Layout) -> Encoded:
+    return Streamed(codec, data) if isinstance(data, Layout) else Encoded(codec, data)
+
 
 def encode(
-    value: Any, *, store: str = "", typed: bool = True, compression: Compression = OFF
+    value: Any,
+    *,
+    store: str = "",
+    typed: bool = True,
+    compression: Compression = OFF,
+    stream: bool = False,
 ) -> Encoded:
     """Encode `value`; raise `EncodeError` naming the path of the first part we cannot store.
 
     `typed=False` stores what a `dcc.Store` would give back (see the module docstring);
-    `compression` is the stash's setting for large tables and arrays (off by default)."""
+    `compression` is the stash's setting for large tables and arrays (off by default).
+    `stream`: a large typed value may come back `Streamed` (its bytes written later, from
+    `value` itself, where they go), for a commit that writes it at once; otherwise the bytes
+    are laid out now, a snapshot of `value` that may be kept."""
     if not typed:
         seen = browser_json(value)
         if seen is not None:
@@ -83,7 +150,8 @@ def encode(
         return Encoded(JSON, orjson.dumps(value, option=_OPTIONS, default=_not_plain))
     except orjson.JSONEncodeError:
         pass  # something orjson cannot write alone: store the whole value typed
-    return Encoded(*exact.dump(value, store, compression))
+    encoded = _encoded(*exact.dump(value, store, compression))
+    return encoded if stream else encoded.laid_out()
 
 
 def decode(encoded: Encoded, *, own: bool = False) -> Any:
@@ -99,6 +167,13 @@ def decode(encoded: Encoded, *, own: bool = False) -> Any:
     if encoded.codec == TYPED:
         return exact.load(encoded.data, own)
     raise CorruptRecordError(f"unknown codec {encoded.codec!r}")
+
+
+def copier(value: Any) -> Callable[[], Any] | None:
+    """A function making new copies of a decoded `value` that share nothing writable with
+    it, when a copy is cheap and complete (frames and arrays of plain numbers and datetimes:
+    `arrow.copier`); None for any other value."""
+    return arrow.copier(value)
 
 
 def _not_plain(obj: Any) -> Any:
@@ -143,7 +218,7 @@ def browser_json(value: Any) -> Encoded | None:
     try:
         return Encoded(JSON, orjson.dumps(seen))
     except orjson.JSONEncodeError:  # an integer past 2**64 (a float below 1e21): keep it exact
-        return Encoded(*exact.dump(seen, ""))
+        return _encoded(*exact.dump(seen, ""))
 
 
 def _dash_json(value: Any) -> bytes | None:
@@ -211,7 +286,7 @@ def _is_index(key: str) -> bool:
 
 def same(a: Encoded, b: Encoded) -> bool:
     """Do two encodings hold the same value? Equal bytes, or (key order aside) equal JSON."""
-    if a.codec != b.codec:
+    if a.codec != b.codec or a.size != b.size:  # equal JSON in another key order: one size
         return False
     if same_bytes(a.data, b.data):
         return True

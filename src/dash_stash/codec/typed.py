@@ -48,7 +48,7 @@ import orjson
 
 from ..errors import CorruptRecordError, EncodeError, format_path
 from .compression import OFF, Compression
-from .envelope import TAG, BadRecord, Reader, Unstorable, Writer
+from .envelope import TAG, BadRecord, Layout, Reader, Unstorable, Writer
 
 TYPED = "typed"
 SUPPORTED = (
@@ -83,9 +83,10 @@ def register(tag: str, load: Load) -> None:
 # ---- encoding -------------------------------------------------------------------------------
 
 
-def dump(value: Any, store: str, compression: Compression = OFF) -> tuple[str, bytes | memoryview]:
-    """Encode `value` exactly; return (codec, bytes). `store` labels the root in errors;
-    `compression` applies to large tables and arrays."""
+def dump(value: Any, store: str, compression: Compression = OFF) -> tuple[str, bytes | Layout]:
+    """Encode `value` exactly; return (codec, bytes), or for a large record (codec, its
+    `Layout`), written later where it goes. `store` labels the root in errors; `compression`
+    applies to large tables and arrays."""
     label = store or "value"
     dumper = Dumper(compression)
     try:

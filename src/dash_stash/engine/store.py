@@ -21,6 +21,7 @@ from ..backends import Backend, Record, StoreKey
 from ..backends.base import Change
 from ..codec import Compression, Encoded
 from ..errors import CorruptRecordError, QuotaError, ValueTooLargeError
+from .cache import DecodedCache
 from .merge import Conflict, merge3, recording, resolve_policy
 from .patch import apply_patch
 
@@ -85,8 +86,10 @@ class StashEngine:
         max_value_bytes: int = 32 * 1024 * 1024,
         sweep_every: float = 60.0,
         compression: Compression = Compression(),
+        cache: DecodedCache | None = None,
     ) -> None:
         self.backend = backend
+        self.cache = DecodedCache() if cache is None else cache  # small decoded frames
         self.max_value_bytes = max_value_bytes
         self.compression = compression  # for large tables and arrays (see codec.compression)
         self.sweep_every = sweep_every
@@ -108,8 +111,10 @@ class StashEngine:
         buffer the backend read it into (no copy); keep it False to decode it again later."""
         record = self.backend.read(key, ttl)
         if record is None:
+            self.cache.forget(key)
             return initial(), None
-        return self.decode(record, label or key.store_id, own=own), record
+        value = self.cache.read(record, lambda: self.decode(record, label or key.store_id, own))
+        return value, record
 
     def read_version(self, key: StoreKey, version: int) -> Record | None:
         """One version's record, the latest or a kept older one; None if not kept."""
@@ -144,12 +149,12 @@ class StashEngine:
         label = label or key.store_id
         ready = None
         if isinstance(write, Replace):
-            ready = Change(self.encode(write.value, label, room, typed), "replace")
+            ready = Change(self.encode(write.value, label, room, typed, True), "replace")
         elif isinstance(write, Restore):
             details = orjson.dumps({"from": write.record.version}).decode()
             ready = Change(self._within(write.record.value, label, room), "restore", details)
         elif isinstance(write, Merge):
-            ours = self.encode(write.ours, label, typed=typed)  # fails early, outside the lock
+            ours = self.encode(write.ours, label, typed=typed, stream=True)  # fails early
             if keep_equal and write.base is not None and codec.same(ours, write.base):
                 return None  # nothing changed from what it read: the merge is the latest
         replace = isinstance(write, Replace) and ready is not None
@@ -162,7 +167,7 @@ class StashEngine:
             current = self.decode(latest, label) if latest else initial()
             if isinstance(write, PatchWrite):
                 patched = apply_patch(current, write.operations)
-                return Change(self.encode(patched, label, room, typed), "patch")
+                return Change(self.encode(patched, label, room, typed, True), "patch")
             assert isinstance(write, Merge)
             conflicts: list[Conflict] = []
             resolve = recording(resolve_policy(write.on_conflict, label), conflicts)
@@ -174,7 +179,7 @@ class StashEngine:
                 "theirs_writer": latest.writer if latest else "",
                 "conflicts": [c.as_json() for c in conflicts],
             }
-            encoded = self.encode(merged, label, room, typed)
+            encoded = self.encode(merged, label, room, typed, True)
             return Change(encoded, "merge", orjson.dumps(details).decode())
 
         record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
@@ -192,6 +197,7 @@ class StashEngine:
 
     def delete(self, key: StoreKey) -> bool:
         """Remove a key and its history."""
+        self.cache.forget(key)
         return self.backend.delete(key)
 
     def decode(self, record: Record, label: str, own: bool = False) -> Any:
@@ -205,11 +211,19 @@ class StashEngine:
             ) from None
 
     def encode(
-        self, value: Any, label: str, room: int | None = None, typed: bool = True
+        self,
+        value: Any,
+        label: str,
+        room: int | None = None,
+        typed: bool = True,
+        stream: bool = False,
     ) -> Encoded:
         """Encode a value for `label`'s store, within the size limit (and `room`); `typed`:
-        see `commit`."""
-        encoded = codec.encode(value, store=label, typed=typed, compression=self.compression)
+        see `commit`. `stream`: for a commit that writes it at once, a large value may be
+        `codec.Streamed` (written from `value` where it goes, never whole in memory)."""
+        encoded = codec.encode(
+            value, store=label, typed=typed, compression=self.compression, stream=stream
+        )
         if encoded.size > self.max_value_bytes:
             raise ValueTooLargeError(
                 f"{label}: the value is {encoded.size:,} bytes encoded, over the limit of "
