@@ -5,10 +5,9 @@ on a threaded server it follows its stores by short asks, not by a held stream, 
 while its background callback `work` (DiskcacheManager; it sleeps `FOLLOW_APP_WORK`
 seconds, 3 by default) runs.
 
-`write(backend, store, match, value, version)`, run in another process on the same backend,
-commits `value` to the key of `store` whose value is `match` (a `StoreKey` from
-`Stash.keys`), as a script or another host would, or makes `version` current again with
-`dash_stash.restore(key, version)`.
+`serve_writes(backend)`, run in another process on the same backend, commits to a store's
+key (a `StoreKey` from `Stash.keys`) as a script or another host would, or makes an old
+version current again with `dash_stash.restore(key, version)`: one JSON line of stdin each.
 
 Under gunicorn: `FOLLOW_APP_BACKEND` makes the module-level `server`; `FOLLOW_APP_HEARTBEAT`
 sets the live route's heartbeat (so a test's closed streams free their threads soon).
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -77,16 +77,34 @@ def _counter(app: Dash, name: str) -> None:
 
 
 def write(
-    backend: str, store: str, match: int, value: int | None = None, version: int | None = None
+    stash: dash_stash.Stash,
+    store: str,
+    match: int | None = None,
+    instance: str | None = None,
+    value: int | None = None,
+    version: int | None = None,
 ) -> None:
     """From outside any request: commit `value` to the key of `store` whose value is
-    `match`, or make its `version` current again with `dash_stash.restore(key, version)`."""
-    stash = make_app(backend)._dash_stash
-    (key,) = [k for k in stash.keys(store) if stash.engine.read(k)[0] == match]
+    `match` (or of scope instance `instance`), or make its `version` current again with
+    `dash_stash.restore(key, version)`."""
+    (key,) = [
+        k
+        for k in stash.keys(store)
+        if (instance is None or k.scope == instance)
+        and (match is None or stash.engine.read(k)[0] == match)
+    ]
     if value is not None:
         stash.engine.commit(key, Replace(value), ttl=3600, writer="follow_app.write")
     if version is not None:
         dash_stash.restore(key, version)
+
+
+def serve_writes(backend: str) -> None:
+    """Another process that writes: one `write` per JSON line of stdin, "ok" per line out."""
+    stash = make_app(backend)._dash_stash
+    for line in sys.stdin:
+        write(stash, **json.loads(line))
+        print("ok", flush=True)
 
 
 _backend = os.environ.get("FOLLOW_APP_BACKEND")
