@@ -6,7 +6,8 @@ memory instance. On gunicorn with threads, where held streams are rationed
 again instead (decision 65).
 
 One gunicorn process (`-w 1 --threads 4`: two stream slots) on a SQLite file serves the
-whole module (tests/apps/follow_app.py); the test that fills the slots runs last.
+whole module (tests/apps/follow_app.py), and one other Python process writes its stores
+(`Writer`); the test that fills the slots runs last.
 """
 
 from __future__ import annotations

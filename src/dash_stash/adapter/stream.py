@@ -113,10 +113,6 @@ class LiveRoute:
         """How many streams this process may hold at once (None: no limit)."""
         return self.streams if self.streams is not None else self.stash.web.stream_slots()
 
-    def held(self) -> int:
-        """How many streams this process holds now."""
-        return self._held
-
     def _take(self, budget: int | None) -> bool:
         with self._lock:
             if budget is not None and self._held >= budget:
