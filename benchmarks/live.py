@@ -9,11 +9,18 @@ pages cost the callbacks of everyone else.
    gunicorn hosts (2 workers x 4 threads each), A on one and B on the other. FastAPI under
    uvicorn and Quart under hypercorn (tests/apps/board_servers_app.py), 2 workers each on
    SQLite: held streams served natively async.
-2. Open pages: the median and p95 time of a callback (the board's `add`, over HTTP) with no
-   other page open, then with `--pages` open pages each holding a live stream, idle (they
-   watch a session store of their own), then the same pages all watching the board (every
-   commit then wakes all of them). On SQLite: gunicorn 4 workers x 64 threads, and uvicorn
-   and hypercorn with 1 worker (every page on one event loop; uvicorn's pool has 40 threads).
+2. A page's own store written elsewhere: a commit from another process (the benchmark's
+   own) to a page's `session` store, until the page shows it (its dependent callback ran),
+   on `gunicorn -w 4 --threads 4` (tests/apps/follow_app.py): for a page idle `--idle`
+   seconds before each commit (it asks at growing intervals, at most 8 s apart) and for a
+   page whose background job runs (hot: it holds a stream).
+3. Open pages: the median and p95 time of a callback (the board's `add`, over HTTP) with no
+   other page open, then with `--pages` open pages that follow their stores as
+   dash_stash.js does (`Pages`), idle on a session store of their own, then all on the
+   board (every commit then tells all of them), after `--settle` seconds; with the streams
+   held and the asks per second they made. On SQLite: gunicorn 4 workers x 4 threads (the
+   default deployment) and x 64 threads, and uvicorn and hypercorn with 1 worker (every
+   page on one event loop; uvicorn's pool has 40 threads).
 
     .venv/bin/python benchmarks/live.py                 # SQLite only
     .venv/bin/python benchmarks/live.py --redis         # also two hosts on a redis-server
@@ -22,6 +29,7 @@ pages cost the callbacks of everyone else.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -120,57 +128,64 @@ def latency(
     return own, other
 
 
-class OpenPage:
-    """One browser (cookie jar) that loaded the page and keeps its live stream open as the
-    page script does: when a stream ends (its hold, or a piece on uvicorn), it asks again."""
+class Pages:
+    """`n` open pages (one browser, i.e. cookie jar, each) following `store` as
+    dash_stash.js does: post the token, read the answer (held or not), take a fresh
+    token from an event, ask again after the answer's `retry`, counting empty asks in a
+    row (`quiet`). A thread per page, started over one second (pages do not open at once)."""
 
-    def __init__(self, url: str, store: str) -> None:
-        self.client = DashClient(url)
-        self.url = url + "/_dash-stash/live"
-        self.body = {"stores": [{"id": store, "token": self.client.prop(store, "data")}]}
-        self.response: requests.Response | None = None
-        self.open = True
-        self.started = threading.Event()
-        threading.Thread(target=self._follow, daemon=True).start()
+    def __init__(self, url: str, n: int, store: str) -> None:
+        self.url, self.store = url, store
+        self.stop = threading.Event()
+        self.asks = 0
+        self.held = 0
+        self.lock = threading.Lock()
+        self.open: set[requests.Response] = set()
+        self.threads = [threading.Thread(target=self._page, daemon=True) for _ in range(n)]
+        for t in self.threads:
+            t.start()
+            time.sleep(1.0 / n)
 
-    def _follow(self) -> None:
-        while self.open:
+    def _page(self) -> None:
+        c = DashClient(self.url)
+        token, quiet = c.prop(self.store, "data"), 0
+        while not self.stop.is_set():
+            body = {"stores": [{"id": self.store, "token": token}], "hot": False, "quiet": quiet}
+            retry, changed, held = 1.0, False, False
             try:
-                self.response = self.client.http.post(
-                    self.url, json=self.body, stream=True, timeout=120
-                )
-                self.response.raise_for_status()
-                self.started.set()
-                for _ in self.response.iter_content(chunk_size=None):
-                    pass
+                r = c.http.post(self.url + "/_dash-stash/live", json=body, stream=True, timeout=120)
+                with self.lock:
+                    self.asks += 1
+                    self.open.add(r)
+                for line in r.iter_lines():
+                    if line.startswith(b"retry: "):
+                        retry = int(line[7:]) / 1000
+                        held = retry < 1.0  # a held stream says: ask again at once
+                        with self.lock:
+                            self.held += held
+                    elif line.startswith(b"data: "):
+                        changed = True
+                        token = json.loads(line[6:])["stores"][0]["token"]
             except Exception:  # closed at the end of the run
-                pass
-            time.sleep(0.1)  # the stream's `retry`
+                return
+            finally:
+                with self.lock:
+                    self.held -= held
+            self.open.discard(r)
+            quiet = 0 if changed else quiet + 1
+            self.stop.wait(retry)
+
+    def rate(self, seconds: float) -> float:
+        """Asks per second the pages make now (counted over `seconds`)."""
+        before = self.asks
+        time.sleep(seconds)
+        return (self.asks - before) / seconds
 
     def close(self) -> None:
-        self.open = False
-        if self.response is not None:
-            self.response.close()
-
-
-def open_pages(url: str, n: int, store: str) -> list[OpenPage]:
-    """`n` open pages, each holding its live stream (from n threads at once)."""
-    pages: list[OpenPage] = []
-    lock = threading.Lock()
-
-    def one() -> None:
-        page = OpenPage(url, store)
-        if not page.started.wait(60):
-            raise RuntimeError("a page's live stream did not open")
-        with lock:
-            pages.append(page)
-
-    threads = [threading.Thread(target=one) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return pages
+        self.stop.set()
+        with self.lock:
+            for r in list(self.open):
+                r.close()
 
 
 def callback_times(url: str, count: int, app: str = APP) -> list[float]:
@@ -190,21 +205,83 @@ def callback_times(url: str, count: int, app: str = APP) -> list[float]:
 
 def open_pages_times(
     url: str, server: str, app: str, args: argparse.Namespace
-) -> list[tuple[str, str, list[float]]]:
+) -> list[tuple[str, str, str, str, list[float]]]:
     """A callback's times with no other page open, `args.pages` idle pages, then as many
-    pages watching the store the callback writes."""
+    pages watching the store the callback writes: (server, pages, held, asks/s, times)."""
     callback_times(url, 10, app)  # warm up every worker's connections
-    results = [(server, "no other page open", callback_times(url, args.calls, app))]
-    for watched, name in (
-        ("mine", "idle pages open"),
-        ("board", "pages watching the store written"),
-    ):
-        streams = open_pages(url, args.pages, watched)
-        time.sleep(1.0)
-        results.append((server, f"{args.pages} {name}", callback_times(url, args.calls, app)))
-        for r in streams:
-            r.close()
+    results = [(server, "no other page open", "", "", callback_times(url, args.calls, app))]
+    for store, what in (("mine", "idle (own session store)"), ("board", "on the board written")):
+        pages = Pages(url, args.pages, store)
+        time.sleep(args.settle)  # idle pages back off to their longest wait
+        rate = pages.rate(4.0)
+        held = pages.held
+        times = callback_times(url, args.calls, app)
+        pages.close()
+        results.append((server, f"{args.pages} pages {what}", str(held), f"{rate:.0f}", times))
     return results
+
+
+# In a page: the time (epoch ms) `#mine-out` shows `v`; set in window.__shown.
+WATCH_TEXT = """(v) => { window.__shown = null;
+  const el = document.getElementById("mine-out");
+  const now = () => performance.timeOrigin + performance.now();
+  if (el.textContent === v) { window.__shown = now(); return; }
+  const observer = new MutationObserver(() => {
+    if (el.textContent === v) { observer.disconnect(); window.__shown = now(); }
+  });
+  observer.observe(el, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def own_page(browser, folder: Path, samples: int, idle: float) -> list[tuple[str, list[float]]]:
+    """ms from a commit in another process (this one) to a session store, to its page
+    showing it (the store's dependent callback ran): on gunicorn 4 x 4 on SQLite, for a page
+    idle for `idle` seconds before each commit, and for a page whose background job runs."""
+    backend = f"sqlite:///{folder / 'own.db'}"
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "-w", "4", "--threads", "4"]
+    argv += ["-b", f"127.0.0.1:{port}", "--keep-alive", "0", "--log-level", "warning"]
+    env = {
+        "PYTHONPATH": str(ROOT / "tests" / "apps"),
+        "FOLLOW_APP_BACKEND": backend,
+        "FOLLOW_APP_WORK": str(5 + samples),  # the job runs through every sample
+        "FOLLOW_APP_CACHE": str(folder / "jobs"),
+    }
+    server = ProcessServer([*argv, "follow_app:server"], port, env)
+    sys.path.insert(0, str(ROOT / "tests" / "apps"))
+    import follow_app
+
+    from dash_stash.engine import Replace
+
+    stash = follow_app.make_app(backend)._dash_stash
+    rows = []
+    try:
+        for clicks, name in ((1, f"page idle {idle:.0f} s before"), (2, "page's job running")):
+            page = browser.new_context().new_page()
+            page.goto(server.url)
+            for n in range(clicks):
+                page.click("#mine-add")
+                page.wait_for_function(
+                    f"document.getElementById('mine-out').textContent === '{n + 1}'"
+                )
+            (key,) = [k for k in stash.keys("mine") if stash.engine.read(k)[0] == clicks]
+            if clicks == 2:
+                page.click("#work")
+                time.sleep(1.5)  # the page asks again, hot: it holds a stream now
+            times = []
+            for n in range(samples):
+                value = 1000 * clicks + n
+                time.sleep(idle if clicks == 1 else 0.3)
+                page.evaluate(WATCH_TEXT, str(value))
+                committed = time.time() * 1000
+                stash.engine.commit(key, Replace(value), ttl=3600)
+                page.wait_for_function("window.__shown !== null", polling=20, timeout=30_000)
+                times.append(page.evaluate("window.__shown") - committed)
+            page.context.close()
+            rows.append((name, times))
+    finally:
+        server.stop()
+    return rows
 
 
 def main() -> None:
@@ -212,6 +289,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--settle", type=float, default=20.0, help="s before timing idle pages")
+    parser.add_argument("--own-samples", type=int, default=8)
+    parser.add_argument("--idle", type=float, default=16.0, help="s a page idles per sample")
     parser.add_argument("--redis", action="store_true", help="also two hosts on redis-server")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -228,6 +308,7 @@ def main() -> None:
             finally:
                 server.stop()
             rows.append(("Flask, SQLite, gunicorn 1 host x 4 workers", own, other))
+            own_rows = own_page(browser, folder, args.own_samples, args.idle)
             for kind, name in (
                 ("fastapi", "FastAPI, SQLite, uvicorn"),
                 ("quart", "Quart, SQLite, hypercorn"),
@@ -274,8 +355,20 @@ def main() -> None:
             )
         )
 
+        print("\na commit in another process to a page's session store -> shown (ms)\n")
+        print(
+            table(
+                ["gunicorn 4 x 4, SQLite", "median", "p95", "max"],
+                [
+                    (name, f"{statistics.median(t):.0f}", f"{p95(t):.0f}", f"{max(t):.0f}")
+                    for name, t in own_rows
+                ],
+            )
+        )
+
         results = []
         for name, start, app in (
+            ("gunicorn 4 x 4 threads", lambda db: gunicorn(db, 4, 4), APP),
             ("gunicorn 4 x 64 threads", lambda db: gunicorn(db, 4, 64), APP),
             ("uvicorn 1 worker", lambda db: asgi("fastapi", db, 1), BOARD),
             ("hypercorn 1 worker", lambda db: asgi("quart", db, 1), BOARD),
@@ -288,10 +381,10 @@ def main() -> None:
         print(f"\na callback's time over HTTP, {args.calls} calls (ms), on SQLite\n")
         print(
             table(
-                ["server", "open pages", "median", "p95"],
+                ["server", "open pages", "streams held", "asks/s", "median", "p95"],
                 [
-                    (server, pages, f"{statistics.median(t):.1f}", f"{p95(t):.1f}")
-                    for server, pages, t in results
+                    (server, pages, held, rate, f"{statistics.median(t):.1f}", f"{p95(t):.1f}")
+                    for server, pages, held, rate, t in results
                 ],
             )
         )

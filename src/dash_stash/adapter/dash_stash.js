@@ -282,8 +282,9 @@
         return tokenField(token, 3);
     }
 
-    /* The shared (`app`) dash-stash stores on the page: each open stream holds a server
-     * thread, so only pages that show a value others write keep one open. */
+    /* Every dash-stash store on the page, whatever its scope: each may change elsewhere (a
+     * background job, a script, another host). The server decides which pages hold a
+     * stream and which ask again later (stream.py), from what `subscription` says. */
     function shownStores(paths) {
         var api = window.dash_component_api;
         var found = [];
@@ -296,26 +297,60 @@
         all.forEach(function (path) {
             var node = api.getLayout(path);
             var data = node && node.type === "Store" && node.props ? node.props.data : null;
-            if (isToken(data) && tokenField(data, 1) === "app") {
+            if (isToken(data)) {
                 found.push({id: node.props.id, token: node.props.data});
             }
         });
         return found;
     }
 
+    /* Is one of the page's background callbacks running? Its job may write any store of
+     * the page, so the page is hot: it keeps a stream if the server has one to spare, else
+     * asks every second. */
+    function jobsRunning() {
+        var jobs = window.store.getState().callbackJobs || {};
+        return Object.keys(jobs).length > 0;
+    }
+
+    /* Callbacks the page has completed so far: any of them may have set a writer going. */
+    function completed() {
+        var callbacks = window.store.getState().callbacks || {};
+        return callbacks.completed || 0;
+    }
+
+    /* What the page posts to the live route: its stores, whether it is hot, and how many
+     * asks in a row found nothing (0 again after any callback of its own): an idle page
+     * asks less and less often, at most `LiveRoute.idle_poll` apart. */
+    function subscription(stores) {
+        var done = completed();
+        if (done !== live.completed) {
+            live.completed = done;
+            live.quiet = 0;
+        }
+        return {stores: stores, hot: jobsRunning(), quiet: live.quiet};
+    }
+
     var BUSY = ["requested", "prioritized", "blocked", "executing", "watched", "executed"];
     var waiting = {first: 0, updates: {}, timer: null};
 
-    function busy() {
+    /* Is a callback of the page under way that may write store `id`? Any callback, but a
+     * running background job only if it outputs `id` (a job may run for minutes: an event
+     * of another store must not wait for it). */
+    function busy(id) {
         var callbacks = window.store.getState().callbacks || {};
+        var name = typeof id === "string" ? id + "." : null; // a dict id: any job may
         return BUSY.some(function (k) {
-            return callbacks[k] && callbacks[k].length;
+            return (callbacks[k] || []).some(function (cb) {
+                var spec = cb.callback || {};
+                return !spec.background || !name || String(spec.output).indexOf(name) !== -1;
+            });
         });
     }
 
-    /* Keep an event's tokens until the page's own callbacks have settled (at most 2 s): an
-     * event often tells of the page's own write before that callback's answer arrives,
-     * and setting it first would fire the store's dependents twice (dcc.Store: once). */
+    /* Keep an event's tokens until the page's own callbacks that may write the store have
+     * settled (at most 2 s): an event often tells of the page's own write before that
+     * callback's answer arrives, and setting it first would fire the store's dependents
+     * twice (dcc.Store: once). */
     function follow(update) {
         waiting.updates[JSON.stringify(update.id)] = update;
         waiting.first = waiting.first || Date.now();
@@ -326,17 +361,22 @@
         if (waiting.timer) {
             return;
         }
-        if (busy() && Date.now() - waiting.first < 2000) {
+        var late = Date.now() - waiting.first >= 2000;
+        Object.keys(waiting.updates).forEach(function (key) {
+            var update = waiting.updates[key];
+            if (late || !busy(update.id)) {
+                delete waiting.updates[key];
+                apply(update);
+            }
+        });
+        if (Object.keys(waiting.updates).length) {
             waiting.timer = setTimeout(function () {
                 waiting.timer = null;
                 settle();
             }, 20);
-            return;
+        } else {
+            waiting.first = 0;
         }
-        var updates = Object.values(waiting.updates);
-        waiting.updates = {};
-        waiting.first = 0;
-        updates.forEach(apply);
     }
 
     /* Set a fresh token the server sent, unless the page has it (or a newer one) already. */
@@ -348,13 +388,13 @@
         }
         var before = isToken(had) ? tokenVersion(had) : null;
         var after = tokenVersion(update.token);
-        if (before !== null && after !== null && after !== 0 && after < before) {
-            return; // the page's own write is newer than this event
+        if (before !== null && after !== null && after !== 0 && after <= before) {
+            return; // the page has this version (another tab's storage event) or a newer one
         }
         setProps(update.id, {data: update.token});
     }
 
-    var live = {paths: null, ids: null, abort: null, failures: 0};
+    var live = {paths: null, ids: null, hot: false, abort: null, failures: 0, quiet: 0, completed: 0};
 
     async function listen(stores) {
         var controller = new AbortController();
@@ -365,7 +405,7 @@
                 method: "POST",
                 credentials: "same-origin",
                 headers: {"Content-Type": "application/json"},
-                body: JSON.stringify({stores: stores}),
+                body: JSON.stringify(subscription(stores)),
                 signal: controller.signal,
             });
             if (response.status === 404 || response.status === 405) {
@@ -395,12 +435,14 @@
                         if (line.indexOf("retry: ") === 0) {
                             retry = parseInt(line.slice(7), 10) || retry;
                         } else if (line.indexOf("data: ") === 0) {
+                            live.quiet = -1; // counted up to 0 below: something changed
                             JSON.parse(line.slice(6)).stores.forEach(follow);
                         }
                     });
                 });
             }
             live.failures = 0;
+            live.quiet += 1;
         } catch (e) {
             if (controller.signal.aborted) {
                 return; // the page's stores changed: a new stream replaces this one
@@ -425,10 +467,15 @@
             return;
         }
         var paths = reduxStore.getState().paths;
-        if (!paths || (paths === live.paths && !force)) {
+        var hot = jobsRunning();
+        var active = !live.abort && completed() !== live.completed;
+        if (!paths || (paths === live.paths && hot === live.hot && !active && !force)) {
             return;
         }
+        // a job started or ended, or (between asks) a callback of the page ran: ask now
+        force = force || hot !== live.hot || active;
         live.paths = paths;
+        live.hot = hot;
         var stores = shownStores(paths);
         var ids = JSON.stringify(
             stores

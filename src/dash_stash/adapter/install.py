@@ -44,6 +44,7 @@ def init(
     inspector: Callable[[Any], Any] | None = None,
     typed: bool = False,
     compression: str | None = None,
+    live_streams: int | None = None,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
@@ -67,6 +68,12 @@ def init(
     `compression` ("lz4" or "zstd"; off by default, which is faster on a local disk)
     compresses tables and arrays of 1 MiB or more when a sample shows it pays: worth it
     when bytes cost more than CPU (Redis over a network, disk space).
+
+    `live_streams` is how many open pages one server process may keep a held live stream
+    for (each takes a thread on a threaded server); by default the server decides: half of
+    gunicorn's `--threads`, no limit on gevent/eventlet and werkzeug's threaded server,
+    none on a sync worker, 2 on other threaded servers. Pages without one ask again every
+    second or so instead (docs/design.md "Live updates").
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -101,7 +108,7 @@ def init(
     stash.web.install(setup)
     browser.Routes(stash).install()
     background.install()  # a Celery worker wraps its jobs before each task
-    stash.live = LiveRoute(stash)  # open pages follow their stores' changes
+    stash.live = LiveRoute(stash, live_streams)  # open pages follow their stores' changes
     stash.live.install()
     app._dash_stash = stash  # type: ignore[attr-defined]
     register(stash)

@@ -14,15 +14,26 @@ Only the browser's own stores are watched: each token must verify for this sessi
 before each event: a session that leaves the group stops hearing of it). A page hears of a
 `memory` or `session` store only for its own instance.
 
-On a server that handles one request at a time (gunicorn's sync worker) a held stream
-would block the worker, so the answer there is immediate (what changed, if anything) and
-the page asks again after `poll` seconds: long polling without the hold.
+Which pages get a held stream (decision 65): a held stream costs a server thread on a
+threaded server, so each process holds at most `Web.stream_slots()` of them at once (half
+of gunicorn's gthread pool; no limit where a held response is cheap: gevent or eventlet
+greenlets, werkzeug's thread-per-request server; none on a one-request-at-a-time worker),
+or `init(live_streams=N)`. Where slots are limited, only a *hot* page holds one: a page
+that shows an `app` store (others write it at any time) or says that one of its
+background callbacks is running (`hot`). Every other answer is immediate (what changed, if
+anything) and tells the page when to ask again (`retry`): after `poll` seconds for a hot
+page, and for an idle one (only its own `session`/`memory`/`local` stores, nothing
+running) after `poll * 2**quiet` seconds, at most `idle_poll`, where `quiet` is how many
+of its asks in a row found nothing (the page counts them and starts again at 0 after any
+change or callback of its own). So no store stays stale longer than `idle_poll` on any
+server.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +54,7 @@ log = logging.getLogger("dash_stash")
 
 LIVE = "_dash-stash/live"
 MAX_STORES = 200  # stores one page may watch (far more than a page shows)
+MAX_QUIET = 16  # a page's count of empty asks in a row is read up to this
 
 
 @dataclass(frozen=True)
@@ -60,11 +72,20 @@ class LiveRoute:
     interval = 0.1  # seconds: a burst of commits becomes one event per page per interval
     heartbeat = 15.0  # seconds between pings: how long a closed page's stream may linger
     hold = 60.0  # seconds a stream stays open before the page posts again
-    poll = 1.0  # seconds between asks where streams cannot be held (sync workers)
+    poll = 1.0  # seconds between a hot page's asks where it holds no stream
+    idle_poll = 8.0  # seconds: the longest an idle page waits between asks
 
-    def __init__(self, stash: Stash) -> None:
+    def __init__(self, stash: Stash, streams: int | None = None) -> None:
         self.stash = stash
         self.hub = Hub(stash.engine.backend)
+        if streams is not None and (type(streams) is not int or streams < 0):
+            raise StashError(
+                f"dash_stash.init(live_streams={streams!r}): give a number of streams "
+                "(0 or more) one server process may hold, or None to let the server decide"
+            )
+        self.streams = streams  # streams this process may hold (None: as the server says)
+        self._held = 0
+        self._lock = threading.Lock()
 
     def install(self) -> None:
         prefix = self.stash.app.config.routes_pathname_prefix or "/"
@@ -82,7 +103,34 @@ class LiveRoute:
                 shown[found.located.key] = found
         if not shown:
             return None
-        return self._events(shown, self.hold if can_hold else 0.0)
+        hot = body.get("hot") is True or any(s.spec.scope == "app" for s in shown.values())
+        quiet = body.get("quiet")
+        quiet = quiet if type(quiet) is int and quiet >= 0 else 0
+        budget = self.budget() if can_hold else 0
+        return self._events(shown, hot, min(quiet, MAX_QUIET), budget)
+
+    def budget(self) -> int | None:
+        """How many streams this process may hold at once (None: no limit)."""
+        return self.streams if self.streams is not None else self.stash.web.stream_slots()
+
+    def _take(self, budget: int | None) -> bool:
+        with self._lock:
+            if budget is not None and self._held >= budget:
+                return False
+            self._held += 1
+            return True
+
+    def _give(self) -> None:
+        with self._lock:
+            self._held -= 1
+
+    def retry(self, held: bool, hot: bool, quiet: int) -> float:
+        """Seconds until the page asks again after this answer ends."""
+        if held:
+            return 0.1  # at once: the page's tokens then catch it up
+        if hot:
+            return self.poll
+        return min(self.poll * 2**quiet, self.idle_poll)
 
     def _shown(self, entry: Any) -> _Shown | None:
         """The store an entry names, if its token is this browser's (else None: a page
@@ -109,13 +157,17 @@ class LiveRoute:
             return None
         return _Shown(component_id, spec, located)
 
-    def _events(self, shown: dict[StoreKey, _Shown], hold: float) -> Iterator[str | Wait]:
+    def _events(
+        self, shown: dict[StoreKey, _Shown], hot: bool, quiet: int, budget: int | None
+    ) -> Iterator[str | Wait]:
         known = {key: s.located.token.version for key, s in shown.items() if s.located.token}
         watch = self.hub.open(known)
+        # a slot is taken when the stream starts, just before the try, so that it is given
+        # back however the stream ends (a stream never started takes none)
+        held = (hot or budget is None) and self._take(budget)
+        hold = self.hold if held else 0.0
         try:
-            # when to ask again after the end: at once after a held stream (the page's
-            # tokens then catch it up), after `poll` where nothing is held
-            yield f"retry: {int(self.poll * 1000) if hold <= 0 else 100}\n\n"
+            yield f"retry: {int(self.retry(held, hot, quiet) * 1000)}\n\n"
             deadline = time.monotonic() + hold
             pause = 0.0  # after an event: what else changes meanwhile joins the next one
             while True:
@@ -139,6 +191,8 @@ class LiveRoute:
                     yield ": ping\n\n"
         finally:
             self.hub.close(watch)
+            if held:
+                self._give()
 
     def _still_in_groups(self, shown: dict[StoreKey, _Shown]) -> bool:
         """Is the request still in the group of each group store it watches?"""

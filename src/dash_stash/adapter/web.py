@@ -165,6 +165,12 @@ class Web:
         disconnect message). False: this server has no such route (no live updates)."""
         return False
 
+    def stream_slots(self) -> int | None:
+        """How many held streams this server process can afford at once, asked during a
+        stream route's request: None for no limit of its own (a held response costs it
+        next to nothing), else a number that leaves it threads for the app's callbacks."""
+        return None
+
     @classmethod
     def secret_key(cls, app: Any) -> str | bytes | None:
         """The server's own secret (Flask's and Quart's `secret_key`), if it has one."""

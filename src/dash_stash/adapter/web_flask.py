@@ -6,6 +6,8 @@ class serves Dash 3.x and 4.x alike.
 
 from __future__ import annotations
 
+import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +76,8 @@ class FlaskWeb(web.Web):
     ) -> bool:
         def view() -> flask.Response:
             # gunicorn's gthread, gevent and eventlet workers and werkzeug's threaded server
-            # serve others while one response is held; a sync worker does not
+            # serve others while one response is held (how many: `stream_slots`); a sync
+            # worker does not
             can_hold = bool(flask.request.environ.get("wsgi.multithread"))
             status, error, chunks = web.open_stream(handler, can_hold, path)
             if status != 200:
@@ -93,6 +96,9 @@ class FlaskWeb(web.Web):
             path, endpoint=f"dash_stash{path}", view_func=view, methods=["POST"]
         )
         return True
+
+    def stream_slots(self) -> int | None:
+        return stream_slots(flask.request.environ)
 
     def bad_request(self, message: str) -> Exception:
         return BadRequest(message)
@@ -117,3 +123,40 @@ def _limit_body(owner: web.Web, server: flask.Flask) -> None:
         environ["wsgi.input"] = LimitedStream(
             environ["wsgi.input"], web.DEFAULT_MAX_REQUEST_BYTES, is_max=True
         )
+
+
+UNKNOWN_POOL_SLOTS = 2  # held streams on a threaded server whose pool size we cannot learn
+
+
+def stream_slots(environ: dict) -> int | None:
+    """How many streams this WSGI process may hold at once, from what it says of itself.
+
+    - one request at a time (`wsgi.multithread` false: gunicorn's sync worker, werkzeug's
+      forking server): 0, a held stream would take the whole worker;
+    - gevent or eventlet (the threading module is patched: a held stream is a greenlet
+      in a wait), or werkzeug's threaded server (a new thread per request, no pool): None,
+      no limit;
+    - gunicorn's gthread worker: half its `--threads` (the worker's config, found through
+      the SIGTERM handler gunicorn sets on it), so callbacks keep the other half;
+    - any other threaded server (waitress, mod_wsgi...): its pool size is not in the
+      environ, so `UNKNOWN_POOL_SLOTS` (set `init(live_streams=N)` to say better).
+    """
+    if not environ.get("wsgi.multithread"):
+        return 0
+    if _green() or str(environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug/"):
+        return None
+    worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    if type(worker).__module__.startswith("gunicorn.workers."):
+        if type(worker).__name__ != "ThreadWorker":
+            return None  # gunicorn's gevent/eventlet/tornado workers: no thread per request
+        return int(worker.cfg.threads) // 2
+    return UNKNOWN_POOL_SLOTS
+
+
+def _green() -> bool:
+    """Has gevent or eventlet patched the threading module (a thread is a greenlet)?"""
+    gevent = sys.modules.get("gevent.monkey")
+    if gevent is not None and gevent.is_module_patched("threading"):
+        return True
+    eventlet = sys.modules.get("eventlet.patcher")
+    return bool(eventlet is not None and eventlet.is_monkey_patched("thread"))
