@@ -3,6 +3,8 @@ would a dcc.Store: the same app on both, side by side; the browser keeps only to
 
 from __future__ import annotations
 
+import re
+
 import dash
 import pytest
 from playwright.sync_api import expect
@@ -23,7 +25,10 @@ def steps(serve, browser, tmp_path, use_dcc: bool) -> list[tuple[str, str]]:
 
     def settle(py_text: str) -> None:
         expect(page.locator("#py-show")).to_have_text(py_text)
-        expect(page.locator("#cs-show")).not_to_be_empty()
+        # the clientside reader may answer after the server one (its read is a fetch): wait
+        # for it to show this step's n, then record all it shows
+        n = re.search(r"'n': (\d+)", py_text).group(1)
+        expect(page.locator("#cs-show")).to_contain_text(f'"n":{n}')
         seen.append((page.locator("#cs-show").text_content(), py_text))
 
     settle("{'n': 0, 'when': '2024-01-01', 'keys': {'1': 'a', '2': 'b'}}")
