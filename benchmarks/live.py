@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -148,8 +149,12 @@ class OpenPage:
             time.sleep(0.1)  # the stream's `retry`
 
     def close(self) -> None:
+        """The page goes away: its connection closes at once, even mid-read."""
         self.open = False
         if self.response is not None:
+            connection = self.response.raw.connection
+            if connection is not None and connection.sock is not None:
+                connection.sock.shutdown(socket.SHUT_RDWR)
             self.response.close()
 
 
