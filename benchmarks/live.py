@@ -152,9 +152,12 @@ class OpenPage:
         """The page goes away: its connection closes at once, even mid-read."""
         self.open = False
         if self.response is not None:
-            connection = self.response.raw.connection
-            if connection is not None and connection.sock is not None:
-                connection.sock.shutdown(socket.SHUT_RDWR)
+            # the socket under the response (the connection gives it up at once when the
+            # server says `Connection: close`, as gunicorn --keep-alive 0 does)
+            sock = getattr(getattr(self.response.raw._fp, "fp", None), "raw", None)
+            sock = getattr(sock, "_sock", None)
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
             self.response.close()
 
 
