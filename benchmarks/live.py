@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -182,9 +183,16 @@ class Pages:
         return (self.asks - before) / seconds
 
     def close(self) -> None:
+        """The pages go away: their connections close at once, even mid-read."""
         self.stop.set()
         with self.lock:
             for r in list(self.open):
+                # the socket under the response (the connection gives it up at once when
+                # the server says `Connection: close`, as gunicorn --keep-alive 0 does)
+                sock = getattr(getattr(r.raw._fp, "fp", None), "raw", None)
+                sock = getattr(sock, "_sock", None)
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
                 r.close()
 
 
