@@ -282,8 +282,9 @@
         return tokenField(token, 3);
     }
 
-    /* Every dash-stash store on the page, whatever its scope: each may change elsewhere (a
-     * background job, a script, another host). The server decides which pages hold a
+    /* Every dash-stash store on the page but `local` ones (their tabs follow each other
+     * through the browser's storage event): each may change elsewhere (a background job, a
+     * script, another host). The server decides which pages hold a
      * stream and which ask again later (stream.py), from what `subscription` says. */
     function shownStores(paths) {
         var api = window.dash_component_api;
@@ -297,7 +298,9 @@
         all.forEach(function (path) {
             var node = api.getLayout(path);
             var data = node && node.type === "Store" && node.props ? node.props.data : null;
-            if (isToken(data)) {
+            // not `local`: the browser's storage event already carries another tab's
+            // token, and a live event racing it lost a tab's own write (two-tab test)
+            if (isToken(data) && tokenField(data, 1) !== "local") {
                 found.push({id: node.props.id, token: node.props.data});
             }
         });
