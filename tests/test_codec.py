@@ -620,6 +620,29 @@ def test_pandas_edge_frames() -> None:
             index=pd.timedelta_range(0, periods=3, freq="h"),
         ),
         pd.DataFrame({"x": [1]}, index=pd.Index([pd.Timestamp("2020")], name=pd.Timestamp(0))),
+        # object columns of strings stay object (pandas 3 infers str from a bare array of them)
+        pd.DataFrame({"a": [1, 2]}).assign(o=pd.Series(["p", None], dtype=object)),
+        pd.DataFrame({"a": [1, 2]}, index=[7, 8]).assign(
+            o=pd.Series(["p", "q"], index=[7, 8], dtype=object)
+        ),
+        # strings and categories in the direct form: empty, missing, ordered, numbers
+        pd.DataFrame(
+            {
+                "s": pd.array([], dtype="str"),
+                "t": pd.array([], dtype="string"),
+                "c": pd.Categorical([], categories=["a"]),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "s": pd.array(["x", None, ""], dtype="str"),
+                "t": pd.array([None, "é", "z"], dtype="string"),
+                "c": pd.Categorical(["b", None, "a"], categories=["b", "a"], ordered=True),
+                "k": pd.Categorical([2.5, 1.0, None]),
+                "u": pd.Categorical(np.array([3, 1, 3], dtype=np.uint16)),
+                "e": pd.Categorical([None, None, None], categories=pd.Index([], dtype="str")),
+            }
+        ),
     ]
     for df in frames:
         assert same(df, roundtrip(df))
@@ -630,7 +653,8 @@ def every_dtype(rows: int) -> pd.DataFrame:
     i = np.arange(rows)
     nan = np.where(i % 7 == 0, np.nan, i * 0.5)
     nan[1:4] = [np.inf, -np.inf, -0.0]
-    return pd.DataFrame(
+    index = pd.RangeIndex(10, 10 + 2 * rows, 2)
+    df = pd.DataFrame(
         {
             "f": nan,
             "f32": (i % 11).astype("float32"),
@@ -644,10 +668,12 @@ def every_dtype(rows: int) -> pd.DataFrame:
             "I": pd.array(np.where(i % 5 == 0, None, i), dtype="Int64"),
             "B": pd.array(np.where(i % 3 == 0, None, i % 2 == 0), dtype="boolean"),
             "s": np.array(["a", "bb", "ccc"])[i % 3],
-            "o": np.array(["p", "q"], dtype=object)[i % 2],
         },
-        index=pd.RangeIndex(10, 10 + 2 * rows, 2),
+        index=index,
     )
+    # Object dtype (pandas 3 would make an array of str its str dtype)
+    df["o"] = pd.Series(np.array(["p", "q"], dtype=object)[i % 2], index=index, dtype=object)
+    return df
 
 
 def change_every_column(df: pd.DataFrame) -> None:
@@ -661,10 +687,14 @@ def change_every_column(df: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("rows", [5, 150_000])  # small frames, and frames read zero-copy
-def test_decoded_frames_are_writable_and_independent(rows: int) -> None:
+@pytest.mark.parametrize("direct", [False, True])  # through from_pandas; the direct form
+def test_decoded_frames_are_writable_and_independent(rows: int, direct: bool) -> None:
     df = every_dtype(rows)
+    if direct:  # without its object column: strings and categories in the direct form too
+        df = df.drop(columns="o")
     encoded = encode(df)
     assert rows < 1000 or encoded.size > 1 << 20
+    assert (b'"kinds"' in header_of(encoded)) == direct
     for own in (False, True):
         fresh = Encoded(encoded.codec, memoryview(bytearray(encoded.data)))  # as a file read
         out = decode(fresh, own=own)
@@ -676,6 +706,10 @@ def test_decoded_frames_are_writable_and_independent(rows: int) -> None:
     a, b = decode(encoded), decode(encoded)
     change_every_column(a)
     assert same(b, df)  # two reads of one record share nothing writable
+
+
+def header_of(encoded: Encoded) -> bytes:
+    return bytes(encoded.data[-8 - int.from_bytes(encoded.data[-8:], "little") : -8])
 
 
 def direct_dtypes(rows: int) -> pd.DataFrame:
@@ -706,8 +740,7 @@ def test_direct_frames_are_writable_and_independent(rows: int) -> None:
     a callback may still change its frame in place without touching anyone else's."""
     df = direct_dtypes(rows)
     encoded = encode(df)
-    header = bytes(encoded.data[-8 - int.from_bytes(encoded.data[-8:], "little") : -8])
-    assert b'"kinds"' in header  # the direct form, not from_pandas
+    assert b'"kinds"' in header_of(encoded)  # the direct form, not from_pandas
     for own in (False, True):
         fresh = Encoded(encoded.codec, memoryview(bytearray(encoded.data)))  # as a file read
         out = decode(fresh, own=own)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dash_stash.codec import Encoded, decode, encode
+from dash_stash.codec import Encoded, decode, encode, equal
 from dash_stash.codec.envelope import MAGIC, Writer
 from dash_stash.errors import CorruptRecordError, EncodeError
 
@@ -255,17 +255,63 @@ def test_a_forged_column_kind_is_refused() -> None:
 
 
 def test_a_forged_nullable_column_entry_is_refused() -> None:
-    """A large frame with strings (so not in the direct form) names its nullable columns in
-    the header; a header naming a dtype that is not nullable, or a column that is not there,
-    is a damaged record, not a frame."""
+    """A large frame with an object column (so not in the direct form) names its nullable
+    columns in the header; a header naming a dtype that is not nullable, or a column that is
+    not there, is a damaged record, not a frame."""
     n = np.arange(300_000)
-    df = pd.DataFrame({"n": pd.array(n % 7, dtype="Int64"), "x": 0.5, "s": "a"})
+    df = pd.DataFrame(
+        {
+            "n": pd.array(n % 7, dtype="Int64"),
+            "x": 0.5,
+            "s": pd.Series(["a"] * len(n), dtype=object),
+        }
+    )
     good = bytes(encode(df).data)
     size = int.from_bytes(good[-8:], "little")
     header = orjson.loads(good[-8 - size : -8])
     assert header["v"]["masked"] == [[0, "Int64"]]
     for masked in ([[0, "float64"]], [[0, "object"]], [[5, "Int64"]], [["0", "Int64"]]):
         head = orjson.dumps({**header, "v": {**header["v"], "masked": masked}})
+        bad = good[: -8 - size] + head + len(head).to_bytes(8, "little")
+        corrupt(Encoded("typed", bad))
+        with pytest.raises(CorruptRecordError):
+            decode(Encoded("typed", memoryview(bytearray(bad))), own=True)
+
+
+def test_forged_strings_and_categories_are_refused() -> None:
+    """A direct frame's string and categorical columns are named in the header with their
+    categories apart; codes outside the categories (pandas would index past them), a string
+    kind we do not make, categories that are not unique or not there, are a damaged record."""
+    n = np.arange(300_000)
+    df = pd.DataFrame(
+        {
+            "s": np.array(["a", "bb", "ccc"])[n % 3],
+            "c": pd.Categorical(np.array(["x", "y"])[n % 2]),
+            "k": pd.Categorical(n % 3, categories=[0, 1, 2], ordered=True),
+        }
+    )
+    good = bytes(encode(df).data)
+    size = int.from_bytes(good[-8:], "little")
+    header = orjson.loads(good[-8 - size : -8])
+    s, c, k = header["v"]["kinds"]
+    assert s == ["S", "str"] and c == ["C", "|i1"] and k == ["C", "|i1"]
+    assert equal(decode(Encoded("typed", good)), df)
+    cats = header["v"]["categories"]
+    one = cats["1"]  # the categories of "c": two strings
+    forged = [
+        {"kinds": [["S", "object"], c, k]},
+        {"kinds": [["S", "<i8"], c, k]},  # numbers read as strings
+        {"kinds": [s, ["C", "<f8"], k]},  # codes that are not integers
+        {"kinds": [s, ["C", "<i8"], k]},  # 8 bytes a code where 1 is stored
+        {"categories": {"2": cats["2"]}},  # a categorical column without its categories
+        {"categories": {**cats, "2": cats["1"]}},  # codes 0-2 for categories of two: past them
+        {"categories": {**cats, "1": {**one, "kind": ["D", "<f8"]}}},
+        {"categories": {**cats, "1": {**one, "kind": ["X", "str"]}}},
+        {"categories": {**cats, "1": {**one, "b": 99}}},
+        {"categories": {**cats, "1": "x"}},
+    ]
+    for change in forged:
+        head = orjson.dumps({**header, "v": {**header["v"], **change}})
         bad = good[: -8 - size] + head + len(head).to_bytes(8, "little")
         corrupt(Encoded("typed", bad))
         with pytest.raises(CorruptRecordError):
@@ -282,8 +328,13 @@ SAMPLE = {
     ),
     "series": pd.Series([1, 2], name="n"),
     "b": b"\x00\x01",
-    "direct": pd.DataFrame(  # numbers, nullable and tz-aware: the direct form
-        {"x": [1.5, 2.5], "n": pd.array([1, None], dtype="Int64")}
+    "direct": pd.DataFrame(  # numbers, nullable, tz-aware, strings, categories: direct
+        {
+            "x": [1.5, 2.5],
+            "n": pd.array([1, None], dtype="Int64"),
+            "s": pd.array(["p", None], dtype="str"),
+            "c": pd.Categorical(["u", None]),
+        }
     ).assign(t=pd.Timestamp("2024-01-01", tz="UTC")),
 }
 

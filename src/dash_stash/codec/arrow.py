@@ -293,11 +293,16 @@ def _dump_pandas(v: Any, d: Dumper) -> dict | None:
 # The direct form of a frame: a RangeIndex, string labels, and columns that are each one plain
 # Arrow column: numpy numbers, bools and datetimes (D below: the numpy dtype string), tz-aware
 # datetimes (T: the pandas dtype, int64 data), nullable numbers and booleans (M: the pandas
-# dtype; the values, then the mask as a column "m<position>"). We write the Arrow columns from
-# the numpy arrays (no copy) and read them back as numpy views, skipping pyarrow's pandas
-# conversion, whose fixed cost (about 1.5 ms each way for 10 columns) was most of the time of
-# a small frame. Every other frame goes through `_frame` (``from_pandas`` / ``to_pandas``).
-_D, _T, _M = "D", "T", "M"
+# dtype; the values, then the mask as a column "m<position>"), Arrow-backed strings (S: "str"
+# or "string", pandas' two pyarrow string dtypes; the large_string column as it is) and
+# categoricals (C: the codes' numpy dtype; the codes as a column, the categories and
+# `ordered` in "categories", a small table of their own per column, its one column in the
+# form S or D). We write the Arrow columns from the pandas arrays (no copy) and read them
+# back as numpy views or Arrow arrays, skipping pyarrow's pandas conversion, whose fixed cost
+# (about 1.5 ms each way for 10 columns) was most of the time of a small frame, and whose
+# metadata and per-column dtype parsing was half of a million-row mixed frame's read. Every
+# other frame goes through `_frame` (``from_pandas`` / ``to_pandas``).
+_D, _T, _M, _S, _C = "D", "T", "M", "S", "C"
 
 
 def _direct_frame(df: Any, d: Dumper, pa: Any) -> dict | None:
@@ -312,6 +317,7 @@ def _direct_frame(df: Any, d: Dumper, pa: Any) -> dict | None:
     kinds: list[list] = []
     arrays: dict[str, Any] = {}
     masks: dict[str, Any] = {}
+    categories: dict[str, tuple[Any, list, bool]] = {}
     for i, (_, column) in enumerate(df.items()):  # cheaper than df.iloc[:, i]
         dtype, array = column.dtype, column.array
         if isinstance(dtype, np.dtype):
@@ -326,15 +332,29 @@ def _direct_frame(df: Any, d: Dumper, pa: Any) -> dict | None:
             kinds.append([_M, str(dtype)])
             arrays[str(i)] = _storable(array._data)
             masks[f"m{i}"] = array._mask.view(np.uint8)
+        elif (string := _string_kind(dtype, array, pa)) is not None:
+            kinds.append([_S, string])
+            arrays[str(i)] = _one_chunk(array.__arrow_array__(), pa)
+        elif isinstance(dtype, pd.CategoricalDtype):
+            kept = _categories_table(dtype, pa)
+            if kept is None:
+                return None
+            kinds.append([_C, array.codes.dtype.str])
+            arrays[str(i)] = array.codes
+            categories[str(i)] = kept
         else:
             return None
     # Columns of one dtype side by side in the record, so that they read as one block.
     order = sorted(arrays, key=lambda name: kinds[int(name)][1])
     columns = {**{name: arrays[name] for name in order}, **masks}
     table = pa.Table.from_arrays(
-        [pa.array(np.ascontiguousarray(a)) for a in columns.values()], names=list(columns)
+        [
+            a if isinstance(a, pa.Array) else pa.array(np.ascontiguousarray(a))
+            for a in columns.values()
+        ],
+        names=list(columns),
     )
-    return {
+    node = {
         TAG: "pandas.DataFrame",
         "b": _write_table(table, d, pa),
         "kinds": kinds,
@@ -343,6 +363,62 @@ def _direct_frame(df: Any, d: Dumper, pa: Any) -> dict | None:
         "labels": labels,
         "columns": _index_info(df.columns, d),
     }
+    if categories:
+        node["categories"] = {
+            i: {"b": _write_table(t, d, pa), "kind": kind, "ordered": ordered}
+            for i, (t, kind, ordered) in categories.items()
+        }
+    return node
+
+
+def _string_kind(dtype: Any, array: Any, pa: Any) -> str | None:
+    """ "str" or "string" for a column of pandas' pyarrow strings (NaN or NA for missing) held
+    as one Arrow large_string array, which the direct form stores as it is; else None."""
+    for kind in ("str", "string"):
+        if dtype == _string_dtype(kind):
+            held = getattr(array, "__arrow_array__", None)
+            return kind if held is not None and held().type == pa.large_string() else None
+    return None
+
+
+@functools.cache
+def _string_dtype(kind: str) -> Any:
+    """pandas' pyarrow string dtype of `kind` ("str": NaN for missing, "string": NA); None
+    where this pandas has no such dtype (before 2.3, no ``na_value``)."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        return pd.StringDtype("pyarrow", na_value=np.nan if kind == "str" else pd.NA)
+    except (TypeError, ImportError):
+        return None
+
+
+def _one_chunk(column: Any, pa: Any) -> Any:
+    """A chunked Arrow column as one array (no copy when it has one chunk already)."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+
+
+def _categories_table(dtype: Any, pa: Any) -> tuple[Any, list, bool] | None:
+    """The categories of a categorical dtype as a one-column table, the kind entry of that
+    column (S or D) and `ordered`; None for categories the direct form does not hold (only
+    numbers and pyarrow strings, whose Index the entry rebuilds exactly)."""
+    import numpy as np
+
+    categories = dtype.categories
+    if isinstance(categories.dtype, np.dtype) and categories.dtype.kind in "iuf":
+        if type(categories).__name__ != "Index" or not categories.dtype.isnative:
+            return None
+        values = np.ascontiguousarray(categories.to_numpy())
+        column, kind = pa.array(_storable(values)), [_D, categories.dtype.str]
+    else:
+        kind_name = _string_kind(categories.dtype, categories.array, pa)
+        if kind_name is None:
+            return None
+        column, kind = _one_chunk(categories.array.__arrow_array__(), pa), [_S, kind_name]
+    return pa.Table.from_arrays([column], names=["0"]), kind, bool(dtype.ordered)
 
 
 def _plain_labels(columns: Any) -> list[str] | None:
@@ -426,6 +502,16 @@ def _load_direct(ld: Loader, node: dict, pa: Any) -> Any:
             values = _owned(numpy(str(i), dtype.numpy_dtype), own)
             mask = _owned(numpy(f"m{i}", np.dtype(bool)), own)
             blocks.append((_masked_type(dtype)(values, mask), [i]))
+        elif kind == _S:
+            blocks.append((_strings(_named(table, str(i)), name, rows, pa), [i]))
+        elif kind == _C:
+            if np.dtype(name).kind != "i":
+                raise BadRecord(f"bad column dtype {name!r}")
+            categories = _categories(ld, node, i, pa)
+            codes = _owned(numpy(str(i), np.dtype(name)), own)
+            if len(codes) and (codes.min() < -1 or codes.max() >= len(categories.categories)):
+                raise BadRecord("a categorical column's codes lie outside its categories")
+            blocks.append((pd.Categorical.from_codes(codes, dtype=categories, validate=False), [i]))
         else:
             raise BadRecord(f"bad column kind {entry!r}")
     for name, positions in plain.items():
@@ -440,6 +526,45 @@ def _load_direct(ld: Loader, node: dict, pa: Any) -> Any:
     df.index = _restore_index(df.index, node["index"], ld)
     df.columns = _restore_index(df.columns, node["columns"], ld)
     return df
+
+
+def _strings(column: Any, kind: str, rows: int, pa: Any) -> Any:
+    """A column of the form S as pandas' pyarrow strings over the record's bytes: Arrow
+    arrays are immutable (a callback setting a cell gets a new array in its frame), so even
+    a shared record needs no copy. The offsets were checked with the table (`_validate`)."""
+    import pandas as pd
+
+    dtype = _string_dtype(kind) if kind in ("str", "string") else None
+    if dtype is None:
+        raise BadRecord(f"bad string column kind {kind!r}")
+    if len(column) != rows or column.type != pa.large_string():
+        raise BadRecord("a frame's string column has the wrong length or type")
+    return pd.arrays.ArrowStringArray(column, dtype=dtype)
+
+
+def _categories(ld: Loader, node: dict, position: int, pa: Any) -> Any:
+    """The CategoricalDtype of the categorical column at `position` of a direct frame."""
+    import numpy as np
+    import pandas as pd
+
+    entry = node.get("categories", {}).get(str(position))
+    if not (isinstance(entry, dict) and isinstance(entry.get("kind"), list)):
+        raise BadRecord(f"a categorical column lacks its categories: {entry!r}")
+    kind = entry["kind"]
+    table = _read_table(ld, entry.get("b"), pa)
+    if table.num_columns != 1 or len(kind) != 2 or not isinstance(kind[1], str):
+        raise BadRecord(f"bad categories {kind!r}")
+    column = _named(table, "0")
+    if kind[0] == _S:
+        values = pd.Index(_strings(column, kind[1], len(column), pa))
+    elif kind[0] == _D and np.dtype(kind[1]).kind in "iuf":
+        values = pd.Index(_column_values(column, np.dtype(kind[1]), len(column), pa).copy())
+    else:
+        raise BadRecord(f"bad categories {kind!r}")
+    try:
+        return pd.CategoricalDtype(values, ordered=entry.get("ordered") is True)
+    except (TypeError, ValueError) as exc:  # not unique, NaN among them
+        raise BadRecord(f"bad categories: {exc}") from None
 
 
 def _labels(labels: list) -> Any:
@@ -833,7 +958,9 @@ def _load_pandas(ld: Loader, node: dict) -> Any:
         df = _unmask(df, node["masked"])
     for i, column in objects.items():
         if not _is_object_dtype(df.dtypes.iloc[i]):  # strings come back as str dtype in pandas 3
-            df.isetitem(i, column.to_numpy(zero_copy_only=False))
+            # (a Series of dtype object: pandas 3 would infer str again from a bare array)
+            values = column.to_numpy(zero_copy_only=False)
+            df.isetitem(i, pd.Series(values, index=df.index, dtype=object, copy=False))
     df.index = _restore_index(df.index, node["index"], ld)
     if node[TAG] == "pandas.Series":
         series = df.iloc[:, 0]
