@@ -33,7 +33,13 @@ untimed write and read come first, so that what a process pays once (imports, th
 of a library's code pages, connections) is left out for every kind alike, and then the server
 collects garbage and gives the C allocator's free memory back (`malloc_trim`), so that memory
 an allocator kept from the warm-up does not hide what the clicks need (nor count against a
-store that returns its memory). The progress lines give the writes' and the reads' peaks apart.
+store that returns its memory). The progress lines give the writes' and the reads' peaks
+apart, and how much of the reads' highest sample is file pages mapped in (a value file read
+as a mapping: the page cache's pages, which the kernel may drop and read again, where a
+pickle's copy is anonymous memory). `malloc_trim` cannot empty glibc's per-thread arenas
+(their top stays), so what a warm-up left there may still serve a click's allocations unseen,
+a MiB or so, more under load: `--one-arena` runs every server with `MALLOC_ARENA_MAX=1`,
+where the trim reaches all of it.
 dcc.Store is skipped at a size where one click takes longer than `--max-click` seconds.
 `--profile KIND` prints a cProfile of that kind's callback requests, writes and reads apart
 (it slows them: use it to see where the time goes, not for the table).
@@ -312,15 +318,20 @@ def profile_callbacks(server) -> None:
 
 
 class PeakRss:
-    """The peak RSS of a process from now on: psutil samples in a thread, plus VmHWM."""
+    """The peak RSS of a process from now on: psutil samples in a thread, plus VmHWM.
+
+    `file` is the part of the highest sample that is file pages mapped in (psutil's `shared`:
+    RssFile + RssShmem, above the baseline's), so that a store reading a value file by
+    mapping it shows what of its peak is the page cache's; the peak itself counts them."""
 
     def __init__(self, pid: int) -> None:
         import psutil
 
         self.pid = pid
         self.process = psutil.Process(pid)
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
+        info = self.process.memory_info()
+        self.baseline, self.baseline_file = info.rss, info.shared
+        self.peak, self.file = self.baseline, 0
         _reset_hwm(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -328,14 +339,16 @@ class PeakRss:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.002):
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            info = self.process.memory_info()
+            if info.rss > self.peak:
+                self.peak, self.file = info.rss, info.shared - self.baseline_file
 
     def split(self) -> int:
         """Peak minus baseline so far, in bytes; the peak starts again from now (the
         baseline stays), so that writes and reads each get their own."""
         peak = max(self.peak, _hwm(self.pid)) - self.baseline
         _reset_hwm(self.pid)
-        self.peak = self.process.memory_info().rss
+        self.peak, self.file = self.process.memory_info().rss, 0
         return peak
 
     def stop(self) -> int:
@@ -391,12 +404,17 @@ def clicks(page, url: str, button: str, output: str, n: int, limit: float):
     return times, sum(sizes) / len(sizes), page.locator(f"#{output}").text_content()
 
 
-def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: bool) -> dict:
+def measure(
+    browser, case: Case, kind: str, folder: str, limit: float, profile: bool, one_arena: bool
+) -> dict:
     port = free_port()
+    env = {"TABLES_PROFILE": "1" if profile else "0"}
+    if one_arena:  # glibc: every thread allocates from the main arena, which malloc_trim empties
+        env["MALLOC_ARENA_MAX"] = "1"
     server = ProcessServer(
         [sys.executable, __file__, "--serve", kind, str(case.rows), str(port), folder, case.frame],
         port,
-        env={"TABLES_PROFILE": "1" if profile else "0"},
+        env=env,
     )
     context = browser.new_context()
     try:
@@ -419,6 +437,7 @@ def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: 
             show_profile(server.url, f"{title}, reads", profile)
         finally:
             read_peak = memory.stop()
+            read_file = memory.file
         arrived = bench_json(server.url, "bytes")["arrived"][-case.clicks :]  # the timed ones
         floor = bench_json(server.url, "floor") if kind in ("stash", "records") else {}
         return {
@@ -430,6 +449,7 @@ def measure(browser, case: Case, kind: str, folder: str, limit: float, profile: 
             "peak": max(write_peak, read_peak),
             "write_peak": write_peak,
             "read_peak": read_peak,
+            "read_file": read_file,
             "text": text,
             "floor": floor,
         }
@@ -629,6 +649,11 @@ def main() -> None:
     parser.add_argument(
         "--codec", action="store_true", help="only the in-process codec table (compression)"
     )
+    parser.add_argument(
+        "--one-arena",
+        action="store_true",
+        help="run every server with MALLOC_ARENA_MAX=1 (see the docstring: memory)",
+    )
     args = parser.parse_args()
     if args.codec:
         print(machine(), flush=True)
@@ -664,7 +689,13 @@ def main() -> None:
                 limit = args.max_click if kind == "dcc" else 600.0
                 try:
                     r = results[kind, case.label] = measure(
-                        browser, case, kind, str(folder), limit, kind in args.profile
+                        browser,
+                        case,
+                        kind,
+                        str(folder),
+                        limit,
+                        kind in args.profile,
+                        args.one_arena,
                     )
                 except TooSlow:
                     lines.append(
@@ -681,7 +712,8 @@ def main() -> None:
                     f"{', '.join(f'{t:.0f}' for t in r['read_ms'])} ms (server "
                     f"{', '.join(f'{t:.1f}' for t in r['arrived_ms'])} ms), {r['text']!r}, "
                     f"peak +{r['peak'] / 2**20:,.1f} MiB (writes +{r['write_peak'] / 2**20:,.1f}, "
-                    f"reads +{r['read_peak'] / 2**20:,.1f}), floor {r['floor']} "
+                    f"reads +{r['read_peak'] / 2**20:,.1f}, of it file pages "
+                    f"+{r['read_file'] / 2**20:,.1f}), floor {r['floor']} "
                     f"({time.monotonic() - started:.0f} s)",
                     flush=True,
                 )
