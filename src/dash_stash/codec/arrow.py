@@ -372,8 +372,9 @@ def _direct_frame(df: Any, d: Dumper, pa: Any) -> dict | None:
 
 
 def _string_kind(dtype: Any, array: Any, pa: Any) -> str | None:
-    """ "str" or "string" for a column of pandas' pyarrow strings (NaN or NA for missing) held
-    as one Arrow large_string array, which the direct form stores as it is; else None."""
+    """The kind of a column of pandas' pyarrow strings held as Arrow large_string arrays,
+    which the direct form stores as they are: "str" (NaN for missing) or "string" (NA);
+    None for any other column."""
     for kind in ("str", "string"):
         if dtype == _string_dtype(kind):
             held = getattr(array, "__arrow_array__", None)
@@ -384,14 +385,19 @@ def _string_kind(dtype: Any, array: Any, pa: Any) -> str | None:
 @functools.cache
 def _string_dtype(kind: str) -> Any:
     """pandas' pyarrow string dtype of `kind` ("str": NaN for missing, "string": NA); None
-    where this pandas has no such dtype (before 2.3, no ``na_value``)."""
+    where this pandas cannot build that dtype, or its array from a large_string one as
+    `_strings` does (older pandas: such columns keep the general path)."""
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     try:
-        return pd.StringDtype("pyarrow", na_value=np.nan if kind == "str" else pd.NA)
-    except (TypeError, ImportError):
+        dtype = pd.StringDtype("pyarrow", na_value=np.nan if kind == "str" else pd.NA)
+        empty = pa.chunked_array([pa.array([], pa.large_string())])
+        built = pd.arrays.ArrowStringArray(empty, dtype=dtype)
+    except (TypeError, ValueError, ImportError, AttributeError):
         return None
+    return dtype if built.dtype == dtype else None
 
 
 def _one_chunk(column: Any, pa: Any) -> Any:
@@ -406,10 +412,11 @@ def _categories_table(dtype: Any, pa: Any) -> tuple[Any, list, bool] | None:
     column (S or D) and `ordered`; None for categories the direct form does not hold (only
     numbers and pyarrow strings, whose Index the entry rebuilds exactly)."""
     import numpy as np
+    import pandas as pd
 
     categories = dtype.categories
     if isinstance(categories.dtype, np.dtype) and categories.dtype.kind in "iuf":
-        if type(categories).__name__ != "Index" or not categories.dtype.isnative:
+        if type(categories) is not pd.Index or not categories.dtype.isnative:
             return None
         values = np.ascontiguousarray(categories.to_numpy())
         column, kind = pa.array(_storable(values)), [_D, categories.dtype.str]
@@ -547,7 +554,8 @@ def _categories(ld: Loader, node: dict, position: int, pa: Any) -> Any:
     import numpy as np
     import pandas as pd
 
-    entry = node.get("categories", {}).get(str(position))
+    kept = node.get("categories")
+    entry = kept.get(str(position)) if isinstance(kept, dict) else None
     if not (isinstance(entry, dict) and isinstance(entry.get("kind"), list)):
         raise BadRecord(f"a categorical column lacks its categories: {entry!r}")
     kind = entry["kind"]
