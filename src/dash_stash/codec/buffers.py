@@ -90,26 +90,45 @@ class _Differs(Exception):
     """Raised by `_Compare` at the first byte that differs: no need to write the rest."""
 
 
-# What `_Compare` holds at a time, twice: below glibc's threshold for a mapping of its own, so
-# each slice reuses the memory the last one freed (1 MiB slices left 2-3 MiB in the heaps of
-# the threads Dash runs callbacks in, after each write of an unchanged 8 MB table).
+# What `_Compare` reads at a time: below glibc's threshold for a mapping of its own, so that
+# the one buffer it reads into is reused memory (1 MiB slices left 2-3 MiB in the heaps of the
+# threads Dash runs callbacks in, after each write of an unchanged 8 MB table).
 _SLICE = 1 << 16
 
 
 class _Compare:
     """A sink that checks what is written to it against `f` (a file, an SQLite blob), read
-    as it goes; raises `_Differs` at the first slice that differs."""
+    as it goes; raises `_Differs` at the first slice that differs.
+
+    A file is read into one buffer of `_SLICE` bytes, and what is written is compared with it
+    where it lies (``bytearray.startswith`` is a memcmp of any buffer): no bytes object per
+    slice on either side. An SQLite blob has no ``readinto``: its slices are read as bytes."""
 
     def __init__(self, f: Any) -> None:
         self.f = f
+        self.buffer = bytearray(_SLICE) if hasattr(f, "readinto") else None
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
         for i in range(0, len(view), _SLICE):
-            part = bytes(view[i : i + _SLICE])
-            if self.f.read(len(part)) != part:
+            part = view[i : i + _SLICE]
+            if not self._holds(part):
                 raise _Differs
         return len(view)
+
+    def _holds(self, part: memoryview) -> bool:
+        """Do the next ``len(part)`` bytes of `f` equal `part`?"""
+        size = len(part)
+        if self.buffer is None:
+            got = self.f.read(size)
+            return len(got) == size and got.startswith(part)
+        into, filled = memoryview(self.buffer)[:size], 0
+        while filled < size:
+            n = self.f.readinto(into[filled:])
+            if not n:
+                return False
+            filled += n
+        return self.buffer.startswith(part)
 
     def flush(self) -> None:  # what a file-like sink has, for Arrow's writer
         pass
