@@ -23,7 +23,7 @@ from dash import Dash
 
 from .. import codec, scopes
 from .._types import StoreSpec
-from ..backends import Record, Retention, StoreKey, open_backend
+from ..backends import Record, Retention, StoreKey, Usage, open_backend
 from ..engine import StashEngine, Write
 from ..errors import QuotaError, StashError, TokenError
 from ..tokens import Signer, Token, is_token_text
@@ -423,10 +423,9 @@ class Stash:
             seed = self._static_seeds.get(store_id, "")
         return Located(key, token, seed)
 
-    def check_quota(self, key: StoreKey) -> int:
-        """How many bytes `key`'s next value may have within its session's quota;
-        `QuotaError` if the session may not create `key` at all."""
-        usage = self.engine.backend.usage(key)
+    def room(self, usage: Usage) -> int:
+        """How many bytes a key's next value may have within its session's quota, given
+        the session's `usage` of it; `QuotaError` if the session may not create it at all."""
         if not usage.has_instance and usage.instances >= self.quota.max_instances:
             raise QuotaError(
                 f"this browser session already keeps {usage.instances:,} page loads or tabs "
@@ -443,7 +442,7 @@ class Stash:
         A shared (`app`) value belongs to no session, so no session's quota counts it; it is
         bounded by `max_value_bytes`. A request in no group of a group store writes nothing."""
         if key.session != scopes.SHARED:
-            return self.engine.commit(key, write, room=self.check_quota(key), **options)
+            return self.engine.commit(key, write, quota=self.room, **options)
         if key.scope == scopes.NO_GROUP:
             raise StashError(
                 "this request is in no group of the store (its group= function returned "
