@@ -185,6 +185,21 @@ def test_a_huge_body_is_refused_with_413(served):
     assert shown(c, c.prop("user_data", "data")) == "None None"
 
 
+def test_a_body_nested_too_deep_for_the_parser_is_a_400_on_every_route(served):
+    """Before the fix Python's JSON parser raised RecursionError (not ValueError) on a body
+    nested 100,000 deep, and dash-stash's routes answered 500 on every server."""
+    c = DashClient(served.url)
+    deep = b'{"stores": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for route in ("read", "write", "live"):
+        r = c.http.post(
+            f"{served.url}/_dash-stash/{route}",
+            data=deep,
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 400, (route, r.status_code, r.text[:200])
+        assert r.json() == {"error": "expected a JSON object"}
+
+
 def test_the_inspector_authorizer_gets_the_servers_request(served):
     c = DashClient(served.url)
     first = c.callback("user_data.data", ["first_name"])

@@ -269,12 +269,13 @@ def answer(handler: Callable[[dict], bytes], body: Any, path: str) -> tuple[int,
 
 
 def parse_json(data: bytes | None, content_type: str | None) -> Any:
-    """A JSON body as `Request.json` gives it: None unless application/json and valid."""
+    """A JSON body as `Request.json` gives it: None unless application/json and valid (a
+    body nested deeper than Python's recursion limit is not: a 400, not a 500)."""
     if not data or not (content_type or "").split(";")[0].strip().endswith("json"):
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
