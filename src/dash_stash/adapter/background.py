@@ -571,8 +571,10 @@ class JobCall(CallbackCall):
     def set_props(self, component_id: Any, props: dict) -> dict:
         """`dash.set_props` inside the job: store values committed, receipts kept. A store
         the job does not declare gets a fresh scope instance, as in any callback."""
-        spec = self.stash.stores.get(component_id)
-        if spec is None or not isinstance(props, dict):
+        if not isinstance(props, dict) or not props.keys() & {"data", "clear_data"}:
+            return props
+        spec = self.stash.spec_of(component_id)  # also a store only another process rendered
+        if spec is None:
             return props
         self.reachable()
         store_id = stringify_id(component_id)

@@ -235,8 +235,10 @@ class CallbackCall:
     def write(self, out: dict, value: Any) -> Any:
         """Commit one `data`/`clear_data` output; return what the browser receives."""
         prop = out["property"].split("@")[0]
-        spec = self.stash.stores.get(out["id"])
-        if spec is None or prop not in ("data", "clear_data") or isinstance(value, NoUpdate):
+        if prop not in ("data", "clear_data") or isinstance(value, NoUpdate):
+            return value
+        spec = self.stash.spec_of(out["id"])  # also a store only another process rendered
+        if spec is None:
             return value
         store_id = stringify_id(out["id"])
         with self.errors(store_id):
@@ -323,8 +325,10 @@ class CallbackCall:
         tokens. A store the callback does not declare gets a fresh scope instance (we do not
         know which tab's it would be), so its value replaces, as `dcc.Store`'s would."""
         for store_id, props in list(updated_props.items()):
-            spec = self.stash.stores.get(store_id)
-            if spec is None or not isinstance(props, dict):
+            if not isinstance(props, dict) or not props.keys() & {"data", "clear_data"}:
+                continue
+            spec = self.stash.spec_of(store_id)  # also a store only another process rendered
+            if spec is None:
                 continue
             if store_id not in self.located:
                 refuse_unread_patch(f"callback {self.name!r}", store_id, props)
