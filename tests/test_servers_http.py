@@ -20,7 +20,14 @@ import pytest
 import requests
 
 from tests.apps import servers_app
-from tests.conftest import ALL_SERVERS, ASGI_SERVERS, ProcessServer, dash_version, start_server
+from tests.conftest import (
+    ALL_SERVERS,
+    ASGI_SERVERS,
+    ProcessServer,
+    dash_version,
+    needs_asgi,
+    start_server,
+)
 from tests.support.dash_client import DashClient
 
 pytestmark = [
@@ -224,6 +231,26 @@ def test_secure_cookie_behind_an_https_proxy(server, tmp_path):
         assert set_cookie.startswith("__Host-") and "; Secure" in set_cookie
         plain = requests.get(s.url + "/").headers["Set-Cookie"]
         assert not plain.startswith("__Host-") and "Secure" not in plain
+    finally:
+        s.stop()
+
+
+@needs_asgi
+def test_secure_cookie_on_fastapi_when_the_app_says_so(tmp_path):
+    """FastAPI has no `SESSION_COOKIE_SECURE`: behind a TLS proxy that uvicorn does not
+    trust (not 127.0.0.1, no `--forwarded-allow-ips`) every request looked like plain HTTP,
+    and the cookie went without `Secure`, so a browser would send it over any http:// link
+    an attacker gets it to load. `init(secure_cookie=True)` makes it `__Host-...; Secure`."""
+    env = {"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db", "SECURE_COOKIE": "1"}
+    s = start_server("fastapi", TARGET, env=env)
+    try:
+        r = requests.get(s.url + "/")  # what uvicorn sees from a proxy it does not trust
+        name, _, rest = r.headers["Set-Cookie"].partition("=")
+        assert name.startswith("__Host-") and "; Secure" in rest
+        value = rest.split(";")[0]
+        # the browser sends it back (over HTTPS): that is the session, no new cookie
+        again = requests.get(s.url + "/_dash-layout", headers={"Cookie": f"{name}={value}"})
+        assert again.status_code == 200 and "Set-Cookie" not in again.headers
     finally:
         s.stop()
 
