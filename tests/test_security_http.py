@@ -196,6 +196,30 @@ def test_a_store_only_another_worker_rendered_never_gets_its_value_sent_raw(serv
     assert API_KEY not in r.text
 
 
+def test_a_worker_that_never_rendered_a_store_serves_the_pages_hidden_state(serve, db):
+    """The page's callbacks come from the worker that rendered it, with a hidden State for
+    `vault` (written by `put` without reading it); before the fix another worker, which did
+    not know `vault`, refused every such request (400: more states than the callback has).
+    Now it learns the store from the token the page sends (signed for this session) and
+    wires it as the page's worker did."""
+    page, other = serve(worker_app(url_of(db))), serve(worker_app(url_of(db)))
+    c = DashClient(page.url)
+    cb = c.callback("vault.data")
+    assert cb["state"] == [{"id": "vault", "property": "data"}]  # the hidden State
+    body = c.body(cb, {("msg", "children"): "set", ("vault", "data"): c.prop("vault", "data")})
+    r = c.http.post(other.url + "/_dash-update-component", json=body)
+    assert r.status_code == 200, r.text
+    token = r.json()["response"]["vault"]["data"]
+    assert token.startswith("ds1.") and API_KEY not in r.text
+    # Another browser replaying that token teaches a worker nothing (its signature is not
+    # for that session): refused, as any state the callback does not have
+    stranger = DashClient(page.url)
+    replay = c.body(cb, {("msg", "children"): "set", ("vault", "data"): token})
+    fresh = serve(worker_app(url_of(db)))
+    r = stranger.http.post(fresh.url + "/_dash-update-component", json=replay)
+    assert r.status_code == 400 and API_KEY not in r.text
+
+
 # ---- 2. a callback reads only the stores it declares -----------------------------------------
 
 

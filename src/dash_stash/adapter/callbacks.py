@@ -577,6 +577,8 @@ def _check_declared(stash: Stash, name: str, cb: dict, entries: list) -> None:
     declare at that place: Dash checks a request's outputs, not which components its inputs
     name, so a crafted request could otherwise make any callback read (and echo) any store."""
     declared = cb["inputs"] + cb["state"]
+    if len(entries) > len(declared) and _learn_hidden(stash, entries[len(declared) :]):
+        declared = cb["inputs"] + cb["state"]
     # Our hidden States may be missing: the page downloaded the callbacks before we added them.
     least = len(cb["inputs"]) + cb["_dash_stash"]["user_states"]
     if not least <= len(entries) <= len(declared):
@@ -595,6 +597,22 @@ def _check_declared(stash: Stash, name: str, cb: dict, entries: list) -> None:
                     f"it sends {stringify_id(item.get('id'))}.{item.get('property')} where the "
                     f"callback declares {dep['id']}.{dep['property']}",
                 )
+
+
+def _learn_hidden(stash: Stash, extra: list) -> bool:
+    """A page whose callbacks another process wired sends hidden States (the tokens of
+    stores a callback writes without reading) for stores this process has not rendered (a
+    layout function's, on another worker): learn them from their tokens (signed for this
+    session, so a request cannot name any other) and wire them here too. True if one was."""
+    learned = False
+    for item in extra:
+        if not (isinstance(item, dict) and item.get("property") == "data" and item.get("value")):
+            continue
+        if stash.stores.get(item.get("id")) is None:
+            learned = stash.spec_from_token(item.get("id"), item["value"]) is not None or learned
+    if learned:
+        stash.wiring.update()  # the new ids' hidden States, as the page's are
+    return learned
 
 
 def _declares(dep: dict, item: dict) -> bool:

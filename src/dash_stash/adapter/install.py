@@ -103,7 +103,7 @@ def init(
         typed=typed,
         compression=Compression(compression),
     )
-    wiring = CallbackWiring(stash, background.wrap_background)
+    wiring = stash.wiring = CallbackWiring(stash, background.wrap_background)
     panel = Inspector(stash, inspector)
 
     def on_request() -> None:  # wrap callbacks added since; keep the namespace claimed

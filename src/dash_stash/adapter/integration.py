@@ -126,6 +126,7 @@ class Stash:
         self._owner_kept = time.monotonic()
         self.cookie_name = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
         self.live: Any = None  # the live route (stream.LiveRoute), set by `init`
+        self.wiring: Any = None  # its callbacks' wrappers (callbacks.CallbackWiring): `init`
         self.web: web.Web | None = None  # this app's request side, on its server: set by init
 
     # -- secret and session ------------------------------------------------------------
