@@ -4,7 +4,9 @@ history, expiry, keys, usage. What only one backend has is tested beside it."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -257,6 +259,40 @@ def test_usage_counts_a_sessions_instances_and_other_bytes(backend):
     raw(StoreKey("ns", "s1", "page-b", "x"), 4)
     assert backend.usage(a) == Usage(2, True, 10 + 20 + 30 + 4)
     assert backend.usage(StoreKey("ns", "s1", "page-new", "x")) == Usage(2, False, 71)
+
+
+def test_a_check_is_met_atomically_across_a_sessions_keys(backend):
+    """`commit(check=...)` (a session's quota): the check sees the session's usage as it is
+    at the commit, so writes racing each other into different keys of one session cannot
+    pass it together; a failing check commits nothing."""
+    limit = 250
+
+    def within(usage, value):
+        if usage.other_bytes + value.size > limit:
+            raise ValueError("over")
+
+    start = threading.Barrier(12)
+
+    def write(n):
+        key = StoreKey("ns", "s1", f"page-{n}", "x")
+        start.wait()
+        try:
+            backend.commit(key, Encoded("json", b"1" * 100), ttl=60, check=within)
+        except ValueError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(12) as pool:
+        committed = list(pool.map(write, range(12)))
+    assert committed.count(True) == 2  # 200 bytes; a third would make 300
+    assert backend.usage(StoreKey("ns", "s1", "page-new", "x")).other_bytes == 200
+    # Another session is checked on its own; a refused first write leaves no key behind.
+    assert backend.commit(StoreKey("ns", "s2", "p", "x"), encode(1), ttl=60, check=within)
+    with pytest.raises(ValueError):
+        backend.commit(
+            StoreKey("ns", "s2", "q", "x"), Encoded("json", b"1" * 300), ttl=60, check=within
+        )
+    assert backend.read(StoreKey("ns", "s2", "q", "x")) is None
 
 
 def test_versions_of_many_keys_without_their_values(backend):

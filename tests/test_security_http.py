@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import dash
 import flask
 import pytest
 import requests
@@ -130,6 +131,93 @@ def test_without_a_valid_token_a_static_store_reads_its_layout_data(serve, db):
     server = serve(vault_app(url_of(db)))
     c = DashClient(server.url)
     assert show_notes(c, "ds1.W10.junk") == []  # what the static layout gives everyone
+
+
+def worker_app(backend: str) -> Dash:
+    """One worker of a multi-page style app (`suppress_callback_exceptions=True`, a layout
+    function, so no worker knows its stores before it renders them): one callback writes a
+    secret to a store it does not declare (`set_props`), another as its Output without
+    reading it, a third sets a group store it does not declare. The same namespace and
+    secret on every worker, as gunicorn's workers or a load balancer's hosts have."""
+    app = Dash("workers", suppress_callback_exceptions=True)
+    dash_stash.init(app, backend, namespace="workers", secret="w" * 32)
+    app.layout = lambda: html.Div(
+        [
+            dash_stash.Store(id="vault", data={"api_key": "none yet"}),
+            dash_stash.Store(id="team", data=None, storage_type="app", group=lambda r: "red"),
+            html.Button(id="go"),
+            html.Div(id="msg"),
+        ]
+    )
+
+    @app.callback(Output("msg", "children"), Input("go", "n_clicks"), prevent_initial_call=True)
+    def go(n):
+        dash.set_props("vault", {"data": {"api_key": API_KEY}})
+        return "set"
+
+    @app.callback(Output("vault", "data"), Input("msg", "children"), prevent_initial_call=True)
+    def put(msg):
+        return {"api_key": API_KEY}
+
+    @app.callback(Output("msg", "title"), Input("msg", "children"), prevent_initial_call=True)
+    def team(msg):
+        dash.set_props("team", {"data": {"plan": API_KEY}})
+        return "team"
+
+    return app
+
+
+def test_a_store_only_another_worker_rendered_never_gets_its_value_sent_raw(serve, db):
+    """Before the fix a process that had not rendered the page (its layout function ran on
+    another worker) did not know `vault` was a dash-stash store, and sent what a callback
+    wrote to it (set_props or Output) to the browser as it was: the server-only value in the
+    response. Now every process learns the stores another rendered (kept in the backend)."""
+    page, other = serve(worker_app(url_of(db))), serve(worker_app(url_of(db)))
+    c = DashClient(page.url)  # the page is rendered by the first worker...
+    c.url = other.url  # ...and its callbacks are served by the other one
+    body = {"output": "msg.children", "outputs": {"id": "msg", "property": "children"}}
+    body |= {"inputs": [{"id": "go", "property": "n_clicks", "value": 1}], "state": []}
+    r = c.http.post(other.url + "/_dash-update-component", json=body)
+    assert r.status_code == 200, r.text
+    assert API_KEY not in r.text
+    assert r.json()["sideUpdate"]["vault"]["data"].startswith("ds1.")
+    put = {"output": "vault.data", "outputs": {"id": "vault", "property": "data"}}
+    put |= {"inputs": [{"id": "msg", "property": "children", "value": "set"}], "state": []}
+    r = c.http.post(other.url + "/_dash-update-component", json=put)
+    assert r.status_code == 200, r.text
+    assert API_KEY not in r.text
+    assert r.json()["response"]["vault"]["data"].startswith("ds1.")
+    # A group store it has not seen: it cannot know its group, so it refuses, never leaks
+    team = {"output": "msg.title", "outputs": {"id": "msg", "property": "title"}}
+    team |= {"inputs": [{"id": "msg", "property": "children", "value": "set"}], "state": []}
+    fresh = serve(worker_app(url_of(db)))
+    r = c.http.post(fresh.url + "/_dash-update-component", json=team)
+    assert r.status_code == 500
+    assert API_KEY not in r.text
+
+
+def test_a_worker_that_never_rendered_a_store_serves_the_pages_hidden_state(serve, db):
+    """The page's callbacks come from the worker that rendered it, with a hidden State for
+    `vault` (written by `put` without reading it); before the fix another worker, which did
+    not know `vault`, refused every such request (400: more states than the callback has).
+    Now it learns the store from the token the page sends (signed for this session) and
+    wires it as the page's worker did."""
+    page, other = serve(worker_app(url_of(db))), serve(worker_app(url_of(db)))
+    c = DashClient(page.url)
+    cb = c.callback("vault.data")
+    assert cb["state"] == [{"id": "vault", "property": "data"}]  # the hidden State
+    body = c.body(cb, {("msg", "children"): "set", ("vault", "data"): c.prop("vault", "data")})
+    r = c.http.post(other.url + "/_dash-update-component", json=body)
+    assert r.status_code == 200, r.text
+    token = r.json()["response"]["vault"]["data"]
+    assert token.startswith("ds1.") and API_KEY not in r.text
+    # Another browser replaying that token teaches a worker nothing (its signature is not
+    # for that session): refused, as any state the callback does not have
+    stranger = DashClient(page.url)
+    replay = c.body(cb, {("msg", "children"): "set", ("vault", "data"): token})
+    fresh = serve(worker_app(url_of(db)))
+    r = stranger.http.post(fresh.url + "/_dash-update-component", json=replay)
+    assert r.status_code == 400 and API_KEY not in r.text
 
 
 # ---- 2. a callback reads only the stores it declares -----------------------------------------

@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, html
 import dash_stash
 from tests.apps.routes_app import make_app as quota_app
 from tests.support.dash_client import DashClient
-from tests.support.quota import KB, big_then_small, write
+from tests.support.quota import KB, big_then_small, burst, write
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +57,19 @@ def test_restore_cannot_take_a_session_over_its_quota(serve, tmp_path):
     r = c.call(c.callback("s.data"), {("undo", "n_clicks"): 1, ("s", "data"): t2})
     assert r.status_code == 500  # QuotaError, as for any write over the quota
     assert session_bytes(db) <= 500 * KB
+
+
+def test_writes_racing_each_other_cannot_pass_the_session_quota_together(serve, tmp_path):
+    """Before the fix the quota was checked before the commit, on the usage of that moment:
+    sixteen 280 kB writes released at once each saw an empty session, and up to nine of
+    them committed, 2.5 MB in a 300 kB quota. Now the backend checks it again inside the
+    commit (`backends.Check`): one commits, the others are refused. (Four sessions in turn:
+    on main a burst of sixteen did not always overlap.)"""
+    db = tmp_path / "stash.db"
+    server = serve(quota_app(f"sqlite:///{db}", "race_quota", max_session_bytes=300 * KB))
+    rounds = [burst(DashClient(server.url), 16, 280 * KB) for _ in range(4)]
+    assert rounds == [[200] + [400] * 15] * 4
+    assert session_bytes(db) <= 4 * 300 * KB
 
 
 def test_crafted_route_bodies_get_a_400_not_a_500(serve, tmp_path):
@@ -180,7 +193,8 @@ def test_the_new_routes_refuse_a_huge_body_with_or_without_a_length(serve, tmp_p
 
 def test_under_gunicorn_history_quota_and_body_limit_hold_across_workers(gunicorn, tmp_path):
     """As users run it: two gunicorn workers, each request on any of them (no keep-alive);
-    the history-quota attack and a chunked body over the limit, through `_dash-stash/write`."""
+    the history-quota attack, racing writes and a chunked body over the limit, through
+    `_dash-stash/write`."""
     db = tmp_path / "stash.db"
     env = {
         "ROUTES_APP_BACKEND": f"sqlite:///{db}",
@@ -190,7 +204,10 @@ def test_under_gunicorn_history_quota_and_body_limit_hold_across_workers(gunicor
     server = gunicorn("routes_app:server", workers=2, env=env)
     c = DashClient(server.url)
     assert big_then_small(c, 4) == [200, 400, 400, 400]
+    # Eight writes at once on two processes' threads: one session, one quota between them.
+    assert burst(DashClient(server.url), 8, 280 * KB) == [200] + [400] * 7
     kept = session_bytes(db)
+    assert kept <= 2 * 300 * KB  # two sessions, each within its quota
     huge = b'{"id": "s", "prop": "data", "token": null, "value": "' + b"x" * 17_000_000 + b'"}'
     chunks = (huge[i : i + 1_000_000] for i in range(0, len(huge), 1_000_000))
     r = c.http.post(

@@ -20,7 +20,14 @@ import pytest
 import requests
 
 from tests.apps import servers_app
-from tests.conftest import ALL_SERVERS, ASGI_SERVERS, ProcessServer, dash_version, start_server
+from tests.conftest import (
+    ALL_SERVERS,
+    ASGI_SERVERS,
+    ProcessServer,
+    dash_version,
+    needs_asgi,
+    start_server,
+)
 from tests.support.dash_client import DashClient
 
 pytestmark = [
@@ -185,6 +192,21 @@ def test_a_huge_body_is_refused_with_413(served):
     assert shown(c, c.prop("user_data", "data")) == "None None"
 
 
+def test_a_body_nested_too_deep_for_the_parser_is_a_400_on_every_route(served):
+    """Before the fix Python's JSON parser raised RecursionError (not ValueError) on a body
+    nested 100,000 deep, and dash-stash's routes answered 500 on every server."""
+    c = DashClient(served.url)
+    deep = b'{"stores": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for route in ("read", "write", "live"):
+        r = c.http.post(
+            f"{served.url}/_dash-stash/{route}",
+            data=deep,
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 400, (route, r.status_code, r.text[:200])
+        assert r.json() == {"error": "expected a JSON object"}
+
+
 def test_the_inspector_authorizer_gets_the_servers_request(served):
     c = DashClient(served.url)
     first = c.callback("user_data.data", ["first_name"])
@@ -209,6 +231,26 @@ def test_secure_cookie_behind_an_https_proxy(server, tmp_path):
         assert set_cookie.startswith("__Host-") and "; Secure" in set_cookie
         plain = requests.get(s.url + "/").headers["Set-Cookie"]
         assert not plain.startswith("__Host-") and "Secure" not in plain
+    finally:
+        s.stop()
+
+
+@needs_asgi
+def test_secure_cookie_on_fastapi_when_the_app_says_so(tmp_path):
+    """FastAPI has no `SESSION_COOKIE_SECURE`: behind a TLS proxy that uvicorn does not
+    trust (not 127.0.0.1, no `--forwarded-allow-ips`) every request looked like plain HTTP,
+    and the cookie went without `Secure`, so a browser would send it over any http:// link
+    an attacker gets it to load. `init(secure_cookie=True)` makes it `__Host-...; Secure`."""
+    env = {"DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db", "SECURE_COOKIE": "1"}
+    s = start_server("fastapi", TARGET, env=env)
+    try:
+        r = requests.get(s.url + "/")  # what uvicorn sees from a proxy it does not trust
+        name, _, rest = r.headers["Set-Cookie"].partition("=")
+        assert name.startswith("__Host-") and "; Secure" in rest
+        value = rest.split(";")[0]
+        # the browser sends it back (over HTTPS): that is the session, no new cookie
+        again = requests.get(s.url + "/_dash-layout", headers={"Cookie": f"{name}={value}"})
+        assert again.status_code == 200 and "Set-Cookie" not in again.headers
     finally:
         s.stop()
 

@@ -16,7 +16,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from . import codec
+from . import codec, scopes
 from .backends import Backend, StoreKey, default_backend_url, open_backend
 from .codec import typed
 from .demo import NAMESPACE as DEMO_NAMESPACE
@@ -183,7 +183,8 @@ def find_key(keys: list[StoreKey], wanted: str) -> StoreKey:
     exact = [k for k in keys if key_text(k) == wanted]
     if exact:
         return exact[0]
-    by_id = [k for k in keys if k.store_id == wanted]
+    # a store id names a store's value, not the record that lists the app's stores
+    by_id = [k for k in keys if k.store_id == wanted and k.scope != scopes.STORE_LIST]
     if len(by_id) == 1:
         return by_id[0]
     if by_id:

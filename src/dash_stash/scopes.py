@@ -20,6 +20,9 @@ SCOPES = ("memory", "session", "local", "app")
 SHARED = "shared"  # the session part of the backend key of every `app` value
 APP = "app"  # the instance of an `app` store without `group=`
 NO_GROUP = "no-group"  # the instance a request outside every group reads (never written)
+# The instance of the records (in no session) that name the app's stores other processes
+# rendered: they hold a store's options, never its value.
+STORE_LIST = "store"
 
 # Idle lifetime on the server, refreshed on every read and write.
 DEFAULT_TTL: dict[str, float] = {

@@ -4,7 +4,8 @@ The seed article's two writers (one sync callback, one async), a callback that s
 `set_props` on a store (over the websocket on FastAPI and Quart: `websocket=True`), a typed
 store, and an `inspector=` authorizer that reads the server's own request object.
 Environment: DASH_SERVER (flask, fastapi, quart), DASH_WS=1 (every callback over the
-websocket: `Dash(websocket_callbacks=True)`), DASH_STASH_BACKEND, SEED_DELAY.
+websocket: `Dash(websocket_callbacks=True)`), DASH_STASH_BACKEND, SEED_DELAY, SECURE_COOKIE=1
+(`init(secure_cookie=True)`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def make_app(
     server = server or server_kind()
     asgi = server != "flask"
     app = make_dash(__name__, server, **({"websocket_callbacks": websocket} if asgi else {}))
-    dash_stash.init(app, backend, inspector=allow_admin)
+    secure = os.environ.get("SECURE_COOKIE") == "1"  # init(secure_cookie=True)
+    dash_stash.init(app, backend, inspector=allow_admin, secure_cookie=secure)
     app.layout = html.Div(
         [
             dcc.Input(id="first_name"),

@@ -1,6 +1,9 @@
-"""Writes that fill a session's quota: big ones, then a small one."""
+"""Writes that fill a session's quota: big ones, then a small one; many at once."""
 
 from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -24,3 +27,16 @@ def big_then_small(c: DashClient, times: int, size: int = 200 * KB) -> list[int]
         if big.ok:
             assert write(c, "s", big.json()["value"], "y").ok
     return codes
+
+
+def burst(c: DashClient, times: int, size: int) -> list[int]:
+    """The race attack: `times` writes of `size` bytes at once, each in a fresh instance (a
+    write without a token), all released together. Their statuses, sorted."""
+    start = threading.Barrier(times)
+
+    def one(_: int) -> int:
+        start.wait()
+        return write(c, "s", None, "x" * size).status_code
+
+    with ThreadPoolExecutor(times) as pool:
+        return sorted(pool.map(one, range(times)))

@@ -132,8 +132,8 @@ def _defaults(call: CallbackCall, response: Any) -> Any:
     for key, value in defaults.items():
         component, _, prop = key.rpartition(".")
         raw = _raw_id(component)
-        spec = call.stash.stores.get(raw)
-        if prop != "data" or spec is None:
+        spec = call.stash.spec_of(raw) if prop == "data" else None
+        if spec is None:
             continue
         with call.errors(component):
             defaults[key] = call.stash.fresh_with(raw, spec, value)
@@ -172,8 +172,9 @@ def _job_arguments(
     progress_ids = []
     defaults = (cb.get("background") or {}).get("progressDefault")
     for p in progress or []:
-        spec = stash.stores.get(p.component_id)
-        if _prop({"property": p.component_property}) != "data" or spec is None:
+        is_data = _prop({"property": p.component_property}) == "data"
+        spec = stash.spec_of(p.component_id) if is_data else None  # also rendered elsewhere
+        if spec is None:
             progress_ids.append("")
             continue
         if defaults is not None and spec.scope == "local":
@@ -188,8 +189,8 @@ def _job_arguments(
     writes = {}
     for out in targets:
         store_id = stringify_id(out["id"])
-        if stash.stores.get(out["id"]) is None and store_id not in call.located:
-            continue  # not a store
+        if store_id not in call.located and stash.spec_of(out["id"]) is None:
+            continue  # not a store (of this app, rendered by any process)
         located = refs.locate({"id": out["id"], "value": None})
         writes[store_id] = refs.ref(store_id, located, _version_of(located))
     if writes:
@@ -571,8 +572,10 @@ class JobCall(CallbackCall):
     def set_props(self, component_id: Any, props: dict) -> dict:
         """`dash.set_props` inside the job: store values committed, receipts kept. A store
         the job does not declare gets a fresh scope instance, as in any callback."""
-        spec = self.stash.stores.get(component_id)
-        if spec is None or not isinstance(props, dict):
+        if not isinstance(props, dict) or not props.keys() & {"data", "clear_data"}:
+            return props
+        spec = self.stash.spec_of(component_id)  # also a store only another process rendered
+        if spec is None:
             return props
         self.reachable()
         store_id = stringify_id(component_id)

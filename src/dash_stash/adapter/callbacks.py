@@ -235,8 +235,10 @@ class CallbackCall:
     def write(self, out: dict, value: Any) -> Any:
         """Commit one `data`/`clear_data` output; return what the browser receives."""
         prop = out["property"].split("@")[0]
-        spec = self.stash.stores.get(out["id"])
-        if spec is None or prop not in ("data", "clear_data") or isinstance(value, NoUpdate):
+        if prop not in ("data", "clear_data") or isinstance(value, NoUpdate):
+            return value
+        spec = self.stash.spec_of(out["id"])  # also a store only another process rendered
+        if spec is None:
             return value
         store_id = stringify_id(out["id"])
         with self.errors(store_id):
@@ -323,8 +325,10 @@ class CallbackCall:
         tokens. A store the callback does not declare gets a fresh scope instance (we do not
         know which tab's it would be), so its value replaces, as `dcc.Store`'s would."""
         for store_id, props in list(updated_props.items()):
-            spec = self.stash.stores.get(store_id)
-            if spec is None or not isinstance(props, dict):
+            if not isinstance(props, dict) or not props.keys() & {"data", "clear_data"}:
+                continue
+            spec = self.stash.spec_of(store_id)  # also a store only another process rendered
+            if spec is None:
                 continue
             if store_id not in self.located:
                 refuse_unread_patch(f"callback {self.name!r}", store_id, props)
@@ -573,6 +577,8 @@ def _check_declared(stash: Stash, name: str, cb: dict, entries: list) -> None:
     declare at that place: Dash checks a request's outputs, not which components its inputs
     name, so a crafted request could otherwise make any callback read (and echo) any store."""
     declared = cb["inputs"] + cb["state"]
+    if len(entries) > len(declared) and _learn_hidden(stash, entries[len(declared) :]):
+        declared = cb["inputs"] + cb["state"]
     # Our hidden States may be missing: the page downloaded the callbacks before we added them.
     least = len(cb["inputs"]) + cb["_dash_stash"]["user_states"]
     if not least <= len(entries) <= len(declared):
@@ -591,6 +597,22 @@ def _check_declared(stash: Stash, name: str, cb: dict, entries: list) -> None:
                     f"it sends {stringify_id(item.get('id'))}.{item.get('property')} where the "
                     f"callback declares {dep['id']}.{dep['property']}",
                 )
+
+
+def _learn_hidden(stash: Stash, extra: list) -> bool:
+    """A page whose callbacks another process wired sends hidden States (the tokens of
+    stores a callback writes without reading) for stores this process has not rendered (a
+    layout function's, on another worker): learn them from their tokens (signed for this
+    session, so a request cannot name any other) and wire them here too. True if one was."""
+    learned = False
+    for item in extra:
+        if not (isinstance(item, dict) and item.get("property") == "data" and item.get("value")):
+            continue
+        if stash.stores.get(item.get("id")) is None:
+            learned = stash.spec_from_token(item.get("id"), item["value"]) is not None or learned
+    if learned:
+        stash.wiring.update()  # the new ids' hidden States, as the page's are
+    return learned
 
 
 def _declares(dep: dict, item: dict) -> bool:

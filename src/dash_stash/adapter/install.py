@@ -45,6 +45,7 @@ def init(
     typed: bool = False,
     compression: str | None = None,
     live_streams: int | None = None,
+    secure_cookie: bool = False,
 ) -> Stash:
     """Give `app` server-side stores. Call once per app, before it serves requests.
 
@@ -74,6 +75,11 @@ def init(
     gunicorn's `--threads`, no limit on gevent/eventlet and werkzeug's threaded server,
     none on a sync worker, 2 on other threaded servers. Pages without one ask again every
     second or so instead (docs/design.md "Live updates").
+
+    `secure_cookie=True` makes the session cookie `__Host-...; Secure` on every request,
+    for an app served only over HTTPS whose server cannot tell (a TLS proxy it does not
+    trust): the one way on FastAPI besides uvicorn's `--forwarded-allow-ips` (Flask and
+    Quart also take `SESSION_COOKIE_SECURE`). Browsers then never send it over plain HTTP.
     """
     if getattr(app, "_dash_stash", None) is not None:
         raise StashError(
@@ -97,14 +103,16 @@ def init(
         typed=typed,
         compression=Compression(compression),
     )
-    wiring = CallbackWiring(stash, background.wrap_background)
+    wiring = stash.wiring = CallbackWiring(stash, background.wrap_background)
     panel = Inspector(stash, inspector)
 
     def on_request() -> None:  # wrap callbacks added since; keep the namespace claimed
         wiring.update()
         stash.keep_claim()
 
-    stash.web = server(app, stash, stash.cookie_name, stash.signer, on_request, panel.intercept)
+    stash.web = server(
+        app, stash, stash.cookie_name, stash.signer, on_request, panel.intercept, secure_cookie
+    )
     stash.web.install(setup)
     browser.Routes(stash).install()
     background.install()  # a Celery worker wraps its jobs before each task

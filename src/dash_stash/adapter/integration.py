@@ -23,7 +23,7 @@ from dash import Dash
 
 from .. import codec, scopes
 from .._types import StoreSpec
-from ..backends import Record, Retention, StoreKey, open_backend
+from ..backends import Record, Retention, StoreKey, Usage, open_backend
 from ..engine import StashEngine, Write
 from ..errors import QuotaError, StashError, TokenError
 from ..tokens import Signer, Token, is_token_text
@@ -120,10 +120,13 @@ class Stash:
         self._static_seeds: dict[str, str] = {}
         self._seeded: OrderedDict[str, float] = OrderedDict()  # seed -> when kept alive
         self._seeded_lock = threading.Lock()
+        self._published: OrderedDict[str, float] = OrderedDict()  # store id -> when told
+        self._layout_ids: set[str] = set()  # stores of the static and validation layouts
         self._owner_key = StoreKey(self.namespace, "", "app", "owner")
         self._owner_kept = time.monotonic()
         self.cookie_name = cookie_name or f"{web.COOKIE}_{_short_hash(self.namespace)}"
         self.live: Any = None  # the live route (stream.LiveRoute), set by `init`
+        self.wiring: Any = None  # its callbacks' wrappers (callbacks.CallbackWiring): `init`
         self.web: web.Web | None = None  # this app's request side, on its server: set by init
 
     # -- secret and session ------------------------------------------------------------
@@ -225,7 +228,87 @@ class Stash:
             key = self._unbound_seed_key(store_id, spec.scope)
             self.engine.backend.commit(key, codec.encode(seed), ttl=spec.ttl, writer="layout")
         self.stores.add(store.id, spec)
+        if store_id not in self._layout_ids and web.has_session():
+            self._publish(store_id, spec)
         return spec, seed
+
+    # -- stores other workers rendered -------------------------------------------------------
+
+    def _publish(self, store_id: str, spec: StoreSpec) -> None:
+        """Tell every process that `store_id` is one of this app's stores (kept in the
+        backend, at most hourly per process): a store rendered by a layout function or a
+        callback is known only to the process that rendered it, and another process that
+        serves the page's next callback would send a value written to it (an Output, a
+        `set_props`) to the browser as it is, as for any other component (`spec_of`)."""
+        with self._seeded_lock:
+            kept = self._published.get(store_id)
+            if kept is not None and time.monotonic() - kept < 3600.0:
+                return
+            self._published[store_id] = time.monotonic()
+            self._published.move_to_end(store_id)
+            while len(self._published) > _SEEDS_KEPT:
+                self._published.popitem(last=False)
+        policy = spec.on_conflict if isinstance(spec.on_conflict, str) else "function"
+        fields = {
+            "id": spec.raw_id if spec.raw_id is not None else store_id,
+            "scope": spec.scope,
+            "ttl": spec.ttl,
+            "policy": policy,
+            "typed": spec.typed,
+            "group": spec.group is not None,
+        }
+        key = self._published_key(store_id)
+        ttl = max(spec.ttl, _OWNER_TTL)  # as long as a page may hold its token, and more
+        self.engine.backend.commit(key, codec.encode(fields), ttl=ttl, writer="layout")
+
+    def _published_key(self, store_id: str) -> StoreKey:
+        return StoreKey(self.namespace, "", scopes.STORE_LIST, store_id)
+
+    def spec_of(self, component_id: Any) -> StoreSpec | None:
+        """The spec of `component_id` if it is one of this app's stores: known to this
+        process, or rendered by another one (`_publish`); None for any other component.
+        Asked before a value is written to a component's `data`, so that a store's value
+        never reaches the browser."""
+        spec = self.stores.get(component_id)
+        if spec is not None:
+            return spec
+        record = self.engine.backend.read(self._published_key(stringify_id(component_id)))
+        if record is None:
+            return None
+        fields = codec.decode(record.value)
+        if fields["group"]:
+            raise StashError(
+                f"store {stringify_id(component_id)!r} is shared by a group, and this process "
+                "has not seen it, so it does not know its group= function; put the store in "
+                "the app's layout or validation_layout so every worker knows it"
+            )
+        spec = self._learned_spec(
+            fields["id"], fields["scope"], fields["ttl"], fields["policy"], fields["typed"]
+        )
+        self.stores.add(fields["id"], spec)
+        return spec
+
+    @staticmethod
+    def _learned_spec(
+        component_id: Any, scope: str, ttl: float, policy: str, typed: bool | None
+    ) -> StoreSpec:
+        """The spec of a store this process has not seen, from what another told of it (a
+        token, `_publish`): a conflict function it cannot know is last-writer-wins here."""
+        known = policy if policy in ("last-writer-wins", "raise") else None
+        if known is None:
+            log.warning(
+                "dash-stash: store %s resolves conflicts with a function this process "
+                "has not seen; it uses last-writer-wins here. Put the store in the "
+                "app's layout or validation_layout so every worker knows it.",
+                stringify_id(component_id),
+            )
+        return StoreSpec(
+            scope,
+            ttl or scopes.DEFAULT_TTL[scope],
+            known or "last-writer-wins",
+            typed,
+            raw_id=component_id,
+        )
 
     def fresh_with(self, component_id: Any, spec: StoreSpec, value: Any) -> str:
         """A token for a new scope instance of a store that starts from `value` (kept as
@@ -278,21 +361,7 @@ class Stash:
                 "seen it, so it does not know its group= function; put the store in the "
                 "app's layout or validation_layout so every worker knows it"
             )
-        policy = token.policy if token.policy in ("last-writer-wins", "raise") else None
-        if policy is None:
-            log.warning(
-                "dash-stash: store %s resolves conflicts with a function this process "
-                "has not seen; it uses last-writer-wins here. Put the store in the "
-                "app's layout or validation_layout so every worker knows it.",
-                token.store_id,
-            )
-        spec = StoreSpec(
-            token.scope,
-            token.ttl or scopes.DEFAULT_TTL[token.scope],
-            policy or "last-writer-wins",
-            token.typed,
-            raw_id=component_id,
-        )
+        spec = self._learned_spec(component_id, token.scope, token.ttl, token.policy, token.typed)
         self.stores.add(component_id, spec)
         return spec
 
@@ -313,7 +382,8 @@ class Stash:
             if callable(layout):
                 continue  # a layout function: its stores are owned when minted
             for node in _compat.components(layout):
-                if isinstance(node, Store):
+                if isinstance(node, Store):  # every process knows these: none is published
+                    self._layout_ids.add(stringify_id(node.id))
                     self.own(node, static=static)
         self.claim_namespace()
 
@@ -423,10 +493,9 @@ class Stash:
             seed = self._static_seeds.get(store_id, "")
         return Located(key, token, seed)
 
-    def check_quota(self, key: StoreKey) -> int:
-        """How many bytes `key`'s next value may have within its session's quota;
-        `QuotaError` if the session may not create `key` at all."""
-        usage = self.engine.backend.usage(key)
+    def room(self, usage: Usage) -> int:
+        """How many bytes a key's next value may have within its session's quota, given
+        the session's `usage` of it; `QuotaError` if the session may not create it at all."""
         if not usage.has_instance and usage.instances >= self.quota.max_instances:
             raise QuotaError(
                 f"this browser session already keeps {usage.instances:,} page loads or tabs "
@@ -443,7 +512,7 @@ class Stash:
         A shared (`app`) value belongs to no session, so no session's quota counts it; it is
         bounded by `max_value_bytes`. A request in no group of a group store writes nothing."""
         if key.session != scopes.SHARED:
-            return self.engine.commit(key, write, room=self.check_quota(key), **options)
+            return self.engine.commit(key, write, quota=self.room, **options)
         if key.scope == scopes.NO_GROUP:
             raise StashError(
                 "this request is in no group of the store (its group= function returned "

@@ -131,8 +131,10 @@ class Web:
         signer: Signer,
         on_request: Callable[[], None],
         intercept: Intercept | None,
+        secure_cookie: bool = False,
     ) -> None:
         self.app = app
+        self.secure_cookie = secure_cookie  # `init(secure_cookie=True)`: Secure on any request
         self.server = app.server
         self.owner = owner  # the app's `Stash`
         self.cookie_name = cookie_name
@@ -203,6 +205,7 @@ class Web:
     ) -> RequestState:
         """The state of a request of this app: its browser session from the cookie, or a new
         one (whose cookie is set on the response when `set_cookie`: a Dash route)."""
+        secure = secure or self.secure_cookie
         name = f"__Host-{self.cookie_name}" if secure else self.cookie_name
         session = self.signer.session_from_cookie(cookies.get(name, ""))
         state = RequestState(self, session or "", session is not None, request)
@@ -269,12 +272,13 @@ def answer(handler: Callable[[dict], bytes], body: Any, path: str) -> tuple[int,
 
 
 def parse_json(data: bytes | None, content_type: str | None) -> Any:
-    """A JSON body as `Request.json` gives it: None unless application/json and valid."""
+    """A JSON body as `Request.json` gives it: None unless application/json and valid (a
+    body nested deeper than Python's recursion limit is not: a 400, not a 500)."""
     if not data or not (content_type or "").split(";")[0].strip().endswith("json"):
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -41,7 +41,7 @@ class FlaskWeb(web.Web):
                 flask.request.path,
                 flask.request,
                 lambda: {**flask.request.args.to_dict(), **flask.request.form.to_dict()},
-                lambda: flask.request.get_json(silent=True) if flask.request.is_json else None,
+                _json,
             )
             state = self.begin(request, flask.request.cookies, secure, dash_route)
             web.enter(state)
@@ -64,7 +64,7 @@ class FlaskWeb(web.Web):
 
     def add_json_route(self, path: str, handler: Callable[[dict], bytes]) -> None:
         def view() -> flask.Response:
-            status, body = web.answer(handler, flask.request.get_json(silent=True), path)
+            status, body = web.answer(handler, _json(), path)
             return flask.Response(body, status, mimetype=web.JSON)
 
         self.server.add_url_rule(
@@ -123,6 +123,11 @@ def _limit_body(owner: web.Web, server: flask.Flask) -> None:
         environ["wsgi.input"] = LimitedStream(
             environ["wsgi.input"], web.DEFAULT_MAX_REQUEST_BYTES, is_max=True
         )
+
+
+def _json() -> Any:
+    """This request's JSON body (`web.parse_json`: None unless JSON, also when too deep)."""
+    return web.parse_json(flask.request.get_data(), flask.request.content_type)
 
 
 UNKNOWN_POOL_SLOTS = 2  # held streams on a threaded server whose pool size we cannot learn

@@ -101,6 +101,13 @@ class Change:
 # was, so a backend need not load the latest one.
 Update = Callable[[Record | None], Encoded | Change] | Encoded | Change
 
+# A rule the new value must meet against what its session keeps at the moment it commits
+# (its quota): the backend calls it inside the commit's atomic step with the session's
+# `Usage` then (what `usage(key)` answers) and the new value; raising aborts the commit,
+# which writes nothing. Checked before the commit instead, two writes of one session racing
+# each other would both pass on the same usage and together go over.
+Check = Callable[[Usage, Encoded], None]
+
 
 # Told of commits: `{key: new version}` (0: deleted), or None when the backend knows only
 # that something may have changed (the watcher then asks `versions` of the keys it watches).
@@ -129,8 +136,18 @@ class Backend(ABC):
         (SQLite leaves it when that would move it by less than a minute or ttl/16)."""
 
     @abstractmethod
-    def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
-        """Atomically make `new_value(update, latest)` the latest value, as version + 1."""
+    def commit(
+        self,
+        key: StoreKey,
+        update: Update,
+        *,
+        ttl: float,
+        writer: str = "",
+        check: Check | None = None,
+    ) -> Record:
+        """Atomically make `new_value(update, latest)` the latest value, as version + 1;
+        `check` (see `Check`) is met in the same atomic step with respect to every other
+        commit of the key's session."""
 
     @abstractmethod
     def delete(self, key: StoreKey) -> bool:

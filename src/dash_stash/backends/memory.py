@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 
 from ..codec import Encoded
-from .base import Backend, Record, Retention, StoreKey, Update, history_kept, new_value
+from .base import Backend, Check, Record, Retention, StoreKey, Update, history_kept, new_value
 
 
 class MemoryBackend(Backend):
@@ -27,11 +27,21 @@ class MemoryBackend(Backend):
                 record = self._latest[key] = replace(record, expires=time.time() + ttl)
             return record
 
-    def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
+    def commit(
+        self,
+        key: StoreKey,
+        update: Update,
+        *,
+        ttl: float,
+        writer: str = "",
+        check: Check | None = None,
+    ) -> Record:
         with self._lock:
             now = time.time()
             latest = self._live(key, now)
             change = new_value(update, latest)
+            if check is not None:  # under the lock every commit takes
+                check(self.usage(key), change.value)
             value = change.value.laid_out()  # a `Streamed` value's bytes, a snapshot
             if isinstance(value.data, memoryview) and not value.data.readonly:
                 value = Encoded(value.codec, bytes(value.data))  # lent by a reader: copy it

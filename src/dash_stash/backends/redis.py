@@ -55,6 +55,7 @@ from ..codec import Encoded
 from ..errors import BackendError
 from .base import (
     Backend,
+    Check,
     Head,
     Record,
     Retention,
@@ -96,12 +97,13 @@ return 1
 """
 )
 
-# KEYS: rec, vals, hist, hord, idx, stage.
+# KEYS: rec, vals, hist, hord, idx, stage, guard.
 # ARGV: expected etag ('' = absent), new etag, codec, now, writer, ttl_ms, kept, member, size,
-# kind, details.
-# Returns the new version, or 0 if another writer committed since our read. A script re-sent
-# by redis-py after a broken connection finds its etag among the recent ones and returns that
-# version instead of committing twice.
+# kind, details, expected guard ('' = no check).
+# Returns the new version, or 0 if another writer committed since our read (or, with a
+# guard, another checked commit of the session: its usage was read before that one). A script
+# re-sent by redis-py after a broken connection finds its etag among the recent ones and
+# returns that version instead of committing twice.
 _COMMIT = (
     _LIB
     + """
@@ -117,6 +119,16 @@ if cur ~= ARGV[1] then
 end
 if redis.call('LLEN', KEYS[6]) ~= 1 then
   return redis.error_reply('dash-stash: the staged value is missing')
+end
+if ARGV[12] ~= '' then
+  if (redis.call('GET', KEYS[7]) or '0') ~= ARGV[12] then
+    redis.call('DEL', KEYS[6])
+    return 0
+  end
+  redis.call('INCR', KEYS[7])
+  local left = redis.call('PTTL', KEYS[7])
+  local ms = tonumber(ARGV[6])
+  if left == -1 or (left >= 0 and left < ms) then redis.call('PEXPIRE', KEYS[7], ms) end
 end
 local version, created, tags = 1, ARGV[4], ''
 local kept = tonumber(ARGV[7])
@@ -215,6 +227,7 @@ class _Keys:
         self.hist = f"{self.base}hist:{self.member}"
         self.hord = f"{self.base}hord:{self.member}"
         self.idx = f"{self.base}idx"
+        self.guard = f"{self.base}guard"  # counts the session's checked commits (`Check`)
         self.store = [self.rec, self.vals, self.hist, self.hord, self.idx]
 
     def stage(self, etag: str) -> str:
@@ -399,12 +412,22 @@ class RedisBackend(Backend):
             expires,
         )
 
-    def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
-        record = self._commit_locked(key, update, ttl, writer)
+    def commit(
+        self,
+        key: StoreKey,
+        update: Update,
+        *,
+        ttl: float,
+        writer: str = "",
+        check: Check | None = None,
+    ) -> Record:
+        record = self._commit_locked(key, update, ttl, writer, check)
         self._publish(key, record.version)  # after the stripe lock: other writers go on
         return record
 
-    def _commit_locked(self, key: StoreKey, update: Update, ttl: float, writer: str) -> Record:
+    def _commit_locked(
+        self, key: StoreKey, update: Update, ttl: float, writer: str, check: Check | None
+    ) -> Record:
         names = _Keys(key)
         blind = is_ready(update)  # a plain value: no need to fetch the latest one
         with self._lock_for(key):
@@ -417,6 +440,14 @@ class RedisBackend(Backend):
                 latest = None if blind else _record(key, fields, data, pttl)
                 change = new_value(update, latest)  # may raise: nothing has been written
                 value = change.value.laid_out()  # a `Streamed` value's bytes, a snapshot
+                guard = ""
+                if check is not None:  # the session's usage, read after its guard: the
+                    # script commits only if no other checked commit of it came in between
+                    guard = _text(
+                        self._call("a quota check", lambda: self._client.get(names.guard))
+                    )
+                    check(self.usage(key), value)
+                    guard = guard or "0"
                 now = time.time()
                 sizes = [int(fields[6]), *(int(e.split(b":")[1]) for e in order)] if exists else []
                 etag = secrets.token_hex(8)
@@ -433,6 +464,7 @@ class RedisBackend(Backend):
                     value.size,
                     change.kind,
                     change.details,
+                    guard,
                 ]
 
                 def build(
@@ -441,7 +473,9 @@ class RedisBackend(Backend):
                     pipe.delete(stage)
                     pipe.rpush(stage, data)
                     pipe.pexpire(stage, STAGE_MS)
-                    pipe.execute_command("EVALSHA", self._commit.sha, 6, *names.store, stage, *args)
+                    pipe.execute_command(
+                        "EVALSHA", self._commit.sha, 7, *names.store, stage, names.guard, *args
+                    )
 
                 version = self._call(
                     "a commit", lambda b=build: self._multi(b)[-1], committing=True

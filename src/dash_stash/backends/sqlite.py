@@ -36,6 +36,7 @@ from ..codec.buffers import file_holds, read_file, same_bytes, stream_holds
 from ..errors import BackendError, CorruptRecordError
 from .base import (
     Backend,
+    Check,
     Head,
     Record,
     Retention,
@@ -303,11 +304,19 @@ class SQLiteBackend(Backend):
             )
         return self.blobs / file
 
-    def commit(self, key: StoreKey, update: Update, *, ttl: float, writer: str = "") -> Record:
+    def commit(
+        self,
+        key: StoreKey,
+        update: Update,
+        *,
+        ttl: float,
+        writer: str = "",
+        check: Check | None = None,
+    ) -> Record:
         # A ready value is written to its file before we take the lock; others wait less.
         staged = self._stage(new_value(update, None).value) if is_ready(update) else ""
         try:
-            record = self._commit(key, update, ttl, writer, staged)
+            record = self._commit(key, update, ttl, writer, staged, check)
         except BaseException:
             self._unlink([staged])
             raise
@@ -315,7 +324,13 @@ class SQLiteBackend(Backend):
         return record
 
     def _commit(
-        self, key: StoreKey, update: Update, ttl: float, writer: str, staged: str
+        self,
+        key: StoreKey,
+        update: Update,
+        ttl: float,
+        writer: str,
+        staged: str,
+        check: Check | None,
     ) -> Record:
         with self._write() as conn:
             now = time.time()
@@ -336,6 +351,8 @@ class SQLiteBackend(Backend):
                 head = head[:3]
             change = new_value(update, latest)
             value = change.value
+            if check is not None:  # in the write transaction: no other commit runs meanwhile
+                check(self.usage(key), value)
             file = staged or self._stage(value)
             if not file:  # a `Streamed` value's bytes (a snapshot), for the row
                 value = value.laid_out()

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from .. import codec
-from ..backends import Backend, Record, StoreKey
+from ..backends import Backend, Record, StoreKey, Usage
 from ..backends.base import Change
 from ..codec import Compression, Encoded
 from ..errors import CorruptRecordError, QuotaError, ValueTooLargeError
@@ -132,13 +132,17 @@ class StashEngine:
         writer: str = "",
         initial: Initial = _nothing,
         label: str = "",
-        room: int | None = None,
+        quota: Callable[[Usage], int] | None = None,
         typed: bool = True,
         keep_equal: bool = False,
     ) -> Record | None:
         """Commit `write` atomically on the latest version; on any error nothing changes.
 
-        `room`: the most bytes the new value may have (what its session's quota leaves).
+        `quota`: the most bytes the new value may have given its session's `Usage` (what
+        its quota leaves; raising `QuotaError` if it may not be written at all). Asked
+        before any work, so a write over it fails early, and again by the backend inside
+        the commit (`backends.Check`), so that concurrent writes of one session cannot
+        pass it together.
         `typed=False`: values are kept as a `dcc.Store` gives them back (`codec.encode`), and
         the merge works on the writer's value as it will read it back. `keep_equal`: a full
         value equal to the current one commits nothing and returns None (as `dcc.Store` leaves
@@ -147,6 +151,7 @@ class StashEngine:
 
         The version records its kind of write, and for a merge what the policy settled."""
         label = label or key.store_id
+        room = None if quota is None else quota(self.backend.usage(key))
         ready = None
         if isinstance(write, Replace):
             ready = Change(self.encode(write.value, label, room, typed, stream=True), "replace")
@@ -182,7 +187,13 @@ class StashEngine:
             encoded = self.encode(merged, label, room, typed, stream=True)
             return Change(encoded, "merge", orjson.dumps(details).decode())
 
-        record = self.backend.commit(key, ready or update, ttl=ttl, writer=writer)
+        def check(usage: Usage, value: Encoded) -> None:
+            assert quota is not None
+            self._within(value, label, quota(usage))
+
+        record = self.backend.commit(
+            key, ready or update, ttl=ttl, writer=writer, check=None if quota is None else check
+        )
         self.maybe_sweep()
         return record
 
