@@ -220,7 +220,7 @@ def floor_callback(app, value, from_store, floored: list[list[float]]) -> None:
     clicked in turn with the read button, so it meets what a read meets (a new thread for
     the callback, the memory and caches the request before left, the collector, the other
     helpers' load); `floored` gets [request in to callback entry (Dash's own dispatch, no
-    store), orjson.loads] in ms per click."""
+    store), orjson.loads, and its CPU time in this thread] in ms per click."""
     import flask
     import orjson
     from dash import Input, Output
@@ -234,9 +234,10 @@ def floor_callback(app, value, from_store, floored: list[list[float]]) -> None:
     )
     def floor(n):
         entered = (time.perf_counter() - flask.request.environ["bench.t0"]) * 1000
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         records = orjson.loads(stored)
-        floored.append([entered, (time.perf_counter() - start) * 1000])
+        done, cpu = time.perf_counter() - start, time.thread_time() - cpu
+        floored.append([entered, done * 1000, cpu * 1000])
         return f"floor {n}: sum {total(from_store(records))}"
 
 
@@ -396,10 +397,17 @@ def instrument(
         return counted(wsgi(environ, start_response))
 
     server.wsgi_app = counting
-    server.add_url_rule("/_bench/bytes", "bench_bytes", lambda: counts)
+    server.add_url_rule("/_bench/bytes", "bench_bytes", lambda: {**counts, "gc": collections()})
     server.add_url_rule("/_bench/trim", "bench_trim", trim)
     if profile:
         profile_callbacks(server)
+
+
+def collections() -> list[int]:
+    """How many times the cyclic collector ran so far in this process, per generation."""
+    import gc
+
+    return [generation["collections"] for generation in gc.get_stats()]
 
 
 def trim() -> dict:
@@ -579,6 +587,7 @@ def measure(
             )
             show_profile(server.url, f"{title}, writes", profile)
             write_peak = memory.split()
+            before = bench_json(server.url, "bytes")["gc"]
             read_ms, read_bytes, text = clicks(
                 page, server.url, "read", "out", case.clicks, limit, twin
             )
@@ -587,11 +596,13 @@ def measure(
             read_peak = memory.stop()
         counts = bench_json(server.url, "bytes")
         arrived = counts["arrived"][-case.clicks :]  # the timed ones
+        read_gc = [after - was for after, was in zip(counts["gc"], before, strict=True)]
         floor = bench_json(server.url, "floor") if kind in ("stash", "records") else {}
         if twin:
             floored = counts["floored"][-case.clicks :]
-            floor["dispatch_ms"] = median([d for d, _ in floored])
-            floor["loads_ms"] = median([ms for _, ms in floored])
+            floor["dispatch_ms"] = median([d for d, _, _ in floored])
+            floor["loads_ms"] = median([ms for _, ms, _ in floored])
+            floor["loads_cpu_ms"] = median([cpu for _, _, cpu in floored])
         show_trace(server.url, case.clicks, trace)
         return {
             "write_ms": write_ms,
@@ -604,6 +615,7 @@ def measure(
             "read_peak": read_peak,
             "text": text,
             "floor": floor,
+            "read_gc": read_gc,
         }
     finally:
         context.close()
@@ -899,7 +911,8 @@ def main() -> None:
                     f"{', '.join(f'{t:.0f}' for t in r['read_ms'])} ms (server "
                     f"{', '.join(f'{t:.1f}' for t in r['arrived_ms'])} ms), {r['text']!r}, "
                     f"peak +{r['peak'] / 2**20:,.1f} MiB (writes +{r['write_peak'] / 2**20:,.1f}, "
-                    f"reads +{r['read_peak'] / 2**20:,.1f}), floor {r['floor']} "
+                    f"reads +{r['read_peak'] / 2**20:,.1f}), floor {r['floor']}, collections "
+                    f"in the read phase (generations 0/1/2) {'/'.join(map(str, r['read_gc']))} "
                     f"({time.monotonic() - started:.0f} s)",
                     flush=True,
                 )
