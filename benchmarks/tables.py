@@ -29,8 +29,8 @@ copying the stored bytes once into fresh memory (after the clicks), and for the 
 clicked in turn with each read (`floor_callback`: so it meets what a read meets, a fresh
 request and thread, the caches the request before left, the collector, the machine's load;
 `orjson.loads` back to back in one request ran 1.4-3x faster at 1,000 rows and is shown in the
-progress line only). The same clicks time Dash alone: request in to that callback's entry, a
-callback with no store (its own row: at 1,000 rows it is above the whole floor). Bytes are
+progress line only). The same clicks time Dash's dispatch: request in to that callback's entry,
+a callback with no store (its own row: at 1,000 rows it is above the whole floor). Bytes are
 the request and response bodies of `/_dash-update-component` per click (warm-up included),
 counted by the server.
 Memory is the server's peak RSS during the clicks minus its RSS before them (psutil samples
@@ -209,23 +209,26 @@ def make_app(kind: str, rows: int, folder: str, mixed: bool = False):
     if kind in ("stash", "records"):
         floors(app.server, to_store(frame))
     if kind == "records":
-        floor_callback(app, to_store(frame), from_store, floored)
+        floor_callback(app, to_store(frame), from_store, floored, mark)
     return app
 
 
-def floor_callback(app, value, from_store, floored: list[list[float]]) -> None:
+def floor_callback(app, value, from_store, floored: list[list[float]], mark=None) -> None:
     """The records floor as a callback of the same app (the "floor" button): the read
     callback's twin, with no store, whose value is one `orjson.loads` of the bytes the store
     holds (in memory), timed inside it. Each click is a fresh request to the same server,
     clicked in turn with the read button, so it meets what a read meets (a new thread for
-    the callback, the memory and caches the request before left, the collector, the other
-    helpers' load); `floored` gets [request in to callback entry (Dash's own dispatch, no
-    store), orjson.loads, and its CPU time in this thread] in ms per click."""
+    the callback, the memory and caches the request before left, the other helpers' load),
+    and the garbage collector paused as a read pauses it (decision 73; else a read would beat
+    its floor by the collections it skips). `floored` gets, per click, in ms: request in to
+    the callback's entry (Dash's dispatch with no store; dash-stash's hook on every request
+    and its wrapper of every callback are in it too), `orjson.loads`, and its thread CPU."""
     import flask
     import orjson
     from dash import Input, Output
 
     from dash_stash import codec
+    from dash_stash.codec.collector import paused
 
     stored = codec.encode(value, typed=False).data  # what the store commits (a dcc.Store's)
 
@@ -234,8 +237,11 @@ def floor_callback(app, value, from_store, floored: list[list[float]]) -> None:
     )
     def floor(n):
         entered = (time.perf_counter() - flask.request.environ["bench.t0"]) * 1000
+        if mark:
+            mark("floor")
         start, cpu = time.perf_counter(), time.thread_time()
-        records = orjson.loads(stored)
+        with paused():  # the collector as a read decodes JSON (decision 73)
+            records = orjson.loads(stored)
         done, cpu = time.perf_counter() - start, time.thread_time() - cpu
         floored.append([entered, done * 1000, cpu * 1000])
         return f"floor {n}: sum {total(from_store(records))}"
@@ -623,13 +629,21 @@ def measure(
 
 
 def show_trace(url: str, n: int, trace: bool) -> None:
-    """The last `n` read requests' checkpoints (see `trace_reads`): each step's median and
-    largest ms; CPU ms and page faults where both ends ran in one thread; collections."""
+    """The last `n` read requests' checkpoints (see `trace_reads`), and the records floor's
+    (`floor_callback`): each step's median and largest ms; CPU ms and page faults where both
+    ends ran in one thread; the collector's runs."""
     if not trace:
         return
-    reads = [t for t in bench_json(url, "trace")["traces"] if t["marks"][-1][0] == "callback"]
+    traces = bench_json(url, "trace")["traces"]
+    for last, what in (("callback", "a read"), ("floor", "a floor request")):
+        chosen = [t for t in traces if t["marks"][-1][0] == last][-n:]
+        if chosen:
+            print(trace_table(chosen, what))
+
+
+def trace_table(traces: list[dict], what: str) -> str:
     steps: dict[str, list[tuple[float, float | None, int | None]]] = {}
-    for t in reads[-n:]:
+    for t in traces:
         for (a, ms_a, th_a, cpu_a, pf_a), (b, ms_b, th_b, cpu_b, pf_b) in itertools.pairwise(
             t["marks"]
         ):
@@ -650,15 +664,15 @@ def show_trace(url: str, n: int, trace: bool) -> None:
                 f"{median(faults):.0f}" if faults else "-",
             )
         )
-    print(table(["step of a read", "median ms", "max ms", "CPU ms", "page faults"], lines))
-    collections = [g for t in reads[-n:] for g in t["gc"]]
+    out = [table([f"step of {what}", "median ms", "max ms", "CPU ms", "page faults"], lines)]
+    collections = [g for t in traces for g in t["gc"]]
     for generation in range(3):
         spent = [ms for g, ms in collections if g == generation]
-        print(
-            f"  gc generation {generation}: {len(spent) / max(len(reads[-n:]), 1):.1f} "
-            f"collections per read, {sum(spent):.1f} ms in all, largest "
-            f"{max(spent, default=0):.1f} ms"
+        out.append(
+            f"  gc generation {generation}: {len(spent) / len(traces):.1f} collections per "
+            f"request, {sum(spent):.1f} ms in all, largest {max(spent, default=0):.1f} ms"
         )
+    return "\n".join(out)
 
 
 def show_profile(url: str, title: str, profile: bool) -> None:
@@ -724,7 +738,7 @@ def floor_rows(case: Case, kind: str, r: dict) -> list[tuple]:
         loads, dispatch = floor["loads_ms"], floor["dispatch_ms"]
         what = f"floor: orjson.loads of the {floor['bytes'] / 2**20:,.1f} MiB stored, one a request"
         lines.append((case.label, what, "-", "-", f"{loads:,.1f}", "-", "1.00x", "-", "-", "-"))
-        what = "Dash alone: request in to a callback with no store"
+        what = "Dash, a callback with no store: request in to its entry"
         ratio = f"{dispatch / loads:.2f}x"
         lines.append((case.label, what, "-", "-", f"{dispatch:,.1f}", "-", ratio, "-", "-", "-"))
     return lines
@@ -753,7 +767,7 @@ def plot(results: dict, cases: list[Case], path: Path) -> None:
             for kind, key, label in (
                 ("stash", "copy_ms", "floor: copy stored bytes once"),
                 ("records", "loads_ms", "floor: orjson.loads, one a request"),
-                ("records", "dispatch_ms", "Dash alone: a callback with no store"),
+                ("records", "dispatch_ms", "Dash: request in to a callback with no store"),
             ):
                 done = [c for c in numeric if (kind, c.label) in results]
                 values = [results[kind, c.label]["floor"][key] for c in done]
