@@ -3,8 +3,9 @@
 `orjson.loads` of a list of records makes one dict per row. The collector counts every dict it
 allocates and runs a collection every 700: about 130 collections of the youngest generation
 and 12 of the middle one while 100,000 rows are decoded (2-3 % of the decode in the
-benchmark's server), and now and then a full collection over every object in the process (in
-a Dash server with 110,000 tracked objects, 50-230 ms, inside a read whose floor is 1-15 ms).
+benchmark's server), and now and then a full collection over every object in the process
+(90-120 ms for a Dash server's 110,000 tracked objects on a busy 2-core machine; one that fell
+inside a 10,000-row read took 228 ms, against a 15 ms floor).
 None of them can free anything the decode makes: JSON has no reference cycles. Paused, the
 decode's allocations still count, so the collector runs once just after it, not a hundred
 times during it.
