@@ -1,5 +1,5 @@
-"""The MACs behind tokens, session cookies and backend keys (`tokens.Signer`): computed once
-per thread-safe copy of a keyed HMAC, and still exactly the HMAC-SHA256 that signed what
+"""The MACs behind tokens, session cookies and backend keys (`tokens.Signer`): each a copy of
+one keyed HMAC, valid inputs remembered, and still exactly the HMAC-SHA256 that signed what
 browsers and backends already hold, so an upgrade logs nobody out and orphans no stored value.
 """
 
@@ -10,7 +10,9 @@ import hmac
 import threading
 
 import orjson
+import pytest
 
+from dash_stash.errors import TokenError
 from dash_stash.tokens import PREFIX, Signer, Token
 
 SECRET, NAMESPACE = b"the app's secret", "app/"
@@ -62,3 +64,27 @@ def test_macs_made_in_many_threads_at_once_are_each_right():
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+def test_a_remembered_token_or_cookie_is_still_checked_against_its_session_and_bytes():
+    """`verify` remembers what it found valid, by exact input: never for another session,
+    another byte, or without bound."""
+    signer = Signer(SECRET, NAMESPACE)
+    token = Token("table", "memory", "tab-1", 2)
+    text = signer.sign(token, "alice")
+    assert signer.verify(text, "alice") == token
+    assert signer.verify(text, "alice") == token  # remembered
+    with pytest.raises(TokenError, match="bad signature"):
+        signer.verify(text, "mallory")  # alice's token replayed in another browser
+    with pytest.raises(TokenError):
+        signer.verify(text[:-1] + ("A" if text[-1] != "A" else "B"), "alice")
+    cookie = signer.new_session()[1]
+    session = cookie.partition(".")[0]
+    assert signer.session_from_cookie(cookie) == session
+    assert signer.session_from_cookie(cookie) == session  # remembered
+    assert signer.session_from_cookie(f"{session}x.{cookie.partition('.')[2]}") is None
+    for n in range(3000):  # many pages and browsers: what is remembered stays bounded
+        signer.verify(signer.sign(Token("t", "memory", f"tab-{n}", 1), f"s{n}"), f"s{n}")
+        signer.session_from_cookie(signer.new_session()[1])
+    assert len(signer._verified) <= 1024 and len(signer._sessions) <= 1024
+    assert signer.verify(text, "alice") == token
