@@ -28,8 +28,9 @@ copying the stored bytes once into fresh memory (after the clicks), and for the 
 `orjson.loads` of the stored bytes, one per request, in a "floor" callback of the same app
 clicked in turn with each read (`floor_callback`: so it meets what a read meets, a fresh
 request and thread, the caches the request before left, the collector, the machine's load;
-`orjson.loads` back to back in one request ran 1.4-3x faster at 1,000 rows and is shown in the
-progress line only). The same clicks time Dash's dispatch: request in to that callback's entry,
+`orjson.loads` back to back in one request, shown in the progress line only, ran 1.3-3x
+faster at 1,000 rows, and from 10,000 rows moved with the machine's load between the
+clicks). The same clicks time Dash's dispatch: request in to that callback's entry,
 a callback with no store (its own row: at 1,000 rows it is above the whole floor). Bytes are
 the request and response bodies of `/_dash-update-component` per click (warm-up included),
 counted by the server.
