@@ -21,19 +21,19 @@ the store, and a "read" button whose callback gets the store as `State` and show
 Each app runs in its own server process (werkzeug, threaded); headless Chromium clicks. Time is
 measured in the page, from the click to a MutationObserver seeing the callback's output; one
 warm-up click of each button, then `--clicks` timed ones (`--big-clicks` from 1M rows); all
-writes first, then all reads. "server read" is measured in the server: from the request
-entering the WSGI app to the read callback holding its argument (token checks, backend read,
-decoding; Dash's own request handling too). Floors are timed in the dash-stash server:
-copying the stored bytes once into fresh memory (after the clicks), and for the records store
-`orjson.loads` of the stored bytes, one per request, in a "floor" callback of the same app
-clicked in turn with each read (`floor_callback`: so it meets what a read meets, a fresh
-request and thread, the caches the request before left, the collector, the machine's load;
-`orjson.loads` back to back in one request, shown in the progress line only, ran 1.3-3x
-faster at 1,000 rows, and from 10,000 rows moved with the machine's load between the
-clicks). The same clicks time Dash's dispatch: request in to that callback's entry,
-a callback with no store (its own row: at 1,000 rows it is above the whole floor). Bytes are
-the request and response bodies of `/_dash-update-component` per click (warm-up included),
-counted by the server.
+writes first, then all reads (records: each read followed by a floor click, below). "server
+read" is measured in the server: from the request entering the WSGI app to the read callback
+holding its argument (token checks, backend read, decoding; Dash's own request handling too).
+Floors are timed in the dash-stash server: copying the stored bytes once into fresh memory
+(after the clicks), and for the records store `orjson.loads` of the stored bytes, one per
+request, in a "floor" callback of the same app clicked in turn with each read
+(`floor_callback`: so it meets what a read meets, a fresh request and thread, the caches the
+request before left, the collector, the machine's load; `orjson.loads` back to back in one
+request, shown in the progress line only, ran 1.3-3x faster at 1,000 rows, and from 10,000
+rows moved with the machine's load between the clicks). The same clicks time Dash's
+dispatch: request in to that callback's entry, a callback with no store (its own row: at
+1,000 rows it is above the whole floor). Bytes are the request and response bodies of
+`/_dash-update-component` per click (warm-up included), counted by the server.
 Memory is the server's peak RSS during the clicks minus its RSS before them (psutil samples
 every 2 ms in a thread, and the kernel's VmHWM, reset before the clicks; the larger wins); an
 untimed write and read come first, so that what a process pays once (imports, the first touch
