@@ -149,3 +149,25 @@ def test_a_process_forked_during_a_decode_has_the_collector_on():
         assert not gc.isenabled()  # the parent's decode goes on paused
     assert os.waitstatus_to_exitcode(status) == 0
     assert gc.isenabled()
+
+
+def test_decodes_that_keep_overlapping_do_not_keep_the_collector_off(monkeypatch):
+    """Once a pause has lasted `LONGEST` (here: at once), the next decode to end turns the
+    collector back on although another is still inside, and none pauses it again until
+    all have ended."""
+    from dash_stash.codec import collector
+
+    monkeypatch.setattr(collector, "LONGEST", 0.0)
+    first, second = paused(), paused()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled()
+    first.__exit__(None, None, None)
+    assert gc.isenabled()  # the second decode is still inside
+    with paused():  # one more overlapping it: no new pause
+        assert gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    with paused():  # none left before it: a new pause
+        assert not gc.isenabled()
+    assert gc.isenabled()

@@ -12,11 +12,13 @@ times during it.
 
 `gc.disable()` is process-wide, so the pause is shared by every thread decoding at the same
 time: the first one in pauses the collector (only if it is enabled), the last one out turns
-it back on (only if it was the one that paused it). An app that disabled the collector itself
-keeps it disabled. A process forked during a pause (a background job's worker) starts with
-the collector on, as the parent had it before the pause. Not covered: `gc.disable()` called
-in another thread while a decode runs (milliseconds) is undone when the decode ends; the
-collector then simply runs, as by default.
+it back on (only if it was the one that paused it). Reads that keep overlapping must not keep
+the collector off for good: a decode that ends after the pause has lasted `LONGEST` seconds
+turns it back on even while others decode, and nobody pauses it again until none is left.
+An app that disabled the collector itself keeps it disabled. A process forked during a
+pause (a background job's worker) starts with the collector on, as the parent had it before
+the pause. Not covered: `gc.disable()` called in another thread while a decode runs
+(milliseconds) is undone when the decode ends; the collector then simply runs, as by default.
 """
 
 from __future__ import annotations
@@ -25,28 +27,32 @@ import contextlib
 import gc
 import os
 import threading
+import time
 from collections.abc import Iterator
+
+LONGEST = 1.0  # seconds: a pause is ended by the first decode to end after this long
 
 _lock = threading.Lock()
 _inside = 0  # threads decoding now
 _paused = False  # did the first of them disable the collector (it was enabled then)?
+_since = 0.0  # when it did (time.monotonic())
 
 
 @contextlib.contextmanager
 def paused() -> Iterator[None]:
     """Run the block with the collector paused, unless something else already paused it."""
-    global _inside, _paused
+    global _inside, _paused, _since
     with _lock:
         if _inside == 0 and gc.isenabled():
             gc.disable()
-            _paused = True
+            _paused, _since = True, time.monotonic()
         _inside += 1
     try:
         yield
     finally:
         with _lock:
             _inside -= 1
-            if _inside == 0 and _paused:
+            if _paused and (_inside == 0 or time.monotonic() - _since >= LONGEST):
                 _paused = False
                 gc.enable()
 
