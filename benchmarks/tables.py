@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/tables.py [--rows 1000 10000 100000 1000000] [--mixed-rows 1000000]
                                           [--clicks 7] [--kinds dcc dex stash records]
-                                          [--profile stash] [--plot docs/img/tables.png]
+                                          [--profile stash] [--trace] [--plot docs/img/tables.png]
     .venv/bin/python benchmarks/tables.py --codec     # in-process: compression at each size
 
 For each size (rows x 10 numeric columns: 8 float64, 2 int64; and a "mixed" frame of floats,
@@ -21,11 +21,18 @@ the store, and a "read" button whose callback gets the store as `State` and show
 Each app runs in its own server process (werkzeug, threaded); headless Chromium clicks. Time is
 measured in the page, from the click to a MutationObserver seeing the callback's output; one
 warm-up click of each button, then `--clicks` timed ones (`--big-clicks` from 1M rows); all
-writes first, then all reads. "server read" is measured in the server: from the request
-entering the WSGI app to the read callback holding its argument (token checks, backend read,
-decoding; Dash's own request handling too). Floors are timed in the dash-stash server after the
-clicks: copying the stored bytes once into fresh memory, and `orjson.loads` of the stored
-bytes for the records store. Bytes are the request and response bodies of
+writes first, then all reads (records: each read followed by a floor click, below). "server
+read" is measured in the server: from the request entering the WSGI app to the read callback
+holding its argument (token checks, backend read, decoding; Dash's own request handling too).
+Floors are timed in the dash-stash server: copying the stored bytes once into fresh memory
+(after the clicks), and for the records store `orjson.loads` of the stored bytes, one per
+request, in a "floor" callback of the same app clicked in turn with each read
+(`floor_callback`: so it meets what a read meets, a fresh request and thread, the caches the
+request before left, the collector, the machine's load; `orjson.loads` back to back in one
+request, shown in the progress line only, ran 1.3-3x faster at 1,000 rows, and from 10,000
+rows moved with the machine's load between the clicks). The same clicks time Dash's
+dispatch: request in to that callback's entry, a callback with no store (its own row: at
+1,000 rows it is above the whole floor). Bytes are the request and response bodies of
 `/_dash-update-component` per click (warm-up included), counted by the server.
 Memory is the server's peak RSS during the clicks minus its RSS before them (psutil samples
 every 2 ms in a thread, and the kernel's VmHWM, reset before the clicks; the larger wins); an
@@ -42,13 +49,15 @@ a MiB or so, more under load: `--one-arena` runs every server with `MALLOC_ARENA
 where the trim reaches all of it.
 dcc.Store is skipped at a size where one click takes longer than `--max-click` seconds.
 `--profile KIND` prints a cProfile of that kind's callback requests, writes and reads apart
-(it slows them: use it to see where the time goes, not for the table).
+(it slows them: use it to see where the time goes, not for the table). `--trace` prints, for
+each kind and size, where a read's time goes in the server, step by step (`trace_reads`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -166,15 +175,16 @@ def make_app(kind: str, rows: int, folder: str, mixed: bool = False):
         else:
             store, to_store, from_store = dcc.Store(id="table"), records, pd.DataFrame
 
-    app.layout = html.Div(
-        [
-            store,
-            html.Button("write", id="write"),
-            html.Div("-", id="wrote"),
-            html.Button("read", id="read"),
-            html.Div("-", id="out"),
-        ]
-    )
+    children = [
+        store,
+        html.Button("write", id="write"),
+        html.Div("-", id="wrote"),
+        html.Button("read", id="read"),
+        html.Div("-", id="out"),
+    ]
+    if kind == "records":  # see `floor_callback`
+        children += [html.Button("floor", id="floor"), html.Div("-", id="floored")]
+    app.layout = html.Div(children)
 
     @app.callback(
         Output("table", "data"),
@@ -193,20 +203,63 @@ def make_app(kind: str, rows: int, folder: str, mixed: bool = False):
     )
     def read(n, value):
         arrived.append((time.perf_counter() - flask.request.environ["bench.t0"]) * 1000)
+        if mark:
+            mark("callback")
         return f"read {n}: sum {total(from_store(value))}"
 
     import flask
 
     arrived: list[float] = []
-    instrument(app.server, os.environ.get("TABLES_PROFILE") == "1", arrived)
+    floored: list[list[float]] = []
+    mark = trace_reads(app.server) if os.environ.get("TABLES_TRACE") == "1" else None
+    instrument(app.server, os.environ.get("TABLES_PROFILE") == "1", arrived, floored)
     if kind in ("stash", "records"):
         floors(app.server, to_store(frame))
+    if kind == "records":
+        floor_callback(app, to_store(frame), from_store, floored, mark)
     return app
+
+
+def floor_callback(app, value, from_store, floored: list[list[float]], mark=None) -> None:
+    """The records floor as a callback of the same app (the "floor" button): the read
+    callback's twin, with no store, whose value is one `orjson.loads` of the bytes the store
+    holds (in memory), timed inside it. Each click is a fresh request to the same server,
+    clicked in turn with the read button, so it meets what a read meets (a new thread for
+    the callback, the memory and caches the request before left, the other helpers' load),
+    and the garbage collector paused as a read pauses it (decision 73; else a read would beat
+    its floor by the collections it skips). `floored` gets, per click, in ms: request in to
+    the callback's entry (Dash's dispatch with no store; dash-stash's hook on every request
+    and its wrapper of every callback are in it too), `orjson.loads`, and its thread CPU."""
+    import flask
+    import orjson
+    from dash import Input, Output
+
+    from dash_stash import codec
+    from dash_stash.codec.collector import paused
+
+    stored = codec.encode(value, typed=False).data  # what the store commits (a dcc.Store's)
+
+    @app.callback(
+        Output("floored", "children"), Input("floor", "n_clicks"), prevent_initial_call=True
+    )
+    def floor(n):
+        entered = (time.perf_counter() - flask.request.environ["bench.t0"]) * 1000
+        if mark:
+            mark("floor")
+        start, cpu = time.perf_counter(), time.thread_time()
+        with paused():  # the collector as a read decodes JSON (decision 73)
+            records = orjson.loads(stored)
+        done, cpu = time.perf_counter() - start, time.thread_time() - cpu
+        floored.append([entered, done * 1000, cpu * 1000])
+        return f"floor {n}: sum {total(from_store(records))}"
 
 
 def floors(server, value) -> None:
     """Serve at /_bench/floor what no read of `value` can beat, timed in this process: copying
-    its stored bytes once into fresh memory, and (for JSON) `orjson.loads` of them."""
+    its stored bytes once into fresh memory, and (for JSON) `orjson.loads` of them back to
+    back in one request (`loads_back_to_back_ms`; shown, not the floor the table uses: each
+    run finds the memory and caches the run before left warm, which a read never does; the
+    records floor is `floor_callback`'s, one run per request)."""
     import numpy as np
     import orjson
 
@@ -223,17 +276,124 @@ def floors(server, value) -> None:
             loads: list[float] = []
             while len(loads) < 3 or (len(loads) < 15 and sum(loads) < 2000):
                 loads.append(timed(lambda: orjson.loads(stored.data)) * 1000)
-            result["loads_ms"] = median(loads)
+            result["loads_back_to_back_ms"] = median(loads)
         return result
 
     server.add_url_rule("/_bench/floor", "bench_floor", measure)
 
 
-def instrument(server, profile: bool, arrived: list[float]) -> None:
+def trace_reads(server):
+    """Checkpoints along each callback request, served at /_bench/trace (`--trace`): ms since
+    the WSGI entry, thread CPU ms and page faults at the Flask hooks, Dash's view (after
+    asgiref's new thread and event loop, with dash[async]), and the entry and exit of our
+    steps (the wrapper's checks, the session cookie and token HMACs, the backend read and its
+    connection, the decode), up to the read callback (`mark("callback")`); and the collector's
+    runs inside the request (`gc.callbacks`). Wrapping costs a few microseconds a step."""
+    import contextvars
+    import gc
+    import inspect
+    import resource
+
+    from dash_stash import tokens
+    from dash_stash.adapter import callbacks, integration, web
+    from dash_stash.backends import sqlite
+    from dash_stash.engine import store
+
+    traces: list[dict] = []
+    current: contextvars.ContextVar[dict | None] = contextvars.ContextVar("trace", default=None)
+
+    def mark(label: str) -> None:
+        t = current.get()
+        if t is not None:
+            ms = (time.perf_counter() - t["t0"]) * 1000
+            faults = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+            cpu = time.thread_time() * 1000
+            t["marks"].append((label, ms, threading.get_ident(), cpu, faults))
+
+    def wrap(owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapped(*a, **kw):
+            mark(f"{label}>")
+            try:
+                return original(*a, **kw)
+            finally:
+                mark(f"{label}<")
+
+        setattr(owner, name, wrapped)
+
+    def on_gc(phase, info):
+        t = current.get()
+        if t is None:
+            return
+        now = time.perf_counter()
+        if phase == "start":
+            t["gc_start"] = now
+        else:
+            t["gc"].append((info["generation"], round((now - t.pop("gc_start")) * 1000, 3)))
+
+    gc.callbacks.append(on_gc)
+    wsgi = server.wsgi_app
+
+    def traced(environ, start_response):
+        if environ.get("PATH_INFO") != "/_dash-update-component":
+            return wsgi(environ, start_response)
+        t = {"t0": environ.get("bench.t0", time.perf_counter()), "marks": [], "gc": []}
+        reset = current.set(t)
+        mark("wsgi")
+        try:
+            return wsgi(environ, start_response)
+        finally:
+            t.pop("t0")
+            traces.append(t)
+            current.reset(reset)
+
+    server.wsgi_app = traced
+    server.before_request_funcs.setdefault(None, []).insert(0, lambda: mark("flask"))
+    server.before_request_funcs[None].append(lambda: mark("hooks"))
+    view = server.view_functions["/_dash-update-component"]
+
+    if inspect.iscoroutinefunction(view):
+
+        async def viewed(*a, **kw):
+            mark("view")
+            return await view(*a, **kw)
+    else:
+
+        def viewed(*a, **kw):
+            mark("view")
+            return view(*a, **kw)
+
+    server.view_functions["/_dash-update-component"] = viewed
+    wrap(callbacks, "_check_declared", "wrapper")
+    wrap(integration.Stash, "locate", "locate")
+    wrap(sqlite.SQLiteBackend, "read", "backend")
+    wrap(store.StashEngine, "decode", "decode")
+    wrap(store.StashEngine, "read", "engine")
+    wrap(tokens.Signer, "verify", "verify")
+    wrap(tokens.Signer, "session_from_cookie", "cookie")
+    wrap(web.Web, "begin", "begin")
+    wrap(callbacks.CallbackWiring, "update", "update")
+    wrap(sqlite.SQLiteBackend, "_conn", "conn")
+    wrap(callbacks.CallbackCall, "remember", "remember")
+    server.add_url_rule("/_bench/trace", "bench_trace", lambda: {"traces": traces})
+    return mark
+
+
+def instrument(
+    server, profile: bool, arrived: list[float], floored: list[list[float]] | None = None
+) -> None:
     """Count the bodies of callback requests and responses (served as JSON at /_bench/bytes,
-    with `arrived`: ms from each read request in to its callback holding the value); with
-    `profile`, cProfile each callback request (the stats so far at /_bench/profile)."""
-    counts = {"in": 0, "out": 0, "calls": 0, "arrived": arrived}
+    with `arrived`: ms from each read request in to its callback holding the value, and
+    `floored`: see `floor_callback`); with `profile`, cProfile each callback request (the
+    stats so far at /_bench/profile)."""
+    counts = {
+        "in": 0,
+        "out": 0,
+        "calls": 0,
+        "arrived": arrived,
+        "floored": [] if floored is None else floored,
+    }
     wsgi = server.wsgi_app
 
     def counted(body):
@@ -250,10 +410,17 @@ def instrument(server, profile: bool, arrived: list[float]) -> None:
         return counted(wsgi(environ, start_response))
 
     server.wsgi_app = counting
-    server.add_url_rule("/_bench/bytes", "bench_bytes", lambda: counts)
+    server.add_url_rule("/_bench/bytes", "bench_bytes", lambda: {**counts, "gc": collections()})
     server.add_url_rule("/_bench/trim", "bench_trim", trim)
     if profile:
         profile_callbacks(server)
+
+
+def collections() -> list[int]:
+    """How many times the cyclic collector ran so far in this process, per generation."""
+    import gc
+
+    return [generation["collections"] for generation in gc.get_stats()]
 
 
 def trim() -> dict:
@@ -387,28 +554,44 @@ class TooSlow(Exception):
     """A click took longer than the limit."""
 
 
-def clicks(page, url: str, button: str, output: str, n: int, limit: float):
-    """One warm-up click, then `n` timed ones: (times in ms, mean bytes per click, last text)."""
+def click(page, button: str, output: str, limit: float) -> float:
+    """Click `button` and wait for `output` to change: ms in the page."""
+    try:
+        return page.evaluate(CLICK, [button, output, int(limit * 1000)])
+    except Exception as exc:
+        if "no output after" in str(exc):
+            raise TooSlow from None
+        raise
+
+
+def clicks(page, url: str, button: str, output: str, n: int, limit: float, twin=None):
+    """One warm-up click, then `n` timed ones: (times in ms, mean bytes per click, last text).
+    `twin`: a (button, output) clicked after each of them (the records floor, see
+    `floor_callback`), so that the two alternate and meet the same machine."""
     times, sizes = [], []
     for i in range(n + 1):
         before = wire_bytes(url)
-        try:
-            ms = page.evaluate(CLICK, [button, output, int(limit * 1000)])
-        except Exception as exc:
-            if "no output after" in str(exc):
-                raise TooSlow from None
-            raise
+        ms = click(page, button, output, limit)
         sizes.append(wire_bytes(url) - before)
+        if twin:
+            click(page, *twin, limit)
         if i:
             times.append(ms)
     return times, sum(sizes) / len(sizes), page.locator(f"#{output}").text_content()
 
 
 def measure(
-    browser, case: Case, kind: str, folder: str, limit: float, profile: bool, one_arena: bool
+    browser,
+    case: Case,
+    kind: str,
+    folder: str,
+    limit: float,
+    profile: bool,
+    one_arena: bool = False,
+    trace: bool = False,
 ) -> dict:
     port = free_port()
-    env = {"TABLES_PROFILE": "1" if profile else "0"}
+    env = {"TABLES_PROFILE": "1" if profile else "0", "TABLES_TRACE": "1" if trace else "0"}
     if one_arena:  # glibc: every thread allocates from the main arena, which malloc_trim empties
         env["MALLOC_ARENA_MAX"] = "1"
     server = ProcessServer(
@@ -422,8 +605,9 @@ def measure(
         page.set_default_timeout(600_000)
         page.goto(server.url)
         page.wait_for_selector("#out")
-        for button, output in (("write", "wrote"), ("read", "out")):  # first-use costs
-            page.evaluate(CLICK, [button, output, int(limit * 1000)])
+        twin = ("floor", "floored") if kind == "records" else None
+        for button, output in (("write", "wrote"), ("read", "out"), *([twin] if twin else [])):
+            click(page, button, output, limit)  # first-use costs
         bench_json(server.url, "trim")
         memory = PeakRss(server.proc.pid)
         title = f"{KINDS[kind]}, {case.label}"
@@ -433,13 +617,24 @@ def measure(
             )
             show_profile(server.url, f"{title}, writes", profile)
             write_peak = memory.split()
-            read_ms, read_bytes, text = clicks(page, server.url, "read", "out", case.clicks, limit)
+            before = bench_json(server.url, "bytes")["gc"]
+            read_ms, read_bytes, text = clicks(
+                page, server.url, "read", "out", case.clicks, limit, twin
+            )
             show_profile(server.url, f"{title}, reads", profile)
         finally:
             read_peak = memory.stop()
             read_file = memory.file
-        arrived = bench_json(server.url, "bytes")["arrived"][-case.clicks :]  # the timed ones
+        counts = bench_json(server.url, "bytes")
+        arrived = counts["arrived"][-case.clicks :]  # the timed ones
+        read_gc = [after - was for after, was in zip(counts["gc"], before, strict=True)]
         floor = bench_json(server.url, "floor") if kind in ("stash", "records") else {}
+        if twin:
+            floored = counts["floored"][-case.clicks :]
+            floor["dispatch_ms"] = median([d for d, _, _ in floored])
+            floor["loads_ms"] = median([ms for _, ms, _ in floored])
+            floor["loads_cpu_ms"] = median([cpu for _, _, cpu in floored])
+        show_trace(server.url, case.clicks, trace)
         return {
             "write_ms": write_ms,
             "write_bytes": write_bytes,
@@ -452,10 +647,58 @@ def measure(
             "read_file": read_file,
             "text": text,
             "floor": floor,
+            "read_gc": read_gc,
         }
     finally:
         context.close()
         server.stop()
+
+
+def show_trace(url: str, n: int, trace: bool) -> None:
+    """The last `n` read requests' checkpoints (see `trace_reads`), and the records floor's
+    (`floor_callback`): each step's median and largest ms; CPU ms and page faults where both
+    ends ran in one thread; the collector's runs."""
+    if not trace:
+        return
+    traces = bench_json(url, "trace")["traces"]
+    for last, what in (("callback", "a read"), ("floor", "a floor request")):
+        chosen = [t for t in traces if t["marks"][-1][0] == last][-n:]
+        if chosen:
+            print(trace_table(chosen, what))
+
+
+def trace_table(traces: list[dict], what: str) -> str:
+    steps: dict[str, list[tuple[float, float | None, int | None]]] = {}
+    for t in traces:
+        for (a, ms_a, th_a, cpu_a, pf_a), (b, ms_b, th_b, cpu_b, pf_b) in itertools.pairwise(
+            t["marks"]
+        ):
+            same = th_a == th_b
+            steps.setdefault(f"{a} -> {b}", []).append(
+                (ms_b - ms_a, cpu_b - cpu_a if same else None, pf_b - pf_a if same else None)
+            )
+    lines = []
+    for step, spans in steps.items():
+        cpu = [c for _, c, _ in spans if c is not None]
+        faults = [f for _, _, f in spans if f is not None]
+        lines.append(
+            (
+                step,
+                f"{median([ms for ms, _, _ in spans]):.3f}",
+                f"{max(ms for ms, _, _ in spans):.3f}",
+                f"{median(cpu):.3f}" if cpu else "-",
+                f"{median(faults):.0f}" if faults else "-",
+            )
+        )
+    out = [table([f"step of {what}", "median ms", "max ms", "CPU ms", "page faults"], lines)]
+    collections = [g for t in traces for g in t["gc"]]
+    for generation in range(3):
+        spent = [ms for g, ms in collections if g == generation]
+        out.append(
+            f"  gc generation {generation}: {len(spent) / len(traces):.1f} collections per "
+            f"request, {sum(spent):.1f} ms in all, largest {max(spent, default=0):.1f} ms"
+        )
+    return "\n".join(out)
 
 
 def show_profile(url: str, title: str, profile: bool) -> None:
@@ -518,11 +761,12 @@ def floor_rows(case: Case, kind: str, r: dict) -> list[tuple]:
         )
         lines.append((case.label, what, "-", "-", f"{ms:,.1f}", "-", "1.00x", "-", "-", "-"))
     if kind == "records":
-        what, ms = (
-            f"floor: orjson.loads of the {floor['bytes'] / 2**20:,.1f} MiB stored",
-            floor["loads_ms"],
-        )
-        lines.append((case.label, what, "-", "-", f"{ms:,.1f}", "-", "1.00x", "-", "-", "-"))
+        loads, dispatch = floor["loads_ms"], floor["dispatch_ms"]
+        what = f"floor: orjson.loads of the {floor['bytes'] / 2**20:,.1f} MiB stored, one a request"
+        lines.append((case.label, what, "-", "-", f"{loads:,.1f}", "-", "1.00x", "-", "-", "-"))
+        what = "Dash, a callback with no store: request in to its entry"
+        ratio = f"{dispatch / loads:.2f}x"
+        lines.append((case.label, what, "-", "-", f"{dispatch:,.1f}", "-", ratio, "-", "-", "-"))
     return lines
 
 
@@ -548,7 +792,8 @@ def plot(results: dict, cases: list[Case], path: Path) -> None:
         if what == "arrived_ms":
             for kind, key, label in (
                 ("stash", "copy_ms", "floor: copy stored bytes once"),
-                ("records", "loads_ms", "floor: orjson.loads"),
+                ("records", "loads_ms", "floor: orjson.loads, one a request"),
+                ("records", "dispatch_ms", "Dash: request in to a callback with no store"),
             ):
                 done = [c for c in numeric if (kind, c.label) in results]
                 values = [results[kind, c.label]["floor"][key] for c in done]
@@ -639,6 +884,11 @@ def main() -> None:
         help="cProfile these kinds' callbacks on the server (slows them)",
     )
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print where each read's time goes in the server (checkpoints; slows it a bit)",
+    )
+    parser.add_argument(
         "--plot",
         default=str(ROOT / "docs" / "img" / "tables.png"),
         help='where to save the plot ("" for none)',
@@ -696,6 +946,7 @@ def main() -> None:
                         limit,
                         kind in args.profile,
                         args.one_arena,
+                        args.trace,
                     )
                 except TooSlow:
                     lines.append(
@@ -713,7 +964,8 @@ def main() -> None:
                     f"{', '.join(f'{t:.1f}' for t in r['arrived_ms'])} ms), {r['text']!r}, "
                     f"peak +{r['peak'] / 2**20:,.1f} MiB (writes +{r['write_peak'] / 2**20:,.1f}, "
                     f"reads +{r['read_peak'] / 2**20:,.1f}, of it file pages "
-                    f"+{r['read_file'] / 2**20:,.1f}), floor {r['floor']} "
+                    f"+{r['read_file'] / 2**20:,.1f}), floor {r['floor']}, collections "
+                    f"in the read phase (generations 0/1/2) {'/'.join(map(str, r['read_gc']))} "
                     f"({time.monotonic() - started:.0f} s)",
                     flush=True,
                 )

@@ -2,7 +2,8 @@
 
 `registry` has the two codecs and the rules for choosing one, `typed` the exact encoding of
 non-JSON values, `envelope` its byte layout, `arrow` tables, arrays and pandas (it registers
-them with `typed`), `compression` the setting for large ones. Imports go one way:
+them with `typed`), `compression` the setting for large ones, `collector` the pause of the
+garbage collector that JSON is decoded in. Imports go one way:
 registry -> arrow -> typed -> envelope.
 """
 

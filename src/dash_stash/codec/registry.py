@@ -43,6 +43,7 @@ from ..errors import CorruptRecordError
 from . import arrow  # plugs tables, arrays and pandas scalars into `typed`
 from . import typed as exact
 from .buffers import LARGE, allocate, same_bytes
+from .collector import paused
 from .compression import OFF, Compression
 from .envelope import Layout
 
@@ -161,7 +162,8 @@ def decode(encoded: Encoded, *, own: bool = False) -> Any:
     backend) may become the value's own memory, saving a copy of large arrays and frames."""
     if encoded.codec == JSON:
         try:
-            return orjson.loads(encoded.data)
+            with paused():  # no collection can free what it makes: no cycles
+                return orjson.loads(encoded.data)
         except orjson.JSONDecodeError as exc:
             raise CorruptRecordError(f"stored bytes are not valid JSON: {exc}") from None
     if encoded.codec == TYPED:
