@@ -7,7 +7,9 @@ this module too) build the same app:
 - `BG_MANAGER`: "diskcache" (`BG_CACHE_DIR`) or "celery" (`BG_BROKER`: a Redis URL, broker
   and result backend);
 - `BG_STORE`: "stash" (default) or "dcc", the same app on `dcc.Store`, for comparison;
-- `DASH_STASH_BACKEND`, `DASH_STASH_SECRET`: dash-stash's own.
+- `DASH_STASH_BACKEND`, `DASH_STASH_SECRET`: dash-stash's own; `BG_HEARTBEAT`: the live
+  route's heartbeat (a job makes the page hot: it holds a stream, which outlives a closed
+  page until the next ping, and gunicorn's graceful stop waits for it).
 
 The page: "run" fills the `data` store row by row while the bar moves (the rows so far go
 to the `partial` store as progress; "cancel" stops it); "a" and "b" are two more jobs
@@ -31,6 +33,8 @@ import dash_stash
 ASYNC = tuple(int(n) for n in dash.__version__.split(".")[:2]) >= (3, 1)  # async callbacks
 STEPS = 6
 STEP = 0.25  # seconds per row: long enough to see the bar move and to cancel
+POLL = 250  # ms between the page's asks for a job's progress and result (Dash's default:
+# 1000, which would make most of a test's time waiting for the next ask)
 MANAGER = os.environ.get("BG_MANAGER", "diskcache")
 USE_DCC = os.environ.get("BG_STORE", "stash") == "dcc"
 
@@ -62,6 +66,7 @@ def _show_error(err: Exception) -> None:
 app = Dash(__name__, background_callback_manager=manager, on_error=_show_error)
 if not USE_DCC:
     dash_stash.init(app)
+    app._dash_stash.live.heartbeat = float(os.environ.get("BG_HEARTBEAT", "15"))
 server = app.server
 
 app.layout = html.Div(
@@ -91,6 +96,7 @@ app.layout = html.Div(
     Input("run", "n_clicks"),
     State("data", "data"),
     background=True,
+    interval=POLL,
     running=[(Output("run", "disabled"), True, False), (Output("cancel", "disabled"), False, True)],
     progress=[Output("bar", "value"), Output("partial", "data")],
     progress_default=["0", {"rows": []}],
@@ -123,6 +129,7 @@ for _label in ("a", "b"):
         Input(_label, "n_clicks"),
         State("data", "data"),
         background=True,
+        interval=POLL,
         prevent_initial_call=True,
     )(_append(_label))
 
@@ -159,6 +166,7 @@ def cached(n_clicks, data):
     Output("done", "children", allow_duplicate=True),
     Input("note", "n_clicks"),
     background=True,
+    interval=POLL,
     prevent_initial_call=True,
 )
 def note(n_clicks):
@@ -174,6 +182,7 @@ if ASYNC:
         Input("async", "n_clicks"),
         State("data", "data"),
         background=True,
+        interval=POLL,
         prevent_initial_call=True,
     )
     async def add_async(n_clicks, data):
