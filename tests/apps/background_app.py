@@ -33,8 +33,6 @@ import dash_stash
 ASYNC = tuple(int(n) for n in dash.__version__.split(".")[:2]) >= (3, 1)  # async callbacks
 STEPS = 6
 STEP = 0.25  # seconds per row: long enough to see the bar move and to cancel
-POLL = 250  # ms between the page's asks for a job's progress and result (Dash's default:
-# 1000, which would make most of a test's time waiting for the next ask)
 MANAGER = os.environ.get("BG_MANAGER", "diskcache")
 USE_DCC = os.environ.get("BG_STORE", "stash") == "dcc"
 
@@ -96,7 +94,6 @@ app.layout = html.Div(
     Input("run", "n_clicks"),
     State("data", "data"),
     background=True,
-    interval=POLL,
     running=[(Output("run", "disabled"), True, False), (Output("cancel", "disabled"), False, True)],
     progress=[Output("bar", "value"), Output("partial", "data")],
     progress_default=["0", {"rows": []}],
@@ -129,7 +126,6 @@ for _label in ("a", "b"):
         Input(_label, "n_clicks"),
         State("data", "data"),
         background=True,
-        interval=POLL,
         prevent_initial_call=True,
     )(_append(_label))
 
@@ -166,7 +162,6 @@ def cached(n_clicks, data):
     Output("done", "children", allow_duplicate=True),
     Input("note", "n_clicks"),
     background=True,
-    interval=POLL,
     prevent_initial_call=True,
 )
 def note(n_clicks):
@@ -182,7 +177,6 @@ if ASYNC:
         Input("async", "n_clicks"),
         State("data", "data"),
         background=True,
-        interval=POLL,
         prevent_initial_call=True,
     )
     async def add_async(n_clicks, data):
