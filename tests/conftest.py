@@ -130,7 +130,10 @@ class ProcessServer:
             raise
 
     def stop(self) -> str:
-        stop_group(self.proc)
+        # 5 s: a server that has not exited by then waits on a live stream held for a page
+        # the test closed (gunicorn's graceful stop waits for it until the next ping, 15 s
+        # on an app that keeps the default heartbeat); nothing a test checks comes after.
+        stop_group(self.proc, timeout=5)
         return self.proc.stdout.read() if self.proc.stdout else ""
 
 

@@ -22,6 +22,7 @@ def test_a_background_job_fills_a_store_as_it_fills_a_dcc_store(gunicorn, browse
             "BG_MANAGER": "diskcache",
             "BG_STORE": kind,
             "BG_CACHE_DIR": str(tmp_path / kind / "cache"),
+            "BG_HEARTBEAT": "1",
             "DASH_STASH_BACKEND": f"sqlite:///{tmp_path}/stash.db",
         }
         server = gunicorn("background_app:server", workers=1, env=env)
@@ -39,6 +40,7 @@ def test_a_job_on_a_memory_backend_says_which_backend_it_needs(gunicorn, page, t
     env = {
         "BG_MANAGER": "diskcache",
         "BG_CACHE_DIR": str(tmp_path / "cache"),
+        "BG_HEARTBEAT": "1",
         "DASH_STASH_BACKEND": "memory://",
     }
     page.goto(gunicorn("background_app:server", workers=1, env=env).url)

@@ -77,6 +77,7 @@ def celery_app_env(redis_url: str) -> Iterator[Callable[..., dict[str, str]]]:
             "BG_BROKER": broker,
             "DASH_STASH_BACKEND": backend,
             "DASH_STASH_SECRET": SECRET,
+            "BG_HEARTBEAT": "1",
         }
         worker_env = {
             **os.environ,

@@ -98,22 +98,24 @@ def test_corrupt_record_is_reported_and_left_alone(engine, tmp_path):
         assert db.execute("SELECT value, version FROM versions").fetchall() == [(b'{"a":', 1)]
 
 
+# 64 writers on one key: an engine that reads the value outside its write transaction kept
+# 75 of these 3,200 appends (and of the merges' 64 keys, 13), and loses most at n=10 too.
 def test_8_processes_x_8_threads_patches_lose_nothing(tmp_path):
     url = f"sqlite:///{tmp_path}/stress.db"
-    hammer(url, processes=8, threads=8, n=250, mode="patch")
+    hammer(url, processes=8, threads=8, n=50, mode="patch")
     value, record = StashEngine(open_backend(url)).read(KEY)
-    assert len(value["items"]) == 16_000
-    assert value["count"] == 16_000
-    assert record.version == 32_000
-    assert sorted(value["items"]) == sorted(list(range(250)) * 64)
+    assert len(value["items"]) == 3_200
+    assert value["count"] == 3_200
+    assert record.version == 6_400
+    assert sorted(value["items"]) == sorted(list(range(50)) * 64)
 
 
 def test_8_processes_x_8_threads_merges_of_different_keys_lose_nothing(tmp_path):
     url = f"sqlite:///{tmp_path}/stress.db"
-    hammer(url, processes=8, threads=8, n=40, mode="merge")
+    hammer(url, processes=8, threads=8, n=20, mode="merge")
     value, record = StashEngine(open_backend(url)).read(KEY)
-    assert value == {f"p{p}t{t}": 40 for p in range(8) for t in range(8)}
-    assert record.version == 8 * 8 * 40
+    assert value == {f"p{p}t{t}": 20 for p in range(8) for t in range(8)}
+    assert record.version == 8 * 8 * 20
 
 
 WRITER = textwrap.dedent("""

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 def test_two_users_on_gunicorn_workers_and_sqlite_see_each_others_writes(
     gunicorn, browser, tmp_path
 ):
-    env = {"LIVE_APP_BACKEND": f"sqlite:///{tmp_path / 'stash.db'}"}
+    env = {"LIVE_APP_BACKEND": f"sqlite:///{tmp_path / 'stash.db'}", "LIVE_APP_HEARTBEAT": "1"}
     server = gunicorn(LIVE_APP, workers=4, env=env)
     two_users_share_a_board(browser, server.url, server.url)
     log = server.stop()

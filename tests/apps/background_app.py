@@ -7,7 +7,9 @@ this module too) build the same app:
 - `BG_MANAGER`: "diskcache" (`BG_CACHE_DIR`) or "celery" (`BG_BROKER`: a Redis URL, broker
   and result backend);
 - `BG_STORE`: "stash" (default) or "dcc", the same app on `dcc.Store`, for comparison;
-- `DASH_STASH_BACKEND`, `DASH_STASH_SECRET`: dash-stash's own.
+- `DASH_STASH_BACKEND`, `DASH_STASH_SECRET`: dash-stash's own; `BG_HEARTBEAT`: the live
+  route's heartbeat (a job makes the page hot: it holds a stream, which outlives a closed
+  page until the next ping, and gunicorn's graceful stop waits for it).
 
 The page: "run" fills the `data` store row by row while the bar moves (the rows so far go
 to the `partial` store as progress; "cancel" stops it); "a" and "b" are two more jobs
@@ -62,6 +64,7 @@ def _show_error(err: Exception) -> None:
 app = Dash(__name__, background_callback_manager=manager, on_error=_show_error)
 if not USE_DCC:
     dash_stash.init(app)
+    app._dash_stash.live.heartbeat = float(os.environ.get("BG_HEARTBEAT", "15"))
 server = app.server
 
 app.layout = html.Div(

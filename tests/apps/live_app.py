@@ -10,7 +10,9 @@
   `/join?user=...&room=...`, as an admin page would), so it can change under an open page.
 - `mine`: a `session` store, to check that only its own page hears of its changes.
 
-Under gunicorn: `LIVE_APP_BACKEND` (else `DASH_STASH_BACKEND`) makes the module-level `server`.
+Under gunicorn: `LIVE_APP_BACKEND` (else `DASH_STASH_BACKEND`) makes the module-level `server`;
+`LIVE_APP_HEARTBEAT` sets the live route's heartbeat (so the stream of a page a test closed
+frees its thread soon, and the server stops at once rather than after the next ping).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def make_app(backend: str, name: str = "live_app") -> Dash:
     app = Dash(name)
     app.server.secret_key = "live-app-test-secret"
     dash_stash.init(app, backend, secret="live-app-token-secret")
+    app._dash_stash.live.heartbeat = float(os.environ.get("LIVE_APP_HEARTBEAT", "15"))
 
     @app.server.route("/login")
     def login() -> str:

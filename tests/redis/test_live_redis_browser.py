@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
 
 def test_two_users_on_two_hosts_sharing_redis_see_each_others_writes(gunicorn, browser, redis_url):
-    env = {"LIVE_APP_BACKEND": redis_url}
+    env = {"LIVE_APP_BACKEND": redis_url, "LIVE_APP_HEARTBEAT": "1"}
     hosts = [gunicorn(LIVE_APP, workers=1, env=env) for _ in range(2)]
     two_users_share_a_board(browser, hosts[0].url, hosts[1].url)
     for host in hosts:

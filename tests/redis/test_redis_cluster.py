@@ -39,7 +39,7 @@ def test_sessions_spread_over_nodes_and_the_protocol_holds(redis_cluster):
 
 
 def test_cluster_8_processes_x_8_threads_lose_nothing(redis_cluster):
-    n = 120
+    n = 40  # 64 writers contend on every commit; a broken version check fails at n=20
     stats = hammer(redis_cluster.url, processes=8, threads=8, n=n)
     check_final(redis_cluster.url, 8, 8, n)
     print(f"\nRedis Cluster, 8 processes x 8 threads x {n} commits: {stats}")
