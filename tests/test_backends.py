@@ -163,6 +163,38 @@ def test_holds_tells_whether_the_latest_value_is_these_bytes(backend):
     assert backend.holds(KEY, Encoded("typed", big), ttl=60)
 
 
+def test_sqlite_holds_is_not_fooled_by_a_rowid_given_to_another_key(tmp_path):
+    """The unchanged check reads the key's head, then its row's bytes by rowid. If the key is
+    cleared in between, SQLite gives that rowid to the next new row: another session's, which
+    may hold the very same bytes (the same default). That is not this key holding them: the
+    write must not be skipped, or the user's value is silently lost."""
+    url = f"sqlite:///{tmp_path}/stash.db"
+    b, elsewhere = open_backend(url), open_backend(url)
+    same = Encoded("json", b'{"items":[]}')
+    other = StoreKey("ns", "s2", "local", "user_data")
+    b.commit(KEY, lambda latest: same, ttl=60)
+
+    def rowids() -> list[tuple[str, int]]:
+        with sqlite3.connect(tmp_path / "stash.db") as db:
+            return db.execute("SELECT session, rowid FROM versions").fetchall()
+
+    before = rowids()
+    head = b._latest
+
+    def cleared_meanwhile(*args):  # what another worker does between the two statements
+        row = head(*args)
+        elsewhere.delete(KEY)
+        elsewhere.commit(other, lambda latest: same, ttl=60)
+        return row
+
+    b._latest = cleared_meanwhile
+    assert not b.holds(KEY, same, ttl=60)
+    assert [r for _, r in before] == [r for _, r in rowids()]  # the rowid went to s2's row
+    b._latest = head
+    b.commit(KEY, lambda latest: same, ttl=60)
+    assert decode(b.read(KEY).value) == {"items": []}
+
+
 def test_sqlite_value_files_read_as_private_buffers(tmp_path):
     """A value file is mapped copy-on-write: the reader may write into what it got (a frame
     living in it), and neither the file, another read, nor a read after the file is pruned

@@ -236,9 +236,20 @@ class SQLiteBackend(Backend):
             return latest is not None and same_bytes(latest.value.data, value.data)
         try:
             with conn.blobopen("versions", "value", rowid, readonly=True) as blob:
-                return stream_holds(blob, value.write_to)
+                if not stream_holds(blob, value.write_to):
+                    return False
         except sqlite3.OperationalError:  # the row went since (pruned: no longer the latest)
             return False
+        # The blob was found by rowid after the head was read: if the key was cleared in
+        # between, SQLite may have given its rowid to another key's new row, which can hold
+        # the same bytes (two sessions' same default); a "holds" then would skip this write.
+        return (
+            conn.execute(
+                f"SELECT 1 FROM versions WHERE rowid = ? AND {_KEY} AND version = ?",
+                (rowid, *_params(key), version),
+            ).fetchone()
+            is not None
+        )
 
     def _latest(self, key: StoreKey, ttl: float | None, sql: str = _LATEST) -> tuple | None:
         """The `_LATEST` row (or `sql`'s, which starts as it does) of a live key, its expiry
