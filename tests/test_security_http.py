@@ -167,7 +167,7 @@ def worker_app(backend: str) -> Dash:
     return app
 
 
-def test_a_store_only_another_worker_rendered_never_gets_its_value_sent_raw(serve, db):
+def test_a_store_only_another_worker_rendered_never_gets_its_value_sent_raw(serve, db, caplog):
     """Before the fix a process that had not rendered the page (its layout function ran on
     another worker) did not know `vault` was a dash-stash store, and sent what a callback
     wrote to it (set_props or Output) to the browser as it was: the server-only value in the
@@ -191,9 +191,13 @@ def test_a_store_only_another_worker_rendered_never_gets_its_value_sent_raw(serv
     team = {"output": "msg.title", "outputs": {"id": "msg", "property": "title"}}
     team |= {"inputs": [{"id": "msg", "property": "children", "value": "set"}], "state": []}
     fresh = serve(worker_app(url_of(db)))
-    r = c.http.post(fresh.url + "/_dash-update-component", json=team)
+    with caplog.at_level(logging.ERROR):
+        r = c.http.post(fresh.url + "/_dash-update-component", json=team)
     assert r.status_code == 500
     assert API_KEY not in r.text
+    said = "\n".join(str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)
+    assert "callback 'team', store 'team'" in said  # what to fix, and where
+    assert "validation_layout" in said
 
 
 def test_a_worker_that_never_rendered_a_store_serves_the_pages_hidden_state(serve, db):

@@ -132,7 +132,7 @@ def _defaults(call: CallbackCall, response: Any) -> Any:
     for key, value in defaults.items():
         component, _, prop = key.rpartition(".")
         raw = _raw_id(component)
-        spec = call.stash.spec_of(raw) if prop == "data" else None
+        spec = call.spec_of(raw) if prop == "data" else None
         if spec is None:
             continue
         with call.errors(component):
@@ -173,7 +173,7 @@ def _job_arguments(
     defaults = (cb.get("background") or {}).get("progressDefault")
     for p in progress or []:
         is_data = _prop({"property": p.component_property}) == "data"
-        spec = stash.spec_of(p.component_id) if is_data else None  # also rendered elsewhere
+        spec = call.spec_of(p.component_id) if is_data else None
         if spec is None:
             progress_ids.append("")
             continue
@@ -189,7 +189,7 @@ def _job_arguments(
     writes = {}
     for out in targets:
         store_id = stringify_id(out["id"])
-        if store_id not in call.located and stash.spec_of(out["id"]) is None:
+        if store_id not in call.located and call.spec_of(out["id"]) is None:
             continue  # not a store (of this app, rendered by any process)
         located = refs.locate({"id": out["id"], "value": None})
         writes[store_id] = refs.ref(store_id, located, _version_of(located))
@@ -574,7 +574,7 @@ class JobCall(CallbackCall):
         the job does not declare gets a fresh scope instance, as in any callback."""
         if not isinstance(props, dict) or not props.keys() & {"data", "clear_data"}:
             return props
-        spec = self.stash.spec_of(component_id)  # also a store only another process rendered
+        spec = self.spec_of(component_id)
         if spec is None:
             return props
         self.reachable()

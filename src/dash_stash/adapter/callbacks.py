@@ -237,7 +237,7 @@ class CallbackCall:
         prop = out["property"].split("@")[0]
         if prop not in ("data", "clear_data") or isinstance(value, NoUpdate):
             return value
-        spec = self.stash.spec_of(out["id"])  # also a store only another process rendered
+        spec = self.spec_of(out["id"])
         if spec is None:
             return value
         store_id = stringify_id(out["id"])
@@ -327,7 +327,7 @@ class CallbackCall:
         for store_id, props in list(updated_props.items()):
             if not isinstance(props, dict) or not props.keys() & {"data", "clear_data"}:
                 continue
-            spec = self.stash.spec_of(store_id)  # also a store only another process rendered
+            spec = self.spec_of(store_id)
             if spec is None:
                 continue
             if store_id not in self.located:
@@ -377,6 +377,12 @@ class CallbackCall:
 
     def errors(self, store_id: str) -> _ErrorContext:
         return _ErrorContext(store_id, self.name)
+
+    def spec_of(self, component_id: Any) -> StoreSpec | None:
+        """`Stash.spec_of` (also a store only another process rendered), its errors naming
+        this callback."""
+        with self.errors(stringify_id(component_id)):
+            return self.stash.spec_of(component_id)
 
 
 class _ErrorContext:
