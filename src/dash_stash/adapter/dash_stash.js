@@ -267,7 +267,8 @@
 
     // ---- live updates -------------------------------------------------------------------
 
-    /* A field of a token's payload (signed, not secret): 1 the scope, 3 the version. */
+    /* A field of a token's payload (signed, not secret): 1 the scope, 2 the scope
+     * instance, 3 the version. */
     function tokenField(token, index) {
         try {
             var payload = token.slice(PREFIX.length).split(".")[0];
@@ -382,12 +383,18 @@
         }
     }
 
-    /* Set a fresh token the server sent, unless the page has it (or a newer one) already. */
+    /* Set a fresh token the server sent, unless the page has it (or a newer one) already,
+     * or has moved on to another instance of the store since it subscribed (decision 77). */
     function apply(update) {
         var node = layoutOf(update.id);
         var had = node && node.props ? node.props.data : null;
         if (!node || !isToken(had) || had === update.token) {
             return; // cleared on this page (clear_data: None, as dcc.Store), or already had
+        }
+        if (tokenField(had, 2) !== tokenField(update.token, 2)) {
+            // news of the instance the page showed when it subscribed (a background job's,
+            // whose progress_default or a callback gave the store a new one since): stale
+            return;
         }
         var before = isToken(had) ? tokenVersion(had) : null;
         var after = tokenVersion(update.token);
